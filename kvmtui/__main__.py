@@ -1,0 +1,3 @@
+from kvmtui.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,103 @@
+"""Command line: global options first, then the subcommand.
+
+    kvmtui [--netns NS] [--connect URI] [--no-libvirt] [--from FILE] [--readonly] [dump [--json]]
+
+Exit codes: 0 done, 1 a problem the user can act on (one clear line on stderr),
+2 usage. A user error never prints a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+from kvmtui import __version__
+from kvmtui.errors import KvmtuiError, SnapshotFileError
+from kvmtui.model import Snapshot
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="kvmtui", description="The network of a KVM host, from the wire to the guests.")
+    parser.add_argument("--version", action="version", version=f"kvmtui {__version__}")
+    parser.add_argument("--netns", metavar="NS", help="read this named network namespace (see `ip netns list`)")
+    parser.add_argument("--connect", "-c", metavar="URI", help="libvirt URI (default: $LIBVIRT_DEFAULT_URI or qemu:///system)")
+    parser.add_argument("--no-libvirt", action="store_true", help="do not ask libvirt about guests and networks")
+    parser.add_argument("--from", dest="from_file", metavar="FILE", help="show a snapshot recorded with `kvmtui dump --json`")
+    parser.add_argument("--readonly", action="store_true", help="never change the host (audits)")
+    parser.add_argument("--interval", type=float, default=2.0, metavar="S", help="polling interval for counters and bonding files")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+    dump = commands.add_parser("dump", help="print the topology tree, or the whole snapshot as JSON")
+    dump.add_argument("--json", action="store_true", help="snapshot and tree as JSON (docs/dump-json.md)")
+    return parser
+
+
+def load_snapshot(args: argparse.Namespace) -> Snapshot:
+    if args.from_file:
+        return read_snapshot_file(args.from_file)
+    from kvmtui.collect.snapshot import collect_snapshot
+
+    return collect_snapshot(netns=args.netns, uri=args.connect, with_libvirt=not args.no_libvirt)
+
+
+def read_snapshot_file(path: str) -> Snapshot:
+    from kvmtui.serialize import snapshot_from_document
+
+    try:
+        with open(path, encoding="utf-8") as handle:
+            document = json.load(handle)
+    except OSError as exc:
+        raise SnapshotFileError(path, exc.strerror or str(exc)) from None
+    except json.JSONDecodeError as exc:
+        raise SnapshotFileError(path, f"not JSON ({exc.msg} at line {exc.lineno})") from None
+    return snapshot_from_document(document, path)
+
+
+def run_dump(args: argparse.Namespace) -> int:
+    from kvmtui.serialize import snapshot_document, to_jsonable
+    from kvmtui.topology import build_forest
+
+    snapshot = load_snapshot(args)
+    forest = build_forest(snapshot)
+    if args.json:
+        json.dump(snapshot_document(snapshot, to_jsonable(forest)), sys.stdout, indent=1)
+        sys.stdout.write("\n")
+    else:
+        from rich.console import Console
+
+        from kvmtui.render import rich_tree
+
+        host = snapshot.host
+        title = f"{host.hostname}" + (f" netns {host.netns}" if host.netns else "") + f" ({host.taken_at})"
+        Console(highlight=False).print(rich_tree(forest, title))
+    for line in _notes(snapshot):
+        print(f"kvmtui: {line}", file=sys.stderr)
+    return 0
+
+
+def _notes(snapshot: Snapshot) -> list[str]:
+    notes = list(snapshot.problems)
+    if snapshot.libvirt_error:
+        notes.insert(0, f"no guests shown: {snapshot.libvirt_error}")
+    return notes
+
+
+def run_dashboard(args: argparse.Namespace) -> int:
+    from kvmtui.ui.app import run_app
+
+    return run_app(args)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        if args.command == "dump":
+            return run_dump(args)
+        return run_dashboard(args)
+    except KvmtuiError as exc:
+        print(f"kvmtui: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+    except BrokenPipeError:
+        return 0

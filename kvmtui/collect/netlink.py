@@ -1,0 +1,43 @@
+"""Everything the kernel's rtnetlink knows about the namespace, in one pass."""
+
+from __future__ import annotations
+
+import socket
+from dataclasses import dataclass, replace
+
+from kvmtui.collect.decode_links import decode_links
+from kvmtui.collect.decode_tables import decode_addresses, decode_bridge_vlans, decode_fdb, decode_routes
+from kvmtui.collect.rtnl import RTEXT_FILTER_BRVLAN, RTM_GETADDR, RTM_GETLINK, RTM_GETNEIGH, RTM_GETROUTE, RtnlSocket
+from kvmtui.model.links import BridgeVlan, FdbEntry, Link, Route
+
+
+@dataclass(frozen=True)
+class NetlinkState:
+    links: tuple[Link, ...]
+    fdb: tuple[FdbEntry, ...]
+    bridge_vlans: tuple[BridgeVlan, ...]
+    routes: tuple[Route, ...]
+
+
+def read_netlink(with_fdb: bool = True) -> NetlinkState:
+    """Dump links, addresses, routes, FDB and bridge VLANs of the calling thread's namespace.
+
+    The dumps are read first and decoded afterwards, so the socket is held only
+    as long as the kernel needs to produce them.
+    """
+    with RtnlSocket() as sock:
+        link_chunks = sock.dump_chunks(RTM_GETLINK)
+        addr_chunks = sock.dump_chunks(RTM_GETADDR)
+        route_chunks = sock.dump_chunks(RTM_GETROUTE)
+        vlan_chunks = sock.dump_chunks(RTM_GETLINK, socket.AF_BRIDGE, RTEXT_FILTER_BRVLAN)
+        fdb_chunks = sock.dump_chunks(RTM_GETNEIGH, socket.AF_BRIDGE) if with_fdb else []
+    links = decode_links(link_chunks)
+    names = {link.ifindex: link.ifname for link in links}
+    addresses = decode_addresses(addr_chunks)
+    links = tuple(replace(link, addresses=addresses[link.ifindex]) if link.ifindex in addresses else link for link in links)
+    return NetlinkState(
+        links=links,
+        fdb=decode_fdb(fdb_chunks, names),
+        bridge_vlans=decode_bridge_vlans(vlan_chunks, names),
+        routes=decode_routes(route_chunks, names),
+    )

@@ -1,0 +1,128 @@
+"""A minimal rtnetlink dump reader: the fast path for full snapshots.
+
+pyroute2 spends ~66 µs per message in its request machinery, which makes a
+50,000-entry FDB take seconds; reading the same dump from a plain socket costs
+no more than the kernel's own work. This module only sends dump requests and
+yields raw messages; `rtnl_decode` turns them into model objects. Everything
+that changes the host, and event subscriptions, still go through pyroute2.
+"""
+
+from __future__ import annotations
+
+import socket
+import struct
+from collections.abc import Iterator
+
+from kvmtui.errors import NetlinkError
+
+NLMSG_ERROR = 2
+NLMSG_DONE = 3
+NLM_F_REQUEST = 0x01
+NLM_F_DUMP = 0x300
+NLM_F_DUMP_INTR = 0x10
+
+RTM_NEWLINK, RTM_GETLINK = 16, 18
+RTM_NEWADDR, RTM_GETADDR = 20, 22
+RTM_NEWROUTE, RTM_GETROUTE = 24, 26
+RTM_NEWNEIGH, RTM_GETNEIGH = 28, 30
+
+IFLA_EXT_MASK = 29
+RTEXT_FILTER_BRVLAN = 1 << 1
+
+NLMSGHDR = struct.Struct("=IHHII")
+NLATTR = struct.Struct("=HH")
+_RECV_SIZE = 1 << 20
+
+# Size of the family header each request carries (ifinfomsg, ifaddrmsg, rtmsg,
+# ndmsg); all of them start with the address family byte and may be zero otherwise.
+_REQUEST_BODY_SIZE = {RTM_GETLINK: 16, RTM_GETADDR: 8, RTM_GETROUTE: 12, RTM_GETNEIGH: 12}
+
+
+class RtnlSocket:
+    """A NETLINK_ROUTE socket in the namespace of the thread that created it."""
+
+    def __init__(self) -> None:
+        self._sock = socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, socket.NETLINK_ROUTE)
+        self._sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1 << 21)
+        self._sock.bind((0, 0))
+        self._seq = 0
+
+    def close(self) -> None:
+        self._sock.close()
+
+    def __enter__(self) -> RtnlSocket:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def dump_chunks(self, msg_type: int, family: int = 0, ext_mask: int = 0) -> list[bytes]:
+        """Send one dump request; return the raw reply datagrams (each holds many messages).
+
+        The kernel restarts an interrupted dump (NLM_F_DUMP_INTR when the table
+        changed underneath); we retry so a snapshot is never a torn read.
+        """
+        for _attempt in range(5):
+            chunks, interrupted = self._dump_once(msg_type, family, ext_mask)
+            if not interrupted:
+                return chunks
+        return chunks
+
+    def _dump_once(self, msg_type: int, family: int, ext_mask: int) -> tuple[list[bytes], bool]:
+        self._seq += 1
+        seq = self._seq
+        body = bytes([family]) + bytes(_REQUEST_BODY_SIZE[msg_type] - 1)
+        if ext_mask:
+            body += NLATTR.pack(8, IFLA_EXT_MASK) + struct.pack("=I", ext_mask)
+        header = NLMSGHDR.pack(NLMSGHDR.size + len(body), msg_type, NLM_F_REQUEST | NLM_F_DUMP, seq, 0)
+        self._sock.send(header + body)
+        chunks: list[bytes] = []
+        interrupted = False
+        while True:
+            data = self._sock.recv(_RECV_SIZE)
+            offset, end = 0, len(data)
+            while offset + 16 <= end:
+                length, kind, flags, msg_seq, _pid = NLMSGHDR.unpack_from(data, offset)
+                if length < 16:
+                    break
+                if msg_seq == seq:
+                    if flags & NLM_F_DUMP_INTR:
+                        interrupted = True
+                    if kind == NLMSG_DONE:
+                        chunks.append(data[:offset])
+                        return chunks, interrupted
+                    if kind == NLMSG_ERROR:
+                        (code,) = struct.unpack_from("=i", data, offset + 16)
+                        if code:
+                            raise NetlinkError(-code, f"netlink dump {msg_type}")
+                offset += (length + 3) & ~3
+            chunks.append(data)
+
+
+def iter_messages(chunks: list[bytes], wanted_type: int) -> Iterator[tuple[bytes, int, int]]:
+    """Yield (buffer, offset, length) of every message of `wanted_type` in the chunks."""
+    unpack = NLMSGHDR.unpack_from
+    for data in chunks:
+        offset, end = 0, len(data)
+        while offset + 16 <= end:
+            length, kind = unpack(data, offset)[:2]
+            if length < 16:
+                break
+            if kind == wanted_type:
+                yield data, offset, length
+            offset += (length + 3) & ~3
+
+
+def attributes(data: bytes, start: int, end: int) -> dict[int, tuple[int, int]]:
+    """Map attribute type (flags masked off) to the (offset, length) of its payload."""
+    found: dict[int, tuple[int, int]] = {}
+    unpack = NLATTR.unpack_from
+    while start + 4 <= end:
+        length, kind = unpack(data, start)
+        if length < 4:
+            break
+        found[kind & 0x3FFF] = (start + 4, length - 4)
+        start += (length + 3) & ~3
+    return found
+
+

@@ -1,0 +1,74 @@
+"""Assemble one Snapshot from every source: kernel, bonding files, libvirt.
+
+The kernel part runs inside the requested namespace (a thread that entered it);
+libvirt is host-wide and is read concurrently, since it mostly waits on the daemon.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import time
+from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime, timezone
+from pathlib import Path
+
+from kvmtui import __version__
+from kvmtui.collect.bonding import collect_bonds
+from kvmtui.collect.netlink import NetlinkState, read_netlink
+from kvmtui.collect.netns import proc_net_dir, run_in_netns
+from kvmtui.model import Bond, HostInfo, Snapshot
+
+SYSFS_NET = Path("/sys/class/net")
+
+
+def collect_snapshot(netns: str | None = None, uri: str | None = None, with_libvirt: bool = True) -> Snapshot:
+    """One full picture. Raises only for what makes the whole snapshot meaningless
+    (an unknown namespace); anything partial is reported in `problems`."""
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="libvirt") as pool:
+        libvirt_future = pool.submit(_read_libvirt, uri) if with_libvirt else None
+        kernel, bonds, bond_problems = run_in_netns(netns, lambda: _read_kernel(netns))
+        libvirt_state = libvirt_future.result() if libvirt_future else None
+    problems = list(bond_problems)
+    if libvirt_state is not None:
+        problems.extend(libvirt_state.problems)
+    host = HostInfo(
+        hostname=socket.gethostname(),
+        kernel=os.uname().release,
+        taken_at=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        netns=netns,
+        libvirt_uri=libvirt_state.uri if libvirt_state else None,
+        libvirt_version=libvirt_state.version if libvirt_state else None,
+        kvmtui_version=__version__,
+    )
+    return Snapshot(
+        host=host,
+        links=kernel.links,
+        fdb=kernel.fdb,
+        bridge_vlans=kernel.bridge_vlans,
+        routes=kernel.routes,
+        bonds=bonds,
+        domains=libvirt_state.domains if libvirt_state else (),
+        networks=libvirt_state.networks if libvirt_state else (),
+        libvirt_error=libvirt_state.error if libvirt_state else None,
+        problems=tuple(problems),
+        monotonic=time.monotonic(),
+    )
+
+
+def _read_kernel(netns: str | None) -> tuple[NetlinkState, tuple[Bond, ...], tuple[str, ...]]:
+    state = read_netlink()
+    bond_names = [link.ifname for link in state.links if link.kind == "bond"]
+    # sysfs shows the namespace it was mounted in, so it is a fallback only for our own.
+    bonds, problems = collect_bonds(
+        bond_names,
+        proc_dir=Path(proc_net_dir(netns)) / "bonding",
+        sysfs_net=None if netns else SYSFS_NET,
+    )
+    return state, bonds, problems
+
+
+def _read_libvirt(uri: str | None):
+    from kvmtui.collect.libvirt import collect_libvirt  # libvirt-python is only needed here
+
+    return collect_libvirt(uri)

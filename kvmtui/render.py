@@ -1,0 +1,62 @@
+"""Text rendering shared by `kvmtui dump` and the dashboard: a symbol for every
+state so the tree reads without colour (NO_COLOR, monochrome terminals)."""
+
+from __future__ import annotations
+
+from rich.text import Text
+from rich.tree import Tree
+
+from kvmtui.topology import TopologyNode
+
+# state -> (symbol, style). Each symbol differs, so colour is never the only signal.
+STATE_STYLES: dict[str, tuple[str, str]] = {
+    "up": ("●", "green"),
+    "down": ("○", "red"),
+    "lowerlayerdown": ("◌", "red"),
+    "going down": ("◐", "yellow"),
+    "going back": ("◐", "yellow"),
+    "unknown": ("◍", "cyan"),
+    "dormant": ("◐", "yellow"),
+    "running": ("▶", "green"),
+    "paused": ("‖", "yellow"),
+    "shut off": ("■", "dim"),
+    "crashed": ("✗", "red"),
+    "active": ("●", "green"),
+    "inactive": ("○", "dim"),
+}
+REF_SYMBOL = "↪"
+
+
+def state_symbol(state: str) -> tuple[str, str]:
+    return STATE_STYLES.get(state, ("·", ""))
+
+
+def node_label(node: TopologyNode) -> Text:
+    symbol, style = state_symbol(node.state)
+    text = Text()
+    if node.kind == "group":
+        text.append(f"{node.name} ({node.summary})", style="bold")
+        return text
+    text.append(symbol + " ", style=style)
+    text.append(node.name, style="bold" if node.kind != "guest" else "bold magenta")
+    text.append(f" {node.kind}", style="dim")
+    if node.summary:
+        text.append(f"  {node.summary}")
+    if node.state and node.state not in ("up", "running", "active"):
+        text.append(f"  [{node.state}]", style=style)
+    if node.ref is not None:
+        text.append(f"  {REF_SYMBOL} shown under its first parent", style="dim italic")
+    return text
+
+
+def rich_tree(forest: tuple[TopologyNode, ...], title: str) -> Tree:
+    root = Tree(Text(title, style="bold"), guide_style="dim")
+
+    def add(parent: Tree, node: TopologyNode) -> None:
+        branch = parent.add(node_label(node))
+        for child in node.children:
+            add(branch, child)
+
+    for node in forest:
+        add(root, node)
+    return root

@@ -1,0 +1,50 @@
+"""Real topologies built with iproute2 inside a test's namespace."""
+
+from __future__ import annotations
+
+import json
+
+from tests.conftest import sh
+
+MACVTAP_MODES = ("vepa", "bridge", "private", "passthru")
+STATIC_MAC = "02:00:00:00:00:aa"
+
+
+def ns_json(netns: str, *cmd: str) -> list[dict]:
+    """`ip`/`bridge` JSON output inside the namespace."""
+    return json.loads(sh("ip", "netns", "exec", netns, *cmd) or "[]")
+
+
+def build_host_like(netns: str, peer_ns: str) -> None:
+    """What a small KVM host looks like, minus bonds and VLANs (not in this kernel):
+
+    kt-wire -- kt-up (veth) -> br0 -> tap0, tap1, tap2   bridge with an uplink and guests
+    br1 -> tap3                                          bridge with no uplink
+    low-<mode> (veth) -> mvt-<mode> (macvtap <mode>)      one per macvtap mode
+    lowv (veth, 10.9.0.1/24) -> vx0 (vxlan 42)            vxlan on its underlay
+    xns (veth) <-> peer in `peer_ns`                      a pair across namespaces
+    """
+    ip = ("ip", "-n", netns)
+    sh(*ip, "link", "add", "br0", "type", "bridge", "stp_state", "1")
+    sh(*ip, "link", "add", "kt-up", "type", "veth", "peer", "name", "kt-wire")
+    sh(*ip, "link", "set", "kt-up", "master", "br0")
+    for n in range(4):
+        sh(*ip, "tuntap", "add", f"tap{n}", "mode", "tap")
+    sh(*ip, "link", "add", "br1", "type", "bridge")
+    for n in range(3):
+        sh(*ip, "link", "set", f"tap{n}", "master", "br0")
+    sh(*ip, "link", "set", "tap3", "master", "br1")
+    for dev in ("br0", "br1", "kt-up", "kt-wire", "tap0", "tap1", "tap3"):
+        sh(*ip, "link", "set", dev, "up")
+    for mode in MACVTAP_MODES:
+        sh(*ip, "link", "add", f"low-{mode}", "type", "veth", "peer", "name", f"lowp-{mode}")
+        sh(*ip, "link", "add", f"mvt-{mode}", "link", f"low-{mode}", "type", "macvtap", "mode", mode)
+    sh(*ip, "link", "add", "lowv", "type", "veth", "peer", "name", "lowvp")
+    sh(*ip, "addr", "add", "10.9.0.1/24", "dev", "lowv")
+    sh(*ip, "link", "set", "lowv", "up")
+    sh(*ip, "link", "add", "vx0", "type", "vxlan", "id", "42", "dstport", "4789",
+       "remote", "10.9.0.2", "local", "10.9.0.1", "dev", "lowv")
+    sh(*ip, "route", "add", "10.77.0.0/16", "via", "10.9.0.254")
+    sh(*ip, "link", "add", "xns", "type", "veth", "peer", "name", "xpeer", "netns", peer_ns)
+    sh("bridge", "-n", netns, "fdb", "add", STATIC_MAC, "dev", "tap0", "master", "static")
+    sh("bridge", "-n", netns, "fdb", "append", "00:00:00:00:00:00", "dev", "vx0", "dst", "10.9.0.3", "self", "permanent")
