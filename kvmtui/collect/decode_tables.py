@@ -6,12 +6,14 @@ so it walks attributes inline instead of building a dict per message.
 
 from __future__ import annotations
 
+import operator
 import socket
 import struct
 from collections import defaultdict
+from collections.abc import Iterable
 
 from kvmtui.collect.nlattr import ip_address, opt, string, u32
-from kvmtui.collect.rtnl import NLATTR, RTM_NEWADDR, RTM_NEWLINK, RTM_NEWNEIGH, RTM_NEWROUTE, attributes, iter_messages
+from kvmtui.collect.rtnl import NLATTR, NLMSGHDR, RTM_NEWADDR, RTM_NEWLINK, RTM_NEWNEIGH, RTM_NEWROUTE, attributes, iter_messages
 from kvmtui.model.links import Address, BridgeVlan, FdbEntry, Route
 
 IFADDRMSG = struct.Struct("=BBBBI")
@@ -97,46 +99,116 @@ def _fdb_state(state: int) -> str:
     return ""
 
 
-def decode_fdb(chunks: list[bytes], names: dict[int, str]) -> tuple[FdbEntry, ...]:
-    """Every entry of an AF_BRIDGE neighbour dump, as `bridge fdb show` lists them."""
-    entries = []
+def decode_fdb(chunks: Iterable[bytes], names: dict[int, str]) -> tuple[FdbEntry, ...]:
+    """Every entry of an AF_BRIDGE neighbour dump, as `bridge fdb show` lists them.
+
+    A busy bridge repeats a handful of attribute layouts tens of thousands of
+    times, so each layout seen is compiled once (`_FdbLayout`) and reused for every
+    message of the same length whose attribute headers match it exactly.
+    """
+    entries: list[FdbEntry] = []
     append = entries.append
-    attr = NLATTR.unpack_from
+    layouts: dict[int, _FdbLayout | None] = {}
     states: dict[int, str] = {}
     flag_words: dict[int, tuple[str, ...]] = {}
-    for data, offset, length in iter_messages(chunks, RTM_NEWNEIGH):
-        _family, index, state, flags, _type = NDMSG.unpack_from(data, offset + 16)
-        pos, end = offset + 28, offset + length
-        lladdr = dst = None
-        vlan = vni = master = updated = None
-        while pos + 4 <= end:
-            alen, akind = attr(data, pos)
-            if alen < 4:
+    ifnames = names.get
+    header = NLMSGHDR.unpack_from
+    for data in chunks:  # the message walk is inlined: this loop runs once per FDB entry
+        offset, end = 0, len(data)
+        while offset + 16 <= end:
+            length, kind = header(data, offset)[:2]
+            if length < 16:
                 break
-            akind &= 0x3FFF
-            if akind == NDA_LLADDR:
-                lladdr = data[pos + 4 : pos + alen].hex(":")
-            elif akind == NDA_VLAN:
-                vlan = _U16(data, pos + 4)[0]
-            elif akind == NDA_MASTER:
-                master = _U32(data, pos + 4)[0]
-            elif akind == NDA_CACHEINFO:
-                updated = _CACHEINFO_UPDATED(data, pos + 4)[0] // USER_HZ
-            elif akind == NDA_DST:
-                dst = ip_address(data, (pos + 4, alen - 4))
-            elif akind == NDA_VNI:
-                vni = _U32(data, pos + 4)[0]
-            pos += (alen + 3) & ~3
-        if lladdr is None:
-            continue
-        if state not in states:
-            states[state] = _fdb_state(state)
-        if flags not in flag_words:
-            flag_words[flags] = tuple(word for bit, word in NTF_NAMES if flags & bit)
-        ifname = names.get(index, str(index))
-        append(FdbEntry(lladdr, ifname, index, names.get(master) if master else None, vlan,
-                        states[state], flag_words[flags], dst, vni, updated))
+            if kind == RTM_NEWNEIGH:
+                layout = layouts.get(length)
+                fields = layout.read(data, offset) if layout is not None else None
+                if fields is None:
+                    fields = _fdb_fields(data, offset, length)
+                    if length not in layouts:
+                        layouts[length] = _FdbLayout.of(data, offset, length)
+                index, state, flags, lladdr, vlan, master, updated, dst, vni = fields
+                if lladdr is not None:
+                    if state not in states:
+                        states[state] = _fdb_state(state)
+                    if flags not in flag_words:
+                        flag_words[flags] = tuple(word for bit, word in NTF_NAMES if flags & bit)
+                    append(FdbEntry(lladdr.hex(":"), ifnames(index) or str(index), index,
+                                    ifnames(master) if master else None, vlan, states[state], flag_words[flags],
+                                    dst, vni, None if updated is None else updated // USER_HZ))
+            offset += (length + 3) & ~3
     return tuple(entries)
+
+
+_FdbFields = tuple  # (ifindex, state, flags, lladdr bytes, vlan, master, updated, dst, vni)
+
+
+def _fdb_fields(data: bytes, offset: int, length: int) -> _FdbFields:
+    """The general walk over one neighbour message's attributes."""
+    _family, index, state, flags, _type = NDMSG.unpack_from(data, offset + 16)
+    pos, end = offset + 28, offset + length
+    lladdr = dst = vlan = vni = master = updated = None
+    while pos + 4 <= end:
+        alen, akind = NLATTR.unpack_from(data, pos)
+        if alen < 4:
+            break
+        akind &= 0x3FFF
+        if akind == NDA_LLADDR:
+            lladdr = data[pos + 4 : pos + alen]
+        elif akind == NDA_VLAN:
+            vlan = _U16(data, pos + 4)[0]
+        elif akind == NDA_MASTER:
+            master = _U32(data, pos + 4)[0]
+        elif akind == NDA_CACHEINFO:
+            updated = _CACHEINFO_UPDATED(data, pos + 4)[0]
+        elif akind == NDA_DST:
+            dst = ip_address(data, (pos + 4, alen - 4))
+        elif akind == NDA_VNI:
+            vni = _U32(data, pos + 4)[0]
+        pos += (alen + 3) & ~3
+    return index, state, flags, lladdr, vlan, master, updated, dst, vni
+
+
+# How the fast path reads the attributes it needs: struct code for the payload.
+_FAST_ATTRS = {(NDA_LLADDR, 10): "6s", (NDA_VLAN, 6): "H", (NDA_MASTER, 8): "I", (NDA_CACHEINFO, 20): "8xI4x"}
+_FIELD_ORDER = (NDA_LLADDR, NDA_VLAN, NDA_MASTER, NDA_CACHEINFO)
+
+
+class _FdbLayout:
+    """A compiled reader for one attribute layout of RTM_NEWNEIGH messages."""
+
+    def __init__(self, headers: struct.Struct, expected: tuple, values: struct.Struct, slots: tuple[int, ...]):
+        self.headers, self.expected, self.values = headers, expected, values
+        # ifindex, state, flags, then the attribute slots; -1 picks the None appended in read().
+        self.pick = operator.itemgetter(0, 1, 2, *slots, -1, -1)
+
+    @classmethod
+    def of(cls, data: bytes, offset: int, length: int) -> _FdbLayout | None:
+        header_fmt, value_fmt, expected, kinds = ["=28x"], ["=20xiHB1x"], [], []
+        pos, end = offset + 28, offset + length
+        while pos + 4 <= end:
+            alen, akind = NLATTR.unpack_from(data, pos)
+            padded = (alen + 3) & ~3
+            if alen < 4 or (akind & 0x3FFF, alen) not in _FAST_ATTRS and akind & 0x3FFF in (NDA_DST, NDA_VNI):
+                return None  # vxlan entries: rare, take the general walk
+            code = _FAST_ATTRS.get((akind & 0x3FFF, alen))
+            header_fmt.append(f"HH{padded - 4}x")
+            expected += [alen, akind]
+            value_fmt.append(f"4x{code}{padded - alen}x" if code else f"{padded}x")
+            if code:
+                kinds.append(akind & 0x3FFF)
+            pos += padded
+        if pos != end:
+            return None
+        slots = tuple(3 + kinds.index(k) if k in kinds else -1 for k in _FIELD_ORDER)
+        return cls(struct.Struct("".join(header_fmt)), tuple(expected), struct.Struct("".join(value_fmt)), slots)
+
+    def read(self, data: bytes, offset: int) -> _FdbFields | None:
+        if self.headers.unpack_from(data, offset) != self.expected:
+            return None
+        return self.pick(self.values.unpack_from(data, offset) + _NONE)
+
+
+_NONE = (None,)
 
 
 def decode_bridge_vlans(chunks: list[bytes], names: dict[int, str]) -> tuple[BridgeVlan, ...]:

@@ -9,9 +9,11 @@ that changes the host, and event subscriptions, still go through pyroute2.
 
 from __future__ import annotations
 
+import queue
 import socket
 import struct
-from collections.abc import Iterator
+import threading
+from collections.abc import Iterable, Iterator
 
 from kvmtui.errors import NetlinkError
 
@@ -32,6 +34,8 @@ RTEXT_FILTER_BRVLAN = 1 << 1
 NLMSGHDR = struct.Struct("=IHHII")
 NLATTR = struct.Struct("=HH")
 _RECV_SIZE = 1 << 20
+_RETRIES = 5
+_DONE_SIZE = 20  # header + int errno (no extended ack requested)
 
 # Size of the family header each request carries (ifinfomsg, ifaddrmsg, rtmsg,
 # ndmsg); all of them start with the address family byte and may be zero otherwise.
@@ -59,16 +63,25 @@ class RtnlSocket:
     def dump_chunks(self, msg_type: int, family: int = 0, ext_mask: int = 0) -> list[bytes]:
         """Send one dump request; return the raw reply datagrams (each holds many messages).
 
-        The kernel restarts an interrupted dump (NLM_F_DUMP_INTR when the table
-        changed underneath); we retry so a snapshot is never a torn read.
+        The kernel marks a dump that raced with a change (NLM_F_DUMP_INTR); we
+        retry so a snapshot is never a torn read.
         """
-        for _attempt in range(5):
-            chunks, interrupted = self._dump_once(msg_type, family, ext_mask)
-            if not interrupted:
-                return chunks
+        for _attempt in range(_RETRIES):
+            reply = _Reply()
+            chunks = list(self._chunks(msg_type, family, ext_mask, reply))
+            if not reply.interrupted:
+                break
         return chunks
 
-    def _dump_once(self, msg_type: int, family: int, ext_mask: int) -> tuple[list[bytes], bool]:
+    def dump_in_background(self, msg_type: int, family: int = 0, ext_mask: int = 0) -> BackgroundDump:
+        """Start a dump whose datagrams a reader thread collects while the caller works.
+
+        The kernel builds each datagram during recv(), with the GIL released, so on a
+        big table (50,000 FDB entries) the kernel's work and our decoding overlap.
+        """
+        return BackgroundDump(self, msg_type, family, ext_mask)
+
+    def _chunks(self, msg_type: int, family: int, ext_mask: int, reply: _Reply) -> Iterator[bytes]:
         self._seq += 1
         seq = self._seq
         body = bytes([family]) + bytes(_REQUEST_BODY_SIZE[msg_type] - 1)
@@ -76,30 +89,79 @@ class RtnlSocket:
             body += NLATTR.pack(8, IFLA_EXT_MASK) + struct.pack("=I", ext_mask)
         header = NLMSGHDR.pack(NLMSGHDR.size + len(body), msg_type, NLM_F_REQUEST | NLM_F_DUMP, seq, 0)
         self._sock.send(header + body)
-        chunks: list[bytes] = []
-        interrupted = False
         while True:
             data = self._sock.recv(_RECV_SIZE)
-            offset, end = 0, len(data)
-            while offset + 16 <= end:
-                length, kind, flags, msg_seq, _pid = NLMSGHDR.unpack_from(data, offset)
-                if length < 16:
-                    break
-                if msg_seq == seq:
+            if len(data) < NLMSGHDR.size:
+                continue
+            _length, kind, flags, msg_seq, _pid = NLMSGHDR.unpack_from(data, 0)
+            if msg_seq != seq:
+                continue  # a late reply to an earlier request
+            if flags & NLM_F_DUMP_INTR:
+                reply.interrupted = True
+            if kind == NLMSG_ERROR:
+                (code,) = struct.unpack_from("=i", data, 16)
+                raise NetlinkError(-code, f"netlink dump {msg_type}")
+            # NLMSG_DONE ends the last datagram (alone or after the last entries); it
+            # carries 0 or a negative errno when the kernel gave up mid-dump.
+            done_at = len(data) - _DONE_SIZE
+            if done_at >= 0:
+                length, kind, flags, msg_seq, _pid = NLMSGHDR.unpack_from(data, done_at)
+                if kind == NLMSG_DONE and length == _DONE_SIZE and msg_seq == seq:
                     if flags & NLM_F_DUMP_INTR:
-                        interrupted = True
-                    if kind == NLMSG_DONE:
-                        chunks.append(data[:offset])
-                        return chunks, interrupted
-                    if kind == NLMSG_ERROR:
-                        (code,) = struct.unpack_from("=i", data, offset + 16)
-                        if code:
-                            raise NetlinkError(-code, f"netlink dump {msg_type}")
-                offset += (length + 3) & ~3
-            chunks.append(data)
+                        reply.interrupted = True
+                    (code,) = struct.unpack_from("=i", data, done_at + 16)
+                    if code < 0:
+                        raise NetlinkError(-code, f"netlink dump {msg_type}")
+                    yield data[:done_at]
+                    return
+            yield data
 
 
-def iter_messages(chunks: list[bytes], wanted_type: int) -> Iterator[tuple[bytes, int, int]]:
+class _Reply:
+    interrupted = False
+
+
+class BackgroundDump:
+    """Iterate the datagrams of a dump as a reader thread receives them.
+
+    After iteration, `interrupted` says whether the kernel flagged the dump as torn;
+    the caller then decodes again from `restart()`.
+    """
+
+    _END = object()
+
+    def __init__(self, sock: RtnlSocket, msg_type: int, family: int, ext_mask: int):
+        self._args = (sock, msg_type, family, ext_mask)
+        self._queue: queue.SimpleQueue = queue.SimpleQueue()
+        self._reply = _Reply()
+        self._thread = threading.Thread(target=self._read, name="rtnl-dump", daemon=True)
+        self._thread.start()
+
+    @property
+    def interrupted(self) -> bool:
+        return self._reply.interrupted
+
+    def restart(self) -> BackgroundDump:
+        return BackgroundDump(*self._args)
+
+    def _read(self) -> None:
+        sock, msg_type, family, ext_mask = self._args
+        try:
+            for chunk in sock._chunks(msg_type, family, ext_mask, self._reply):
+                self._queue.put(chunk)
+        except BaseException as exc:  # re-raised in the consuming thread
+            self._queue.put(exc)
+        self._queue.put(self._END)
+
+    def __iter__(self) -> Iterator[bytes]:
+        while (item := self._queue.get()) is not self._END:
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+        self._thread.join()
+
+
+def iter_messages(chunks: Iterable[bytes], wanted_type: int) -> Iterator[tuple[bytes, int, int]]:
     """Yield (buffer, offset, length) of every message of `wanted_type` in the chunks."""
     unpack = NLMSGHDR.unpack_from
     for data in chunks:
