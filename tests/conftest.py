@@ -22,12 +22,25 @@ def sh(*cmd: str, check: bool = True) -> str:
 
 
 @pytest.fixture
-def netns():
-    """A fresh, empty network namespace named kt-<random>, deleted afterwards."""
-    name = f"kt-{uuid.uuid4().hex[:8]}"
-    sh("ip", "netns", "add", name)
-    sh("ip", "-n", name, "link", "set", "lo", "up")
+def make_netns():
+    """Factory of fresh, empty network namespaces named kt-<random>, all deleted afterwards."""
+    made: list[str] = []
+
+    def make() -> str:
+        name = f"kt-{uuid.uuid4().hex[:8]}"
+        sh("ip", "netns", "add", name)
+        made.append(name)
+        sh("ip", "-n", name, "link", "set", "lo", "up")
+        return name
+
     try:
-        yield name
+        yield make
     finally:
-        sh("ip", "netns", "del", name, check=False)
+        for name in made:
+            sh("ip", "netns", "del", name, check=False)
+
+
+@pytest.fixture
+def netns(make_netns):
+    """A fresh, empty network namespace named kt-<random>, deleted afterwards."""
+    return make_netns()

@@ -109,7 +109,7 @@ def _link(data: bytes, arphrd: int, index: int, flags: int, attrs: dict[int, Spa
         info_data=info_data,
         slave_kind=slave_kind,
         info_slave_data=slave_data,
-        stats=_stats(data, attrs.get(IFLA_STATS64)),
+        stats=decode_stats(data, attrs.get(IFLA_STATS64)),
     )
 
 
@@ -133,7 +133,7 @@ def _flag_names(flags: int) -> tuple[str, ...]:
     return tuple(names)
 
 
-def _stats(data: bytes, span: Span | None) -> LinkStats | None:
+def decode_stats(data: bytes, span: Span | None) -> LinkStats | None:
     if span is None or span[1] < STATS64_HEAD.size:
         return None
     rxp, txp, rxb, txb, rxe, txe, rxd, txd = STATS64_HEAD.unpack_from(data, span[0])
