@@ -35,23 +35,38 @@ stamp=.venv/.kvmtui-$mode-installed
 if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
     extra=""
     [ "$mode" = test ] && extra="[test]"
-    .venv/bin/pip install -q --upgrade pip >/dev/null
-    .venv/bin/pip install -q -e ".$extra"
+    log=$(mktemp)
+    if ! { .venv/bin/pip install -q --upgrade pip && .venv/bin/pip install -q -e ".$extra"; } >"$log" 2>&1; then
+        cat "$log" >&2
+        rm -f "$log"
+        exit 1
+    fi
+    rm -f "$log"
     touch "$stamp"
 fi
 
 if [ "$mode" = test ]; then
-    if ! virsh -c qemu:///system version >/dev/null 2>&1; then
+    as_root() {
         if [ "$(id -u)" -ne 0 ]; then
-            echo "libvirtd is not running; start it as root: sudo systemctl start libvirtd" >&2
+            echo "the tests need root to $1; run as root: sudo make test" >&2
             exit 1
         fi
-        if [ -d /run/systemd/system ]; then
-            systemctl start libvirtd virtlogd || true
-        else
-            virtlogd -d || true
-            libvirtd -d
-        fi
+    }
+    # Without udev (containers, minimal VMs) /dev/kvm stays root-only; libvirt then
+    # re-probes QEMU on every call (tens of seconds per guest start). udev's rule:
+    if [ -c /dev/kvm ] && [ "$(stat -c %a /dev/kvm)" = 600 ]; then
+        as_root "fix /dev/kvm permissions"
+        chgrp kvm /dev/kvm && chmod 0660 /dev/kvm
+    fi
+    systemd=false
+    [ -d /run/systemd/system ] && systemd=true
+    if [ ! -S /run/libvirt/virtlogd-sock ]; then
+        as_root "start virtlogd"
+        if $systemd; then systemctl start virtlogd; else virtlogd -d; fi
+    fi
+    if ! virsh -c qemu:///system version >/dev/null 2>&1; then
+        as_root "start libvirtd"
+        if $systemd; then systemctl start libvirtd; else libvirtd -d; fi
         for _ in $(seq 50); do
             virsh -c qemu:///system version >/dev/null 2>&1 && break
             sleep 0.2
