@@ -44,3 +44,6 @@ def make_netns():
 def netns(make_netns):
     """A fresh, empty network namespace named kt-<random>, deleted afterwards."""
     return make_netns()
+
+
+from tests.kernelvm.plugin import *  # noqa: E402,F401,F403  (kernel-VM hooks: kernelvm tests run in the VM)

@@ -126,7 +126,8 @@ def test_decoders_agree_with_pyroute2(host_ns):
         assert link.mtu == msg.get("IFLA_MTU")
         assert link.mac == msg.get("IFLA_ADDRESS")
         assert link.kind == (msg.get(("IFLA_LINKINFO", "IFLA_INFO_KIND")))
-        assert link.stats.rx_packets == msg.get("IFLA_STATS64")["rx_packets"]
+        # pyroute2 read a moment later and IPv6 neighbour discovery never sleeps: counters only grow.
+        assert link.stats.rx_packets <= msg.get("IFLA_STATS64")["rx_packets"] <= link.stats.rx_packets + 10
 
 
 def test_tree_has_expected_chains(dump):

@@ -162,6 +162,7 @@ def _bridge(data: bytes, a: dict[int, Span], names: dict[int, str]) -> BridgeInf
 
 
 def _bond(data: bytes, a: dict[int, Span], names: dict[int, str]) -> BondInfo:
+    validate = opt(u32, data, a, 9, 0)
     targets: tuple[str, ...] = ()
     if 8 in a:
         targets = tuple(ip_address(data, span) for span in _nested(data, a[8]).values())
@@ -172,7 +173,7 @@ def _bond(data: bytes, a: dict[int, Span], names: dict[int, str]) -> BondInfo:
         downdelay=opt(u32, data, a, 5, 0),
         arp_interval=opt(u32, data, a, 7, 0),
         arp_ip_target=targets,
-        arp_validate=_word(ARP_VALIDATE, opt(u32, data, a, 9, 0)),
+        arp_validate=_word(ARP_VALIDATE, validate) if validate else None,  # ip prints null for "none"
         primary=names.get(opt(u32, data, a, 11, 0)),
         primary_reselect=_word(PRIMARY_RESELECT, opt(u8, data, a, 12, 0)),
         active_slave=names.get(opt(u32, data, a, 2, 0)),
