@@ -8,6 +8,7 @@ its work (open sockets, read /proc/thread-self/net/...), and exits.
 from __future__ import annotations
 
 import ctypes
+import errno
 import os
 import threading
 from collections.abc import Callable
@@ -45,7 +46,8 @@ def run_in_netns(name: str | None, fn: Callable[[], T]) -> T:
         try:
             if _libc.setns(fd, CLONE_NEWNET) != 0:
                 err = ctypes.get_errno()
-                raise KvmtuiError(f"cannot enter network namespace {name!r}: {os.strerror(err)}")
+                why = "permission denied (needs root)" if err == errno.EPERM else os.strerror(err)
+                raise KvmtuiError(f"cannot enter network namespace {name!r}: {why}")
             outcome["value"] = fn()
         except BaseException as exc:  # handed to the caller's thread below
             outcome["error"] = exc

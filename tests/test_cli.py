@@ -1,0 +1,67 @@
+"""The command line as a user meets it: bad input gives one clear line and an exit code."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+from tests.conftest import REPO
+
+NOBODY = ("setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "--")
+
+
+def kvmtui(*args: str, prefix: tuple[str, ...] = ()) -> subprocess.CompletedProcess:
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    return subprocess.run([*prefix, sys.executable, "-m", "kvmtui", *args], capture_output=True, text=True,
+                          timeout=60, env=env, cwd="/")
+
+
+def test_unreachable_libvirt_still_shows_the_host():
+    uri = "qemu+unix:///system?socket=/nonexistent/libvirt-sock"
+    proc = kvmtui("--connect", uri, "dump")
+    assert proc.returncode == 0
+    assert "lo" in proc.stdout
+    assert proc.stderr.startswith(f"kvmtui: no guests shown: cannot connect to libvirt at {uri}")
+    doc = json.loads(kvmtui("--connect", uri, "dump", "--json").stdout)
+    assert doc["libvirt_error"].startswith("cannot connect to libvirt") and doc["domains"] == []
+    assert doc["links"]
+
+
+def test_json_round_trip_through_from(tmp_path):
+    recorded = tmp_path / "snap.json"
+    proc = kvmtui("--no-libvirt", "dump", "--json")
+    recorded.write_text(proc.stdout)
+    again = kvmtui("--from", str(recorded), "dump", "--json")
+    assert again.returncode == 0, again.stderr
+    assert json.loads(again.stdout) == json.loads(proc.stdout)
+    assert json.loads(proc.stdout)["schema"] == 1
+
+
+def test_bad_snapshot_files(tmp_path):
+    missing = kvmtui("--from", str(tmp_path / "nope.json"), "dump")
+    assert (missing.returncode, missing.stderr) == (1, f"kvmtui: cannot read snapshot {tmp_path / 'nope.json'}: No such file or directory\n")
+    garbage = tmp_path / "garbage.json"
+    garbage.write_text("{not json")
+    proc = kvmtui("--from", str(garbage), "dump")
+    assert proc.returncode == 1 and "not JSON" in proc.stderr and "Traceback" not in proc.stderr
+    wrong = tmp_path / "wrong.json"
+    wrong.write_text(json.dumps({"schema": 1, "host": {"hostname": "x"}, "links": [{"ifname": 3}]}))
+    proc = kvmtui("--from", str(wrong), "dump")
+    assert proc.returncode == 1 and proc.stderr.startswith(f"kvmtui: cannot read snapshot {wrong}: malformed snapshot")
+
+
+def test_usage_errors_exit_2():
+    assert kvmtui("frobnicate").returncode == 2
+    assert kvmtui("dump", "--bogus").returncode == 2
+
+
+def test_ordinary_user_sees_what_it_can(netns):
+    """Run as nobody: the own namespace reads fine; entering another one is refused in words."""
+    proc = kvmtui("--no-libvirt", "dump", "--json", prefix=NOBODY)
+    assert proc.returncode == 0, proc.stderr
+    assert any(link["ifname"] == "lo" for link in json.loads(proc.stdout)["links"])
+    proc = kvmtui("--netns", netns, "--no-libvirt", "dump", prefix=NOBODY)
+    assert proc.returncode == 1
+    assert proc.stderr == f"kvmtui: cannot enter network namespace {netns!r}: permission denied (needs root)\n"
