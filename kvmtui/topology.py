@@ -234,7 +234,8 @@ def link_summary(link: Link, bond: Bond | None = None) -> str:
         return f"vni {info.id}" + (f" -> {peer}" if peer else "")
     if kind == "veth":
         if link.link_netnsid is not None:
-            return f"peer #{link.link_index} in netns id {link.link_netnsid}"
+            where = f"netns {link.link_netns}" if link.link_netns else f"netns id {link.link_netnsid}"
+            return f"peer #{link.link_index} in {where}"
         return f"peer {link.link}" if link.link else ""
     if kind == "tun" and info is not None:
         return info.type

@@ -17,9 +17,12 @@ from tests.conftest import sh
 from tests.topologies import MACVTAP_MODES, STATIC_MAC, build_host_like, ns_json
 
 
+PEER_NS = f"kt-{uuid.uuid4().hex[:8]}"
+
+
 @pytest.fixture(scope="module")
 def host_ns():
-    name, peer = f"kt-{uuid.uuid4().hex[:8]}", f"kt-{uuid.uuid4().hex[:8]}"
+    name, peer = f"kt-{uuid.uuid4().hex[:8]}", PEER_NS
     sh("ip", "netns", "add", name)
     sh("ip", "netns", "add", peer)
     try:
@@ -151,6 +154,9 @@ def test_tree_has_expected_chains(dump):
     assert {child["name"] for child in orphans["children"]} == {"tap0", "tap1", "tap2", "tap3"}
     xns = next(link for link in dump["links"] if link["ifname"] == "xns")
     assert xns["link_netnsid"] is not None and xns["link"] is None
+    assert xns["link_netns"] == PEER_NS
+    xns_node = next(node for node in dump["tree"] if node["name"] == "xns")
+    assert xns_node["summary"] == f"peer #{xns['link_index']} in netns {PEER_NS}"
 
 
 def test_dump_tree_text(host_ns):

@@ -2,13 +2,30 @@
 
 from __future__ import annotations
 
+import os
 import socket
+import struct
 from dataclasses import dataclass, replace
 
 from kvmtui.collect.decode_links import decode_links
 from kvmtui.collect.decode_tables import decode_addresses, decode_bridge_vlans, decode_fdb, decode_routes
-from kvmtui.collect.rtnl import RTEXT_FILTER_BRVLAN, RTM_GETADDR, RTM_GETLINK, RTM_GETNEIGH, RTM_GETROUTE, RtnlSocket
+from kvmtui.collect.netns import NETNS_RUN_DIR
+from kvmtui.collect.rtnl import (
+    NLATTR,
+    RTEXT_FILTER_BRVLAN,
+    RTM_GETADDR,
+    RTM_GETLINK,
+    RTM_GETNEIGH,
+    RTM_GETNSID,
+    RTM_GETROUTE,
+    RtnlSocket,
+    attributes,
+)
+from kvmtui.errors import KvmtuiError
 from kvmtui.model.links import BridgeVlan, FdbEntry, Link, Route
+
+
+NETNSA_NSID, NETNSA_FD = 1, 3
 
 
 @dataclass(frozen=True)
@@ -46,5 +63,44 @@ def read_netlink(with_fdb: bool = True) -> NetlinkState:
             if not fdb_dump.interrupted:
                 break
             fdb_dump = fdb_dump.restart()
-    links = tuple(replace(link, addresses=addresses[link.ifindex]) if link.ifindex in addresses else link for link in links)
+        peers_elsewhere = {link.link_netnsid for link in links if link.link_netnsid is not None}
+        netns_names = namespace_names(sock, peers_elsewhere) if peers_elsewhere else {}
+    links = tuple(
+        replace(link, addresses=addresses.get(link.ifindex, ()), link_netns=netns_names.get(link.link_netnsid))
+        if link.ifindex in addresses or link.link_netnsid in netns_names else link
+        for link in links
+    )
     return NetlinkState(links=links, fdb=fdb, bridge_vlans=bridge_vlans, routes=routes)
+
+
+def namespace_names(sock: RtnlSocket, wanted: set[int]) -> dict[int, str]:
+    """netnsid (as this namespace numbers its peers) -> name under /run/netns.
+
+    The kernel knows a peer namespace only by a local id; asking it for the id of
+    each named namespace (RTM_GETNSID with NETNSA_FD) turns ids back into names.
+    """
+    names: dict[int, str] = {}
+    try:
+        entries = sorted(os.listdir(NETNS_RUN_DIR))
+    except OSError:
+        return names
+    for name in entries:
+        try:
+            fd = os.open(os.path.join(NETNS_RUN_DIR, name), os.O_RDONLY | os.O_CLOEXEC)
+        except OSError:
+            continue
+        try:
+            body = bytes(4) + NLATTR.pack(8, NETNSA_FD) + struct.pack("=I", fd)
+            data, offset = sock.request(RTM_GETNSID, body)
+            attrs = attributes(data, offset + 4, len(data))
+            if NETNSA_NSID in attrs:
+                (nsid,) = struct.unpack_from("=i", data, attrs[NETNSA_NSID][0])
+                if nsid in wanted:
+                    names[nsid] = name
+        except KvmtuiError:
+            continue
+        finally:
+            os.close(fd)
+        if len(names) == len(wanted):
+            break
+    return names

@@ -28,6 +28,7 @@ RTM_NEWLINK, RTM_GETLINK = 16, 18
 RTM_NEWADDR, RTM_GETADDR = 20, 22
 RTM_NEWROUTE, RTM_GETROUTE = 24, 26
 RTM_NEWNEIGH, RTM_GETNEIGH = 28, 30
+RTM_NEWNSID, RTM_GETNSID = 88, 90
 
 IFLA_EXT_MASK = 29
 RTEXT_FILTER_BRVLAN = 1 << 1
@@ -73,6 +74,20 @@ class RtnlSocket:
             if not reply.interrupted:
                 break
         return chunks
+
+    def request(self, msg_type: int, body: bytes) -> tuple[bytes, int]:
+        """One request, one reply: the reply's buffer and the offset of its payload."""
+        self._seq += 1
+        self._sock.send(NLMSGHDR.pack(NLMSGHDR.size + len(body), msg_type, NLM_F_REQUEST, self._seq, 0) + body)
+        while True:
+            data = self._sock.recv(_RECV_SIZE)
+            _length, kind, _flags, msg_seq, _pid = NLMSGHDR.unpack_from(data, 0)
+            if msg_seq != self._seq:
+                continue
+            if kind == NLMSG_ERROR:
+                (code,) = struct.unpack_from("=i", data, 16)
+                raise NetlinkError(-code, f"netlink request {msg_type}")
+            return data, NLMSGHDR.size
 
     def dump_in_background(self, msg_type: int, family: int = 0, ext_mask: int = 0) -> BackgroundDump:
         """Start a dump whose datagrams a reader thread collects while the caller works.

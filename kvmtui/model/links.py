@@ -167,6 +167,7 @@ class Link:
     info_slave_data: SlaveInfo | None = None
     addresses: tuple[Address, ...] = ()
     stats: LinkStats | None = None
+    link_netns: str | None = None  # name of the peer's namespace (/run/netns), when it has one
 
     @property
     def is_up(self) -> bool:
