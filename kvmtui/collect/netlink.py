@@ -73,6 +73,14 @@ def read_netlink(with_fdb: bool = True) -> NetlinkState:
     return NetlinkState(links=links, fdb=fdb, bridge_vlans=bridge_vlans, routes=routes)
 
 
+def read_bridge_fdb(bridge_ifindex: int, names: dict[int, str]) -> tuple[FdbEntry, ...]:
+    """The FDB of one bridge only, filtered by the kernel (what `bridge fdb show br X` asks):
+    cheap enough to re-read on every burst of neighbour events."""
+    with RtnlSocket() as sock:
+        chunks = sock.dump_chunks(RTM_GETNEIGH, socket.AF_BRIDGE, master=bridge_ifindex)
+    return decode_fdb(chunks, names)
+
+
 def namespace_names(sock: RtnlSocket, wanted: set[int]) -> dict[int, str]:
     """netnsid (as this namespace numbers its peers) -> name under /run/netns.
 

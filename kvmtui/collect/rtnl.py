@@ -30,6 +30,7 @@ RTM_NEWROUTE, RTM_GETROUTE = 24, 26
 RTM_NEWNEIGH, RTM_GETNEIGH = 28, 30
 RTM_NEWNSID, RTM_GETNSID = 88, 90
 
+IFLA_MASTER = 10
 IFLA_EXT_MASK = 29
 RTEXT_FILTER_BRVLAN = 1 << 1
 
@@ -62,7 +63,7 @@ class RtnlSocket:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    def dump_chunks(self, msg_type: int, family: int = 0, ext_mask: int = 0) -> list[bytes]:
+    def dump_chunks(self, msg_type: int, family: int = 0, ext_mask: int = 0, master: int = 0) -> list[bytes]:
         """Send one dump request; return the raw reply datagrams (each holds many messages).
 
         The kernel marks a dump that raced with a change (NLM_F_DUMP_INTR); we
@@ -70,7 +71,7 @@ class RtnlSocket:
         """
         for _attempt in range(_RETRIES):
             reply = _Reply()
-            chunks = list(self._chunks(msg_type, family, ext_mask, reply))
+            chunks = list(self._chunks(msg_type, family, ext_mask, reply, master))
             if not reply.interrupted:
                 break
         return chunks
@@ -97,10 +98,15 @@ class RtnlSocket:
         """
         return BackgroundDump(self, msg_type, family, ext_mask)
 
-    def _chunks(self, msg_type: int, family: int, ext_mask: int, reply: _Reply) -> Iterator[bytes]:
+    def _chunks(self, msg_type: int, family: int, ext_mask: int, reply: _Reply, master: int = 0) -> Iterator[bytes]:
         self._seq += 1
         seq = self._seq
-        body = bytes([family]) + bytes(_REQUEST_BODY_SIZE[msg_type] - 1)
+        if master:
+            # An FDB dump of one bridge: the kernel's legacy filter reads an ifinfomsg
+            # header with IFLA_MASTER, as `bridge fdb show br X` sends it.
+            body = bytes([family]) + bytes(15) + NLATTR.pack(8, IFLA_MASTER) + struct.pack("=I", master)
+        else:
+            body = bytes([family]) + bytes(_REQUEST_BODY_SIZE[msg_type] - 1)
         if ext_mask:
             body += NLATTR.pack(8, IFLA_EXT_MASK) + struct.pack("=I", ext_mask)
         header = NLMSGHDR.pack(NLMSGHDR.size + len(body), msg_type, NLM_F_REQUEST | NLM_F_DUMP, seq, 0)

@@ -15,9 +15,10 @@ from pathlib import Path
 
 from kvmtui import __version__
 from kvmtui.collect.bonding import collect_bonds
+from kvmtui.collect.counters import read_counters
 from kvmtui.collect.netlink import NetlinkState, read_netlink
 from kvmtui.collect.netns import proc_net_dir, run_in_netns
-from kvmtui.model import Bond, HostInfo, Snapshot
+from kvmtui.model import Bond, HostInfo, LinkStats, Snapshot
 
 SYSFS_NET = Path("/sys/class/net")
 
@@ -66,6 +67,19 @@ def _read_kernel(netns: str | None) -> tuple[NetlinkState, tuple[Bond, ...], tup
         sysfs_net=None if netns else SYSFS_NET,
     )
     return state, bonds, problems
+
+
+def read_polled(netns: str | None, bond_names: tuple[str, ...]) -> tuple[float, dict[str, LinkStats], tuple[Bond, ...]]:
+    """What has no change events: counters and the bonding files (problems are left to
+    the next full snapshot, which reports them)."""
+
+    def read() -> tuple[float, dict[str, LinkStats], tuple[Bond, ...]]:
+        taken, counters = read_counters()
+        bonds, _problems = collect_bonds(bond_names, proc_dir=Path(proc_net_dir(netns)) / "bonding",
+                                         sysfs_net=None if netns else SYSFS_NET)
+        return taken, counters, bonds
+
+    return run_in_netns(netns, read)
 
 
 def _read_libvirt(uri: str | None):

@@ -1,0 +1,1 @@
+"""The Textual dashboard. Widgets render a Snapshot; they never collect anything."""

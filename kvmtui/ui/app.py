@@ -1,0 +1,377 @@
+"""The live dashboard. Workers collect off the UI thread and post immutable data;
+only message handlers touch widgets.
+
+Refresh policy: netlink and libvirt events schedule one debounced full snapshot (a
+storm of events is one refresh); neighbour events re-read only the FDB of the bridge
+on screen; counters and bonding files, which have no events, are polled, and the
+poll re-arms only after the previous one finished.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import deque
+from dataclasses import dataclass
+from pathlib import Path
+
+from textual import work
+from textual.app import App, ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.widgets import Footer, Input, Static, TabbedContent, TabPane
+from textual.worker import Worker, WorkerState
+
+from kvmtui.collect.watch import HostEvent, LibvirtWatcher, NetlinkWatcher, SourceStatus
+from kvmtui.counters import LinkRates, rates_between
+from kvmtui.model import FdbEntry, LinkStats, Snapshot
+from kvmtui.topology import TopologyNode, build_forest
+from kvmtui.ui.commands import VIEWS, KvmtuiCommands
+from kvmtui.ui.details_pane import HISTORY, DetailsPane
+from kvmtui.ui.fdb_pane import FdbPane
+from kvmtui.ui.help import HelpScreen
+from kvmtui.ui.messages import (
+    BridgeFdbReady,
+    HostChanged,
+    NodeChosen,
+    PollDone,
+    PollResult,
+    SnapshotReady,
+    SourceChanged,
+)
+from kvmtui.ui.tables import BondsTable, GuestsTable, NetworksTable
+from kvmtui.ui.topology_pane import TopologyTree
+from kvmtui.views import bond_rows, bridge_of, failure_counts, fdb_rows, guest_rows, network_rows, node_details
+
+STYLES = Path(__file__).resolve().parents[2] / "styles" / "kvmtui.tcss"
+DEBOUNCE = 0.2  # seconds: events closer than this become one refresh
+
+
+@dataclass(frozen=True, slots=True)
+class DashboardOptions:
+    netns: str | None = None
+    uri: str | None = None
+    with_libvirt: bool = True
+    interval: float = 2.0
+    from_file: str | None = None
+    readonly: bool = False
+
+
+class KvmtuiApp(App[int]):
+    CSS_PATH = STYLES
+    TITLE = "kvmtui"
+    COMMANDS = App.COMMANDS | {KvmtuiCommands}
+    BINDINGS = [
+        Binding("q", "quit", "Quit"),
+        Binding("question_mark", "help", "Help"),
+        Binding("slash", "filter_tree", "Filter"),
+        Binding("r", "refresh", "Refresh"),
+        Binding("t", "focus_tree", "Tree"),
+        *(Binding(str(n), f"view('{view}')", view.capitalize(), show=False) for n, view in enumerate(VIEWS, 1)),
+    ]
+
+    def __init__(self, options: DashboardOptions) -> None:
+        super().__init__()
+        self.options = options
+        self.snapshot: Snapshot | None = None
+        self.forest: tuple[TopologyNode, ...] = ()
+        self.selected: str | None = None
+        self.sources: dict[str, SourceStatus] = {}
+        self.last_error: str | None = None
+        self._refresh_timer = None
+        self._collecting = False
+        self._dirty = False
+        self._fdb_timer = None
+        self._bridge_fdb: dict[str, tuple[FdbEntry, ...]] = {}
+        self._counters: tuple[float, dict[str, LinkStats]] | None = None
+        self.rates: dict[str, LinkRates] = {}
+        self.history: dict[str, deque[LinkRates]] = {}
+        self._failure_baseline: dict[tuple[str, str], int] | None = None
+        self._watchers: list = []
+        self.snapshots_shown = 0  # how many refreshes reached the screen (debounce is tested by it)
+
+    @property
+    def readonly(self) -> bool:
+        return self.options.readonly
+
+    @property
+    def live(self) -> bool:
+        return self.options.from_file is None
+
+    # -- layout --------------------------------------------------------------------
+    def compose(self) -> ComposeResult:
+        with Horizontal(id="topbar"):
+            yield Static("kvmtui", id="status")
+            if self.readonly:
+                yield Static(" READ-ONLY ", id="badge")
+        with Horizontal(id="main"):
+            with Vertical(id="left"):
+                yield TopologyTree(id="tree")
+                yield Input(placeholder="filter the tree (Esc clears)", id="tree-filter")
+            with TabbedContent(id="panes", initial="details"):
+                with TabPane("1 Node", id="details"):
+                    yield DetailsPane(id="details-pane")
+                with TabPane("2 FDB", id="fdb"):
+                    yield FdbPane(id="fdb-pane")
+                with TabPane("3 Bonds", id="bonds"):
+                    yield BondsTable(id="bonds-table")
+                with TabPane("4 Guests", id="guests"):
+                    yield GuestsTable(id="guests-table")
+                with TabPane("5 Nets", id="networks"):
+                    yield NetworksTable(id="networks-table")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.query_one("#tree-filter", Input).display = False
+        self.query_one(TopologyTree).focus()
+        if not self.live:
+            self.load_file(self.options.from_file)
+        else:
+            self.start_watchers()
+            self.request_refresh(0)
+            self.set_timer(self.options.interval, self.poll_once)
+        self.set_interval(1.0, self.show_status)
+
+    def on_unmount(self) -> None:
+        for watcher in self._watchers:
+            watcher.stop()
+
+    # -- sources -------------------------------------------------------------------
+    def start_watchers(self) -> None:
+        def event(e: HostEvent) -> None:
+            self.post_message(HostChanged(e))
+
+        def status(s: SourceStatus) -> None:
+            self.post_message(SourceChanged(s))
+
+        self._watchers.append(NetlinkWatcher(self.options.netns, event, status))
+        if self.options.with_libvirt:
+            self._watchers.append(LibvirtWatcher(self.options.uri, event, status))  # registers libvirt's loop first
+        for watcher in self._watchers:
+            watcher.start()
+
+    @work(thread=True, group="load", exit_on_error=False)
+    def load_file(self, path: str) -> None:
+        from kvmtui.cli import read_snapshot_file
+
+        self.post_message(SnapshotReady(read_snapshot_file(path)))
+
+    def request_refresh(self, delay: float = DEBOUNCE) -> None:
+        if self._collecting:
+            self._dirty = True
+        elif self._refresh_timer is None:
+            self._refresh_timer = self.set_timer(max(delay, 0.001), self._start_collect)
+
+    def _start_collect(self) -> None:
+        self._refresh_timer = None
+        self._collecting, self._dirty = True, False
+        self.collect()
+
+    @work(thread=True, group="collect", exit_on_error=False)
+    def collect(self) -> None:
+        from kvmtui.collect.snapshot import collect_snapshot
+
+        o = self.options
+        self.post_message(SnapshotReady(collect_snapshot(netns=o.netns, uri=o.uri, with_libvirt=o.with_libvirt)))
+
+    def request_fdb_refresh(self) -> None:
+        if self._fdb_timer is None:
+            self._fdb_timer = self.set_timer(DEBOUNCE, self._start_fdb_refresh)
+
+    def _start_fdb_refresh(self) -> None:
+        self._fdb_timer = None
+        bridge = self.snapshot.link(bridge_of(self.snapshot, self._selected_ifname())) if self.snapshot else None
+        if bridge is not None:
+            names = {link.ifindex: link.ifname for link in self.snapshot.links}
+            self.read_fdb(bridge.ifname, bridge.ifindex, names)
+
+    @work(thread=True, group="fdb", exit_on_error=False)
+    def read_fdb(self, bridge: str, ifindex: int, names: dict[int, str]) -> None:
+        from kvmtui.collect.netlink import read_bridge_fdb
+        from kvmtui.collect.netns import run_in_netns
+
+        entries = run_in_netns(self.options.netns, lambda: read_bridge_fdb(ifindex, names))
+        self.post_message(BridgeFdbReady(bridge, entries))
+
+    def poll_once(self) -> None:
+        bonds = tuple(link.ifname for link in self.snapshot.links if link.kind == "bond") if self.snapshot else ()
+        self.poll(bonds)
+
+    @work(thread=True, group="poll", exit_on_error=False)
+    def poll(self, bond_names: tuple[str, ...]) -> None:
+        from kvmtui.collect.snapshot import read_polled
+
+        taken, counters, bonds = read_polled(self.options.netns, bond_names)
+        self.post_message(PollDone(PollResult(taken, counters, bonds)))
+
+    # -- handlers: the only code that touches widgets --------------------------------
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        """Every worker failure becomes a visible error; schedules keep running."""
+        if event.state != WorkerState.ERROR:
+            return
+        error = event.worker.error
+        self.last_error = str(error)
+        self.notify(str(error), title="kvmtui", severity="error", timeout=8)
+        group = event.worker.group
+        if group == "collect":
+            self._collecting = False
+            if self._dirty:
+                self.request_refresh()
+        elif group == "poll":
+            self.set_timer(self.options.interval, self.poll_once)
+        self.show_status()
+
+    def on_snapshot_ready(self, message: SnapshotReady) -> None:
+        self._collecting = False
+        self._bridge_fdb.clear()
+        self.last_error = None
+        self.show_snapshot(message.snapshot)
+        if self._dirty:
+            self.request_refresh()
+
+    def on_poll_done(self, message: PollDone) -> None:
+        result = message.result
+        if self._counters is not None and result.taken > self._counters[0]:
+            self.rates = rates_between(self._counters[1], result.counters, result.taken - self._counters[0])
+            for name, rate in self.rates.items():
+                self.history.setdefault(name, deque(maxlen=HISTORY)).append(rate)
+        self._counters = (result.taken, result.counters)
+        if self.snapshot is not None and result.bonds:
+            from dataclasses import replace
+
+            self.snapshot = replace(self.snapshot, bonds=result.bonds)
+            self.show_bonds()
+        self.show_details()
+        self.set_timer(self.options.interval, self.poll_once)
+
+    def on_bridge_fdb_ready(self, message: BridgeFdbReady) -> None:
+        self._bridge_fdb[message.bridge] = message.entries
+        self.show_fdb()
+
+    def on_host_changed(self, message: HostChanged) -> None:
+        event = message.event
+        if event.source == "netlink" and event.what in ("RTM_NEWNEIGH", "RTM_DELNEIGH") and not event.resync:
+            self.request_fdb_refresh()
+        else:
+            self.request_refresh()
+
+    def on_source_changed(self, message: SourceChanged) -> None:
+        self.sources[message.status.source] = message.status
+        self.show_status()
+
+    def on_node_chosen(self, message: NodeChosen) -> None:
+        self.selected = message.key
+        self.show_details()
+        self.show_fdb()
+
+    # -- rendering -----------------------------------------------------------------
+    def show_snapshot(self, snapshot: Snapshot) -> None:
+        self.snapshot = snapshot
+        self.snapshots_shown += 1
+        if self._failure_baseline is None:
+            self._failure_baseline = failure_counts(snapshot)
+        self.forest = build_forest(snapshot)
+        host = snapshot.host
+        title = host.hostname + (f" netns {host.netns}" if host.netns else "")
+        self.query_one(TopologyTree).show_forest(self.forest, title)
+        self.show_details()
+        self.show_fdb()
+        self.show_bonds()
+        self.query_one(GuestsTable).show(guest_rows(snapshot))
+        self.query_one(NetworksTable).show(network_rows(snapshot))
+        self.show_status()
+
+    def _selected_ifname(self) -> str | None:
+        key = (self.selected or "").rsplit("->", 1)[-1]
+        return key[5:] if key.startswith("link:") else None
+
+    def show_details(self) -> None:
+        if self.snapshot is None or self.selected is None:
+            return
+        title, lines = node_details(self.snapshot, self.forest, self.selected)
+        ifname = self._selected_ifname()
+        self.query_one(DetailsPane).show(title, lines, self.rates.get(ifname), self.history.get(ifname))
+
+    def show_fdb(self) -> None:
+        if self.snapshot is None:
+            return
+        bridge = bridge_of(self.snapshot, self._selected_ifname())
+        pane = self.query_one(FdbPane)
+        if bridge is None:
+            pane.show("FDB: select a bridge or port", [])
+            return
+        rows = fdb_rows(self.snapshot, bridge, self._bridge_fdb.get(bridge))
+        pane.show(f"FDB of {bridge}", rows)
+
+    def show_bonds(self) -> None:
+        if self.snapshot is not None:
+            self.query_one(BondsTable).show(bond_rows(self.snapshot, self._failure_baseline or {}))
+
+    def show_status(self) -> None:
+        parts = ["kvmtui"]
+        snapshot = self.snapshot
+        if snapshot is None:
+            parts.append("reading the host…")
+        else:
+            parts.append(snapshot.host.hostname + (f" netns {snapshot.host.netns}" if snapshot.host.netns else ""))
+            if self.live:
+                parts.append(f"data {max(time.monotonic() - snapshot.monotonic, 0):.0f} s old")
+            else:
+                parts.append(f"recorded {snapshot.host.taken_at}")
+            if snapshot.libvirt_error:
+                parts.append("libvirt: unreachable")
+        for status in self.sources.values():
+            if not status.ok:
+                parts.append(status.text)
+        if self.last_error:
+            parts.append(f"error: {self.last_error}")
+        self.query_one("#status", Static).update(" · ".join(parts))
+
+    # -- actions -------------------------------------------------------------------
+    def action_help(self) -> None:
+        self.push_screen(HelpScreen())
+
+    def action_refresh(self) -> None:
+        if self.live:
+            self.request_refresh(0)
+
+    def action_view(self, view: str) -> None:
+        self.query_one(TabbedContent).active = view
+        target = {"fdb": "#fdb-table", "bonds": "#bonds-table", "guests": "#guests-table",
+                  "networks": "#networks-table"}.get(view)
+        if target:
+            self.query_one(target).focus()
+
+    def action_focus_tree(self) -> None:
+        self.query_one(TopologyTree).focus()
+
+    def action_filter_tree(self) -> None:
+        box = self.query_one("#tree-filter", Input)
+        box.display = True
+        box.focus()
+
+    def apply_tree_filter(self, text: str) -> None:
+        box = self.query_one("#tree-filter", Input)
+        box.value = text
+        box.display = bool(text)
+        self.query_one(TopologyTree).set_filter(text)
+
+    def on_input_changed(self, event: Input.Changed) -> None:
+        if event.input.id == "tree-filter":
+            self.query_one(TopologyTree).set_filter(event.value)
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        if event.input.id == "tree-filter":
+            self.query_one(TopologyTree).focus()
+
+    def key_escape(self) -> None:
+        box = self.query_one("#tree-filter", Input)
+        if box.display:
+            self.apply_tree_filter("")
+            self.query_one(TopologyTree).focus()
+
+
+def run_app(args) -> int:
+    options = DashboardOptions(netns=args.netns, uri=args.connect, with_libvirt=not args.no_libvirt,
+                               interval=args.interval, from_file=args.from_file, readonly=args.readonly)
+    KvmtuiApp(options).run()
+    return 0

@@ -1,0 +1,60 @@
+"""What workers and watchers tell the app. Every payload is immutable."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from textual.message import Message
+
+from kvmtui.collect.watch import HostEvent, SourceStatus
+from kvmtui.model import Bond, FdbEntry, LinkStats, Snapshot
+
+
+class SnapshotReady(Message):
+    def __init__(self, snapshot: Snapshot) -> None:
+        super().__init__()
+        self.snapshot = snapshot
+
+
+@dataclass(frozen=True, slots=True)
+class PollResult:
+    """What the kernel gives no events for: counters and the bonding files."""
+
+    taken: float
+    counters: dict[str, LinkStats]
+    bonds: tuple[Bond, ...]
+
+
+class PollDone(Message):
+    def __init__(self, result: PollResult) -> None:
+        super().__init__()
+        self.result = result
+
+
+class BridgeFdbReady(Message):
+    """A fresh FDB of one bridge, read after neighbour events."""
+
+    def __init__(self, bridge: str, entries: tuple[FdbEntry, ...]) -> None:
+        super().__init__()
+        self.bridge = bridge
+        self.entries = entries
+
+
+class HostChanged(Message):
+    def __init__(self, event: HostEvent) -> None:
+        super().__init__()
+        self.event = event
+
+
+class SourceChanged(Message):
+    def __init__(self, status: SourceStatus) -> None:
+        super().__init__()
+        self.status = status
+
+
+class NodeChosen(Message):
+    """The topology tree's cursor moved to a node (its key)."""
+
+    def __init__(self, key: str) -> None:
+        super().__init__()
+        self.key = key

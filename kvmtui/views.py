@@ -1,0 +1,266 @@
+"""What each dashboard pane shows, computed from a Snapshot (pure; no Textual).
+
+Panes only lay these rows out, so everything an administrator reads on screen is
+testable without a terminal.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from kvmtui.model import Bond, FdbEntry, Link, Snapshot
+from kvmtui.topology import TopologyNode, link_summary
+
+ZERO_MAC = "00:00:00:00:00:00"
+
+
+@dataclass(frozen=True, slots=True)
+class FdbRow:
+    mac: str
+    port: str
+    vlan: str
+    state: str  # "learned", "static", "permanent", "stale"
+    age: str
+    owner: str  # "guest <domain>", "host", or "" when unknown (learned from the wire)
+    search: str  # lowercase text the filter matches against
+
+
+def mac_owners(snapshot: Snapshot) -> dict[str, str]:
+    """MAC -> who it belongs to: a guest's interface, else a host device."""
+    owners = {link.mac: "host" for link in snapshot.links if link.mac}
+    for domain in snapshot.domains:
+        for nic in domain.interfaces:
+            if nic.mac:
+                owners[nic.mac.lower()] = f"guest {domain.name}"
+    return owners
+
+
+def bridge_of(snapshot: Snapshot, ifname: str | None) -> str | None:
+    """The bridge a device is, or is a port of: which FDB the pane shows for a selection."""
+    link = snapshot.link(ifname)
+    if link is None:
+        return None
+    if link.kind == "bridge":
+        return link.ifname
+    master = snapshot.link(link.master)
+    return master.ifname if master is not None and master.kind == "bridge" else None
+
+
+def fdb_rows(snapshot: Snapshot, bridge: str | None, entries: tuple[FdbEntry, ...] | None = None) -> list[FdbRow]:
+    """The FDB of one bridge as `bridge fdb show br X` lists it (entries the bridge holds,
+    and its own and its ports' addresses), or every entry when bridge is None."""
+    owners = mac_owners(snapshot)
+    ports = {link.ifname for link in snapshot.links if link.master == bridge} | {bridge}
+    rows = []
+    for entry in snapshot.fdb if entries is None else entries:
+        if bridge is not None and entry.master != bridge and entry.ifname not in ports:
+            continue
+        state = entry.state or "learned"
+        vlan = "" if entry.vlan is None else str(entry.vlan)
+        owner = owners.get(entry.mac, "")
+        age = "" if entry.updated is None else f"{entry.updated}s"
+        rows.append(FdbRow(entry.mac, entry.ifname, vlan, state, age, owner,
+                           f"{entry.mac} {entry.ifname} {vlan} {state} {owner}".lower()))
+    return rows
+
+
+FDB_SORT_KEYS = ("mac", "port", "vlan", "state", "age", "owner")
+
+
+def sort_fdb(rows: list[FdbRow], key: str) -> list[FdbRow]:
+    if key == "vlan":
+        return sorted(rows, key=lambda r: (int(r.vlan) if r.vlan else -1, r.mac))
+    if key == "age":
+        return sorted(rows, key=lambda r: (int(r.age[:-1]) if r.age else -1, r.mac))
+    return sorted(rows, key=lambda r: (getattr(r, key), r.mac))
+
+
+@dataclass(frozen=True, slots=True)
+class BondSlaveRow:
+    bond: str
+    mode: str
+    slave: str
+    active: bool
+    mii_status: str
+    speed: str
+    duplex: str
+    failures: int
+    failures_grew: int  # since kvmtui started
+    aggregator: str
+    partner_mac: str
+    partner_key: str
+    alarm: str  # why the row stands out, "" when healthy
+
+
+def bond_rows(snapshot: Snapshot, failure_baseline: dict[tuple[str, str], int]) -> list[BondSlaveRow]:
+    rows = []
+    for bond in snapshot.bonds:
+        aggregator = bond.active_aggregator
+        for slave in bond.slaves:
+            partner = slave.partner.system_mac if slave.partner else (aggregator.partner_mac if aggregator else None)
+            partner_key = slave.partner.port_key if slave.partner else (aggregator.partner_key if aggregator else None)
+            grew = slave.link_failure_count - failure_baseline.get((bond.name, slave.name), slave.link_failure_count)
+            rows.append(BondSlaveRow(
+                bond=bond.name, mode=bond.mode, slave=slave.name, active=bond.active_slave == slave.name,
+                mii_status=slave.mii_status, speed=f"{slave.speed} Mb/s" if slave.speed else "?",
+                duplex=slave.duplex or "?", failures=slave.link_failure_count, failures_grew=max(grew, 0),
+                aggregator="" if slave.aggregator_id is None else str(slave.aggregator_id),
+                partner_mac=partner or "", partner_key="" if partner_key is None else str(partner_key),
+                alarm=_bond_alarm(bond, slave.mii_status, partner, grew),
+            ))
+    return rows
+
+
+def _bond_alarm(bond: Bond, mii: str, partner: str | None, grew: int) -> str:
+    if mii != "up":
+        return f"MII {mii}"
+    if bond.mode == "802.3ad" and (partner is None or partner == ZERO_MAC):
+        return "no LACP partner"
+    if grew > 0:
+        return f"+{grew} failures"
+    return ""
+
+
+def failure_counts(snapshot: Snapshot) -> dict[tuple[str, str], int]:
+    return {(b.name, s.name): s.link_failure_count for b in snapshot.bonds for s in b.slaves}
+
+
+@dataclass(frozen=True, slots=True)
+class GuestRow:
+    domain: str
+    state: str
+    type: str
+    mac: str
+    target: str
+    lands_on: str
+    model: str
+
+
+def guest_rows(snapshot: Snapshot) -> list[GuestRow]:
+    rows = []
+    for domain in snapshot.domains:
+        if not domain.interfaces:
+            rows.append(GuestRow(domain.name, domain.state, "", "", "", "no NIC", ""))
+        for nic in domain.interfaces:
+            if nic.type == "direct":
+                lands = f"{nic.dev} (macvtap {nic.mode})"
+            else:
+                lands = nic.bridge or (f"network {nic.network}" if nic.network else (nic.source or ""))
+            rows.append(GuestRow(domain.name, domain.state, nic.type, nic.mac or "", nic.target or "",
+                                 lands, nic.model or ""))
+    return rows
+
+
+@dataclass(frozen=True, slots=True)
+class NetworkRow:
+    name: str
+    active: bool
+    forward: str
+    bridge: str
+    autostart: bool
+    guests: str
+
+
+def network_rows(snapshot: Snapshot) -> list[NetworkRow]:
+    users: dict[str, set[str]] = {}
+    for domain in snapshot.domains:
+        for nic in domain.interfaces:
+            if nic.network:
+                users.setdefault(nic.network, set()).add(domain.name)
+    return [NetworkRow(n.name, n.active, n.forward, n.bridge or "", n.autostart,
+                       ", ".join(sorted(users.get(n.name, ())))) for n in snapshot.networks]
+
+
+def index_forest(forest: tuple[TopologyNode, ...]) -> tuple[dict[str, TopologyNode], dict[str, str]]:
+    """key -> node (full nodes only) and key -> parent key."""
+    nodes: dict[str, TopologyNode] = {}
+    parents: dict[str, str] = {}
+
+    def visit(node: TopologyNode, parent: str | None) -> None:
+        if node.ref is None:
+            nodes[node.key] = node
+            if parent is not None:
+                parents[node.key] = parent
+        for child in node.children:
+            visit(child, node.key)
+
+    for root in forest:
+        visit(root, None)
+    return nodes, parents
+
+
+def path_to_wire(forest: tuple[TopologyNode, ...], key: str) -> list[TopologyNode]:
+    """From a node (a guest NIC) up to the root of its tree: guest, vnet, bridge, ..., NIC."""
+    nodes, parents = index_forest(forest)
+    path = []
+    while key in nodes:
+        path.append(nodes[key])
+        if key not in parents:
+            break
+        key = parents[key]
+    return path
+
+
+def link_details(snapshot: Snapshot, link: Link) -> list[tuple[str, str]]:
+    """Every attribute worth reading about a link, as (label, value) lines."""
+    lines = [("kind", link.kind or ("loopback" if "LOOPBACK" in link.flags else "physical NIC")),
+             ("state", f"{link.operstate} ({', '.join(link.flags)})"),
+             ("mac", link.mac or "-"), ("mtu", str(link.mtu) + (f" (max {link.max_mtu})" if link.max_mtu else ""))]
+    if link.master:
+        lines.append(("master", link.master))
+    if link.link or link.link_index:
+        lines.append(("link", link.link or f"#{link.link_index} in netns id {link.link_netnsid}"))
+    summary = link_summary(link, snapshot.bonds_by_name.get(link.ifname))
+    if summary and summary != link.mac:
+        lines.append(("summary", summary))
+    if link.info_data is not None:
+        lines += [(f"{link.kind}.{k}", _text(v)) for k, v in _fields(link.info_data)]
+    if link.info_slave_data is not None:
+        lines += [(f"port.{k}", _text(v)) for k, v in _fields(link.info_slave_data)]
+    for address in link.addresses:
+        lines.append((address.family, f"{address.local}/{address.prefixlen} scope {address.scope}"))
+    if link.stats is not None:
+        s = link.stats
+        lines.append(("rx", f"{s.rx_bytes} B, {s.rx_packets} pkts, {s.rx_errors} errors, {s.rx_dropped} dropped"))
+        lines.append(("tx", f"{s.tx_bytes} B, {s.tx_packets} pkts, {s.tx_errors} errors, {s.tx_dropped} dropped"))
+    return lines
+
+
+def _fields(obj) -> list[tuple[str, object]]:
+    return [(name, getattr(obj, name)) for name in obj.__dataclass_fields__]
+
+
+def _text(value: object) -> str:
+    if isinstance(value, tuple):
+        return ", ".join(map(str, value)) or "-"
+    if value is None:
+        return "-"
+    return str(value).lower() if isinstance(value, bool) else str(value)
+
+
+def node_details(snapshot: Snapshot, forest: tuple[TopologyNode, ...], key: str) -> tuple[str, list[tuple[str, str]]]:
+    """Title and (label, value) lines for whatever the tree's cursor is on."""
+    key = key.rsplit("->", 1)[-1]  # a reference shows its full node
+    if key.startswith("link:"):
+        link = snapshot.link(key[5:])
+        if link is not None:
+            return link.ifname, link_details(snapshot, link)
+    if key.startswith("guest:"):
+        _, uuid, number = key.split(":")
+        domain = next((d for d in snapshot.domains if d.uuid == uuid), None)
+        if domain is not None:
+            nic = domain.interfaces[int(number)]
+            lines = [("domain", f"{domain.name} ({domain.state})")]
+            lines += [(name, _text(value)) for name, value in _fields(nic) if value not in (None, (), False, "")]
+            path = [node.name for node in path_to_wire(forest, key)]
+            lines.append(("path to wire", " → ".join(path[1:]) if len(path) > 1 else "not connected"))
+            return f"{domain.name} {nic.mac or ''}".strip(), lines
+    if key.startswith("net:"):
+        network = next((n for n in snapshot.networks if n.name == key[4:]), None)
+        if network is not None:
+            return f"network {network.name}", [(name, _text(value)) for name, value in _fields(network)]
+    nodes, _ = index_forest(forest)
+    node = nodes.get(key)
+    if node is not None:
+        return node.name, [("kind", node.kind), ("entries", node.summary)]
+    return "nothing selected", []

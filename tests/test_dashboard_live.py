@@ -1,0 +1,87 @@
+"""Pilot tests of the live dashboard on real parts: a namespace it watches, the real libvirtd."""
+
+from __future__ import annotations
+
+import pytest
+
+from kvmtui.ui.app import DashboardOptions, KvmtuiApp
+from kvmtui.ui.fdb_pane import FdbPane
+from kvmtui.ui.topology_pane import TopologyTree
+from tests.conftest import sh
+from tests.dashboard import tree_keys, tree_labels, wait_for
+from tests.guests import diskless_guest, kt_bridge, unique_name, wait_until
+
+
+async def test_tap_appears_and_disappears_without_a_key(netns):
+    app = KvmtuiApp(DashboardOptions(netns=netns, with_libvirt=False, interval=0.5))
+    async with app.run_test(size=(100, 30)) as pilot:
+        await wait_for(pilot, lambda: app.snapshot is not None, what="the first snapshot")
+        sh("ip", "-n", netns, "tuntap", "add", "kt-tap7", "mode", "tap")
+        await wait_for(pilot, lambda: "link:kt-tap7" in tree_keys(app), what="the new tap in the tree")
+        assert any("kt-tap7" in label for label in tree_labels(app))
+        sh("ip", "-n", netns, "link", "del", "kt-tap7")
+        await wait_for(pilot, lambda: "link:kt-tap7" not in tree_keys(app), what="the tap gone from the tree")
+        assert not any("kt-tap7" in label for label in tree_labels(app))
+
+
+async def test_event_storm_is_one_refresh_not_hundreds(netns):
+    app = KvmtuiApp(DashboardOptions(netns=netns, with_libvirt=False, interval=60))
+    async with app.run_test(size=(100, 30)) as pilot:
+        await wait_for(pilot, lambda: app.snapshot is not None, what="the first snapshot")
+        await pilot.pause(0.5)
+        before = app.snapshots_shown
+        batch = "\n".join(f"link add kt-s{n} type veth peer name kt-p{n}" for n in range(250))
+        sh("sh", "-c", f"printf '%s\\n' '{batch}' | ip -n {netns} -batch -")  # 500 links, >1,000 events
+        await wait_for(pilot, lambda: "link:kt-s249" in tree_keys(app) and "link:kt-p249" in tree_keys(app),
+                       what="all new links on screen")
+        await pilot.pause(1.0)
+        assert app.snapshots_shown - before <= 5
+
+
+@pytest.mark.libvirt
+async def test_guest_bridge_fdb_and_state_follow_libvirt():
+    """The guest's bridge shows its FDB with the guest as owner; start/destroy reach the screen."""
+    mac = "52:54:00:4b:74:11"
+    with kt_bridge() as bridge:
+        nic = f"<interface type='bridge'><mac address='{mac}'/><source bridge='{bridge}'/><model type='virtio'/></interface>"
+        with diskless_guest(unique_name("g"), [nic], start=False) as dom:
+            app = KvmtuiApp(DashboardOptions(interval=1))
+            async with app.run_test(size=(120, 40)) as pilot:
+                def state() -> str | None:
+                    if app.snapshot is None:
+                        return None
+                    return next((d.state for d in app.snapshot.domains if d.name == dom.name()), None)
+
+                await wait_for(pilot, lambda: state() == "shut off", what="the defined guest")
+                dom.create()
+                await wait_for(pilot, lambda: state() == "running", what="the started guest")
+                wait_until(lambda: sh("bridge", "fdb", "show", "br", bridge).count(mac), timeout=90,
+                           what="the guest's MAC learned")
+                tree = app.query_one(TopologyTree)
+                await wait_for(pilot, lambda: tree.select_key(f"link:{bridge}"), what="the bridge in the tree")
+                await pilot.press("2")
+                pane = app.query_one(FdbPane)
+                await wait_for(pilot, lambda: any(r.mac == mac for r in pane.visible_rows), what="the guest MAC in the FDB pane")
+                row = next(r for r in pane.visible_rows if r.mac == mac)
+                assert row.owner == f"guest {dom.name()}" and row.state == "learned" and row.port.startswith("vnet")
+                dom.destroy()
+                await wait_for(pilot, lambda: state() == "shut off", what="the destroyed guest")
+
+
+async def test_readonly_badge_and_recorded_snapshot(tmp_path):
+    from tests.test_cli import kvmtui
+
+    recorded = tmp_path / "host.json"
+    recorded.write_text(kvmtui("--no-libvirt", "dump", "--json").stdout)
+    app = KvmtuiApp(DashboardOptions(from_file=str(recorded), readonly=True))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_for(pilot, lambda: app.snapshot is not None, what="the recorded snapshot")
+        assert str(app.query_one("#badge").render()).strip() == "READ-ONLY"
+        assert "recorded" in str(app.query_one("#status").render())
+        assert any(" lo " in f" {label} " for label in tree_labels(app))
+        await pilot.press("question_mark")
+        assert app.screen.__class__.__name__ == "HelpScreen"
+        await pilot.press("escape")
+        await pilot.press("slash", "l", "o")
+        await pilot.pause(0.2)
+        assert [label.split()[1] for label in tree_labels(app)] == ["lo"]
