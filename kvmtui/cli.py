@@ -83,9 +83,10 @@ def _notes(snapshot: Snapshot) -> list[str]:
 
 
 def run_dashboard(args: argparse.Namespace) -> int:
+    recorded = read_snapshot_file(args.from_file) if args.from_file else None  # a bad file: one line, exit 1
     from kvmtui.ui.app import run_app
 
-    return run_app(args)
+    return run_app(args, recorded)
 
 
 def main(argv: list[str] | None = None) -> int:

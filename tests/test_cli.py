@@ -52,6 +52,11 @@ def test_bad_snapshot_files(tmp_path):
     assert proc.returncode == 1 and proc.stderr.startswith(f"kvmtui: cannot read snapshot {wrong}: malformed snapshot")
 
 
+def test_dashboard_from_a_bad_file_is_one_line(tmp_path):
+    proc = kvmtui("--from", str(tmp_path / "nope.json"))
+    assert (proc.returncode, proc.stderr) == (1, f"kvmtui: cannot read snapshot {tmp_path / 'nope.json'}: No such file or directory\n")
+
+
 def test_usage_errors_exit_2():
     assert kvmtui("frobnicate").returncode == 2
     assert kvmtui("dump", "--bogus").returncode == 2

@@ -73,7 +73,9 @@ async def test_readonly_badge_and_recorded_snapshot(tmp_path):
 
     recorded = tmp_path / "host.json"
     recorded.write_text(kvmtui("--no-libvirt", "dump", "--json").stdout)
-    app = KvmtuiApp(DashboardOptions(from_file=str(recorded), readonly=True))
+    from kvmtui.cli import read_snapshot_file
+
+    app = KvmtuiApp(DashboardOptions(readonly=True), read_snapshot_file(str(recorded)))
     async with app.run_test(size=(80, 24)) as pilot:
         await wait_for(pilot, lambda: app.snapshot is not None, what="the recorded snapshot")
         assert str(app.query_one("#badge").render()).strip() == "READ-ONLY"

@@ -52,7 +52,6 @@ class DashboardOptions:
     uri: str | None = None
     with_libvirt: bool = True
     interval: float = 2.0
-    from_file: str | None = None
     readonly: bool = False
 
 
@@ -69,9 +68,11 @@ class KvmtuiApp(App[int]):
         *(Binding(str(n), f"view('{view}')", view.capitalize(), show=False) for n, view in enumerate(VIEWS, 1)),
     ]
 
-    def __init__(self, options: DashboardOptions) -> None:
+    def __init__(self, options: DashboardOptions, recorded: Snapshot | None = None) -> None:
+        """`recorded`: a snapshot read with --from; the app then shows it and watches nothing."""
         super().__init__()
         self.options = options
+        self.recorded = recorded
         self.snapshot: Snapshot | None = None
         self.forest: tuple[TopologyNode, ...] = ()
         self.selected: str | None = None
@@ -95,7 +96,7 @@ class KvmtuiApp(App[int]):
 
     @property
     def live(self) -> bool:
-        return self.options.from_file is None
+        return self.recorded is None
 
     # -- layout --------------------------------------------------------------------
     def compose(self) -> ComposeResult:
@@ -123,8 +124,8 @@ class KvmtuiApp(App[int]):
     def on_mount(self) -> None:
         self.query_one("#tree-filter", Input).display = False
         self.query_one(TopologyTree).focus()
-        if not self.live:
-            self.load_file(self.options.from_file)
+        if self.recorded is not None:
+            self.show_snapshot(self.recorded)
         else:
             self.start_watchers()
             self.request_refresh(0)
@@ -148,12 +149,6 @@ class KvmtuiApp(App[int]):
             self._watchers.append(LibvirtWatcher(self.options.uri, event, status))  # registers libvirt's loop first
         for watcher in self._watchers:
             watcher.start()
-
-    @work(thread=True, group="load", exit_on_error=False)
-    def load_file(self, path: str) -> None:
-        from kvmtui.cli import read_snapshot_file
-
-        self.post_message(SnapshotReady(read_snapshot_file(path)))
 
     def request_refresh(self, delay: float = DEBOUNCE) -> None:
         if self._collecting:
@@ -370,8 +365,8 @@ class KvmtuiApp(App[int]):
             self.query_one(TopologyTree).focus()
 
 
-def run_app(args) -> int:
+def run_app(args, recorded: Snapshot | None = None) -> int:
     options = DashboardOptions(netns=args.netns, uri=args.connect, with_libvirt=not args.no_libvirt,
-                               interval=args.interval, from_file=args.from_file, readonly=args.readonly)
-    KvmtuiApp(options).run()
+                               interval=args.interval, readonly=args.readonly)
+    KvmtuiApp(options, recorded).run()
     return 0

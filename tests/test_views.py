@@ -1,0 +1,118 @@
+"""What the panes show, computed from snapshots (no terminal needed)."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import pytest
+
+from kvmtui.collect.bonding import parse_bonding_file
+from kvmtui.model import Domain, DomainInterface, FdbEntry, HostInfo, Link, Snapshot
+from kvmtui.views import bond_rows, bridge_of, failure_counts, fdb_rows, sort_fdb
+from tests.conftest import SHARED_FIXTURES
+
+HOST = HostInfo("h", "k", "t", None, None, None, "0")
+BONDING = SHARED_FIXTURES / "bonding"
+
+
+def bond_snapshot(name: str) -> Snapshot:
+    return Snapshot(host=HOST, bonds=(parse_bonding_file("bond0", (BONDING / name).read_text()),))
+
+
+def test_down_slave_stands_out():
+    rows = bond_rows(bond_snapshot("active-backup-v3.6.0-slave-down-telegraf.txt"), {})
+    alarms = {row.slave: row.alarm for row in rows}
+    assert alarms == {"eth2": "", "eth3": "MII down"}
+
+
+def test_missing_lacp_partner_stands_out():
+    rows = bond_rows(bond_snapshot("8023ad-v3.7.1-slave-down-lacp-pdu-layer3+4-linuxnotes.txt"), {})
+    assert any(row.alarm for row in rows)
+    assert all(row.alarm in ("", "MII down", "no LACP partner") for row in rows)
+
+
+def test_failure_count_growth_since_start():
+    snapshot = bond_snapshot("active-backup-v3.6.0-slave-down-telegraf.txt")
+    baseline = failure_counts(snapshot)
+    bond = snapshot.bonds[0]
+    grown = replace(bond, slaves=tuple(replace(s, link_failure_count=s.link_failure_count + 2) for s in bond.slaves))
+    rows = bond_rows(replace(snapshot, bonds=(grown,)), baseline)
+    assert [row.failures_grew for row in rows] == [2, 2]
+    assert next(r for r in rows if r.slave == "eth2").alarm == "+2 failures"
+
+
+@pytest.mark.parametrize("path", sorted(BONDING.iterdir()), ids=lambda p: p.name)
+def test_every_shared_bond_sample_renders(path):
+    rows = bond_rows(Snapshot(host=HOST, bonds=(parse_bonding_file("bond0", path.read_text()),)), {})
+    assert rows and all(row.mii_status for row in rows)
+
+
+def _link(name: str, index: int, kind: str | None, master: str | None = None, mac: str | None = None) -> Link:
+    return Link(index, name, kind, mac, 1500, "UP", ("UP",), True, 0, master, None, None, None, None, None)
+
+
+def fdb_snapshot(entries: int) -> Snapshot:
+    links = (_link("br0", 1, "bridge", mac="02:00:00:00:00:01"), _link("vnet0", 2, "tun", "br0"),
+             _link("eth1", 3, None, "br0"), _link("br1", 4, "bridge"))
+    guest = Domain("web1", "u1", "running", 1, True, (DomainInterface(
+        "bridge", "52:54:00:00:00:01", "virtio", "vnet0", "br0", "br0", None, None, None, None, None),))
+    fdb = [FdbEntry("52:54:00:00:00:01", "vnet0", 2, "br0", None, "", (), updated=3),
+           FdbEntry("02:00:00:00:00:01", "br0", 1, "br0", None, "permanent", ()),
+           FdbEntry("33:33:00:00:00:01", "eth1", 3, None, None, "permanent", ("self",)),
+           FdbEntry("02:aa:00:00:00:01", "eth9", 9, "br1", None, "", ())]
+    fdb += [FdbEntry(f"02:{i >> 16 & 255:02x}:{i >> 8 & 255:02x}:{i & 255:02x}:00:02", "eth1", 3, "br0", 10, "", (), updated=i % 300)
+            for i in range(entries)]
+    return Snapshot(host=HOST, links=links, fdb=tuple(fdb), domains=(guest,))
+
+
+def test_fdb_rows_of_a_bridge_name_the_owner():
+    snapshot = fdb_snapshot(3)
+    assert bridge_of(snapshot, "vnet0") == bridge_of(snapshot, "br0") == "br0"
+    assert bridge_of(snapshot, "web1") is None
+    rows = {row.mac: row for row in fdb_rows(snapshot, "br0")}
+    assert rows["52:54:00:00:00:01"].owner == "guest web1" and rows["52:54:00:00:00:01"].state == "learned"
+    assert rows["02:00:00:00:00:01"].owner == "host"
+    assert "33:33:00:00:00:01" in rows  # a port's own address: `bridge fdb show br br0` lists it too
+    assert "02:aa:00:00:00:01" not in rows  # another bridge's entry
+    assert len(rows) == 6
+    by_age = sort_fdb(list(rows.values()), "age")
+    assert by_age[0].age == "" and by_age[-1].age == "3s"
+
+
+async def test_fdb_pane_with_50000_entries():
+    """The pane sorts and filters 50,000 entries; only visible lines are drawn."""
+    from kvmtui.ui.app import DashboardOptions, KvmtuiApp
+    from kvmtui.ui.fdb_pane import FdbPane
+    from kvmtui.ui.topology_pane import TopologyTree
+    from tests.dashboard import wait_for
+
+    app = KvmtuiApp(DashboardOptions(), recorded=fdb_snapshot(50_000))
+    async with app.run_test(size=(120, 40)) as pilot:
+        assert app.query_one(TopologyTree).select_key("link:br0")
+        await pilot.press("2")
+        pane = app.query_one(FdbPane)
+        await wait_for(pilot, lambda: len(pane.visible_rows) == 50_003, what="50,003 rows")
+        await pilot.press("s", "s", "s", "s", "s")  # mac -> port -> vlan -> state -> age -> owner
+        assert pane.sort_key == "owner" and pane.visible_rows[-1].owner == "host"
+        await pilot.press("f", *"web1", "enter")
+        await wait_for(pilot, lambda: len(pane.visible_rows) == 1, what="the filter")
+        assert pane.visible_rows[0].mac == "52:54:00:00:00:01"
+
+
+async def test_command_palette_offers_views_and_filters():
+    from kvmtui.ui.app import DashboardOptions, KvmtuiApp
+    from kvmtui.ui.topology_pane import TopologyTree
+    from textual.widgets import TabbedContent
+
+    app = KvmtuiApp(DashboardOptions(), recorded=fdb_snapshot(0))
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.press("ctrl+p", *"view: bonds")
+        await pilot.pause(0.5)
+        await pilot.press("enter")
+        await pilot.pause(0.2)
+        assert app.query_one(TabbedContent).active == "bonds"
+        await pilot.press("ctrl+p", *"filter: vnet0")
+        await pilot.pause(0.5)
+        await pilot.press("enter")
+        await pilot.pause(0.2)
+        assert app.query_one(TopologyTree)._filter == "vnet0"
