@@ -1,9 +1,10 @@
 """Command line: global options first, then the subcommand.
 
     kvmtui [--netns NS] [--connect URI] [--no-libvirt] [--from FILE] [--readonly] [dump [--json]]
+    kvmtui [...] plan|apply bridge|bond|vlan|attach|detach|delete ...   (see cli_plan.py)
 
 Exit codes: 0 done, 1 a problem the user can act on (one clear line on stderr),
-2 usage. A user error never prints a traceback.
+2 usage, 3 a change failed and was rolled back. A user error never prints a traceback.
 """
 
 from __future__ import annotations
@@ -29,6 +30,9 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
     dump = commands.add_parser("dump", help="print the topology tree, or the whole snapshot as JSON")
     dump.add_argument("--json", action="store_true", help="snapshot and tree as JSON (docs/dump-json.md)")
+    from kvmtui.cli_plan import add_plan_commands
+
+    add_plan_commands(commands)
     return parser
 
 
@@ -94,6 +98,10 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.command == "dump":
             return run_dump(args)
+        if args.command in ("plan", "apply"):
+            from kvmtui.cli_plan import run_plan
+
+            return run_plan(args)
         return run_dashboard(args)
     except KvmtuiError as exc:
         print(f"kvmtui: {exc}", file=sys.stderr)

@@ -60,3 +60,29 @@ def rich_tree(forest: tuple[TopologyNode, ...], title: str) -> Tree:
     for node in forest:
         add(root, node)
     return root
+
+
+def confirmation_text(confirmation) -> Text:
+    """The whole confirmation as plain, colour-optional text (CLI and dashboard)."""
+    from kvmtui.plan.diff import ADDED, CHANGED, REMOVED
+
+    styles = {ADDED: "green", REMOVED: "red", CHANGED: "yellow"}
+    text = Text()
+    text.append(f"Plan: {confirmation.title}\n\n", style="bold")
+    text.append("Topology (+ added, − removed, ~ changed)\n", style="bold underline")
+    for line in confirmation.tree or ():
+        text.append(f"{line.mark} {'  ' * line.depth}{line.text}\n", style=styles.get(line.mark, ""))
+    if not confirmation.tree:
+        text.append("  (no visible change to the tree)\n")
+    text.append("\nCommands\n", style="bold underline")
+    for command in confirmation.commands:
+        text.append(f"  {command}\n")
+    if confirmation.xml:
+        text.append("\nlibvirt XML\n", style="bold underline")
+        for xml in confirmation.xml:
+            text.append(f"  {xml}\n")
+    for warning in confirmation.warnings:
+        text.append(f"\n! {warning}", style="bold red")
+    if confirmation.warnings:
+        text.append("\n")
+    return text

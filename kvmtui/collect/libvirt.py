@@ -211,3 +211,21 @@ def collect_libvirt(uri: str | None = None) -> LibvirtState:
             pass
     return LibvirtState(uri=resolved, version=version, domains=domains, networks=networks,
                         problems=tuple(problems))
+
+
+def read_inactive_domain(uri: str | None, name: str) -> Domain | None:
+    """A guest's persistent definition (what survives a restart), or None."""
+    try:
+        conn = open_connection(uri)
+    except LibvirtUnavailable:
+        return None
+    try:
+        dom = conn.lookupByName(name)
+        if not dom.isPersistent():
+            return None
+        xml = dom.XMLDesc(libvirt.VIR_DOMAIN_XML_INACTIVE)
+        return parse_domain_xml(xml, state="shut off", id=None, persistent=True)
+    except libvirt.libvirtError:
+        return None
+    finally:
+        conn.close()

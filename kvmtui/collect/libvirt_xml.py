@@ -279,3 +279,8 @@ def parse_network_xml(xml: str, *, active: bool, persistent: bool, autostart: bo
         addresses=_addresses(root, name),
         mac=_mac(mac.get("address") if mac is not None else None),
     )
+
+
+def parse_interface_xml(xml: str) -> DomainInterface:
+    """One <interface> element on its own, as attach/detach steps carry it."""
+    return _interface(_root(xml, "interface"))

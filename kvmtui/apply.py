@@ -1,0 +1,217 @@
+"""The only code that changes the host.
+
+Runs a Plan step by step (pyroute2 for the kernel, a read-write libvirt connection
+for guests); on a failed step it runs the inverses of the completed steps in reverse;
+after success it re-reads the host and checks the plan's expectations, rolling back
+if they do not hold. In read-only mode it refuses before touching anything.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from kvmtui.collect.decode_tables import ROUTE_PROTOCOLS
+from kvmtui.errors import KvmtuiError, NetlinkError
+from kvmtui.model import BOND_MODES, Domain, Snapshot
+from kvmtui.plan.model import Plan
+from kvmtui.plan.steps import Step
+
+XMIT_HASH = ("layer2", "layer3+4", "layer2+3", "encap2+3", "encap3+4", "vlan+srcmac")
+VLAN_PROTOCOLS = {"802.1Q": 0x8100, "802.1ad": 0x88A8}
+PROTOCOL_NUMBERS = {name: number for number, name in ROUTE_PROTOCOLS.items()}
+Progress = Callable[[int, Step, str], None]  # step number, step, "running" | "done" | "failed" | "undone"
+
+
+class ReadOnlyRefused(KvmtuiError):
+    def __init__(self) -> None:
+        super().__init__("read-only mode: kvmtui changes nothing on this host")
+
+
+@dataclass(frozen=True, slots=True)
+class ApplyReport:
+    ok: bool
+    applied: tuple[Step, ...]
+    failed: Step | None = None
+    error: str | None = None
+    undone: tuple[Step, ...] = ()
+    undo_errors: tuple[str, ...] = ()
+    unmet: tuple[str, ...] = ()  # expectations that did not hold after all steps ran
+    snapshot: Snapshot | None = None  # the host as re-read after a success
+
+    def summary(self) -> str:
+        if self.ok:
+            return f"applied {len(self.applied)} step(s) and verified the result"
+        cause = f"step {self.failed.command!r} failed: {self.error}" if self.failed else "verification failed: " + "; ".join(self.unmet)
+        undo = f"; undid {len(self.undone)} step(s)" + (f"; could NOT undo: {'; '.join(self.undo_errors)}" if self.undo_errors else "")
+        return cause + undo
+
+
+class Executor:
+    """`before_step` is called before each step runs; tests use it to make a chosen step fail."""
+
+    def __init__(self, netns: str | None, uri: str | None, readonly: bool,
+                 before_step: Callable[[int, Step], None] | None = None):
+        self.netns, self.uri, self.readonly, self.before_step = netns, uri, readonly, before_step
+
+    def apply(self, plan: Plan, progress: Progress | None = None) -> ApplyReport:
+        if self.readonly:
+            raise ReadOnlyRefused()
+        progress = progress or (lambda *_: None)
+        done: list[Step] = []
+        for number, step in enumerate(plan.steps, 1):
+            progress(number, step, "running")
+            try:
+                if self.before_step is not None:
+                    self.before_step(number, step)
+                self._run(step)
+            except Exception as exc:  # noqa: BLE001 - any failure means: roll back
+                progress(number, step, "failed")
+                undone, errors = self._undo(done, progress)
+                return ApplyReport(False, tuple(done), step, _reason(exc), undone, errors)
+            done.append(step)
+            progress(number, step, "done")
+        snapshot = self._reread(plan)
+        unmet = tuple(u for e in plan.expectations if (u := e.unmet(snapshot, self._read_config)) is not None)
+        if unmet:
+            undone, errors = self._undo(done, progress)
+            return ApplyReport(False, tuple(done), None, None, undone, errors, unmet)
+        return ApplyReport(True, tuple(done), snapshot=snapshot)
+
+    def _undo(self, done: list[Step], progress: Progress) -> tuple[tuple[Step, ...], tuple[str, ...]]:
+        undone, errors = [], []
+        for number, step in reversed(list(enumerate(done, 1))):
+            if step.inverse is None or not step.inverse.settings and step.inverse.action == "link_set":
+                continue
+            try:
+                self._run(step.inverse)
+                undone.append(step.inverse)
+                progress(number, step.inverse, "undone")
+            except Exception as exc:  # noqa: BLE001 - keep undoing the rest, report this one
+                errors.append(f"{step.inverse.command}: {_reason(exc)}")
+        return tuple(undone), tuple(errors)
+
+    def _reread(self, plan: Plan) -> Snapshot:
+        from kvmtui.collect.snapshot import collect_snapshot
+
+        return collect_snapshot(netns=self.netns, uri=self.uri, with_libvirt=plan.touches_libvirt)
+
+    def _read_config(self, domain: str) -> Domain | None:
+        from kvmtui.collect.libvirt import read_inactive_domain
+
+        return read_inactive_domain(self.uri, domain)
+
+    # -- one step ------------------------------------------------------------------
+    def _run(self, step: Step) -> None:
+        if step.touches_libvirt:
+            self._run_libvirt(step)
+        else:
+            from kvmtui.collect.netns import run_in_netns
+
+            run_in_netns(self.netns, lambda: self._run_netlink(step))
+
+    def _run_netlink(self, step: Step) -> None:
+        from pyroute2 import IPRoute
+        from pyroute2.netlink.exceptions import NetlinkError as Pyroute2Error
+
+        with IPRoute() as ipr:  # created in this thread, which run_in_netns put in the namespace
+            def index(name: str) -> int:
+                found = ipr.link_lookup(ifname=name)
+                if not found:
+                    raise KvmtuiError(f"{name} does not exist")
+                return found[0]
+
+            try:
+                _netlink_call(ipr, step, index)
+            except Pyroute2Error as exc:
+                raise NetlinkError(exc.code, step.command) from None
+
+    def _run_libvirt(self, step: Step) -> None:
+        import libvirt
+
+        from kvmtui.collect.libvirt import resolve_uri
+
+        flags = (libvirt.VIR_DOMAIN_AFFECT_LIVE if step.setting("live") == "True" else 0) | (
+            libvirt.VIR_DOMAIN_AFFECT_CONFIG if step.setting("config") == "True" else 0)
+        conn = libvirt.open(resolve_uri(self.uri))
+        try:
+            domain = conn.lookupByName(step.target)
+            if step.action == "attach":
+                domain.attachDeviceFlags(step.setting("xml"), flags)
+            else:
+                domain.detachDeviceFlags(step.setting("xml"), flags)
+        except libvirt.libvirtError as exc:
+            raise KvmtuiError(f"{step.command}: {exc.get_error_message()}") from None
+        finally:
+            conn.close()
+
+
+def _netlink_call(ipr, step: Step, index: Callable[[str], int]) -> None:
+    settings = dict(step.settings)
+    if step.action == "link_add":
+        ipr.link("add", ifname=step.target, **_kind_args(settings, index))
+    elif step.action == "link_del":
+        ipr.link("del", index=index(step.target))
+    elif step.action == "link_set":
+        args: dict[str, object] = {}
+        for key, value in settings.items():
+            if key == "state":
+                args["state"] = value
+            elif key == "master":
+                args["master"] = index(value) if value else 0
+            elif key == "mtu":
+                args["mtu"] = int(value)
+            elif key == "address":
+                args["address"] = value
+        if settings.get("kind") == "bond":
+            args["kind"] = "bond"
+            args["bond_primary"] = index(settings["primary"]) if settings.get("primary") else 0
+        if args:
+            ipr.link("set", index=index(step.target), **args)
+    elif step.action in ("addr_add", "addr_del"):
+        interface = ipaddress.ip_interface(settings["address"])
+        ipr.addr("add" if step.action == "addr_add" else "del", index=index(step.target),
+                 address=str(interface.ip), prefixlen=interface.network.prefixlen)
+    elif step.action in ("route_add", "route_del"):
+        dst = settings["dst"]
+        args = {"dst": "0.0.0.0/0" if dst == "default" else dst, "oif": index(step.target)}
+        if "via" in settings:
+            args["gateway"] = settings["via"]
+        if "metric" in settings:
+            args["priority"] = int(settings["metric"])
+        args["proto"] = PROTOCOL_NUMBERS.get(settings.get("proto", "boot"), 3)
+        ipr.route("add" if step.action == "route_add" else "del", **args)
+    else:
+        raise KvmtuiError(f"unknown step {step.action}")
+
+
+def _kind_args(settings: dict[str, str], index: Callable[[str], int]) -> dict[str, object]:
+    """ip's words for a new link -> pyroute2's IFLA_* keyword arguments."""
+    kind = settings["kind"]
+    args: dict[str, object] = {"kind": kind}
+    if "link" in settings:
+        args["link"] = index(settings["link"])
+    if kind == "bridge":
+        args["br_stp_state"] = int(settings.get("stp_state", "0"))
+        if "forward_delay" in settings:
+            args["br_forward_delay"] = int(settings["forward_delay"])
+    elif kind == "bond":
+        args["bond_mode"] = BOND_MODES.index(settings["mode"])
+        for key, arg in (("miimon", "bond_miimon"), ("arp_interval", "bond_arp_interval")):
+            if key in settings:
+                args[arg] = int(settings[key])
+        if settings.get("arp_ip_target"):
+            args["bond_arp_ip_target"] = settings["arp_ip_target"].split(",")
+        if "lacp_rate" in settings:
+            args["bond_ad_lacp_rate"] = ("slow", "fast").index(settings["lacp_rate"])
+        if "xmit_hash_policy" in settings:
+            args["bond_xmit_hash_policy"] = XMIT_HASH.index(settings["xmit_hash_policy"])
+    elif kind == "vlan":
+        args["vlan_id"] = int(settings["id"])
+        args["vlan_protocol"] = VLAN_PROTOCOLS[settings["protocol"]]
+    return args
+
+
+def _reason(exc: BaseException) -> str:
+    return str(exc) or type(exc).__name__

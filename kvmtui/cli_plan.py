@@ -1,0 +1,126 @@
+"""`kvmtui plan|apply ...`: the wizards' engine without the screen.
+
+Exit codes: 0 applied (or planned), 1 refused by validation or read-only,
+2 usage, 3 failed and rolled back.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+
+from kvmtui.errors import KvmtuiError
+from kvmtui.plan import AttachInterface, CreateBond, CreateBridge, CreateVlan, DeleteLink, DetachInterface, Intent
+
+EXIT_REFUSED, EXIT_ROLLED_BACK = 1, 3
+
+
+def add_plan_commands(commands) -> None:
+    for verb, text in (("plan", "show what a change would do; change nothing"),
+                       ("apply", "show the change, ask, apply it, verify it (rolls back on failure)")):
+        parser = commands.add_parser(verb, help=text)
+        if verb == "apply":
+            parser.add_argument("--yes", "-y", action="store_true", help="do not ask")
+        what = parser.add_subparsers(dest="what", metavar="WHAT", required=True)
+        bridge = what.add_parser("bridge", help="create a Linux bridge")
+        bridge.add_argument("name")
+        bridge.add_argument("--port", action="append", default=[], metavar="IF")
+        bridge.add_argument("--stp", choices=("on", "off"), default="off")
+        bridge.add_argument("--forward-delay", type=int, metavar="S")
+        bridge.add_argument("--mtu", type=int)
+        bridge.add_argument("--move-ip-from", metavar="IF", help="move this uplink's addresses, routes and MAC to the bridge")
+        bond = what.add_parser("bond", help="create a bond")
+        bond.add_argument("name")
+        bond.add_argument("--mode", required=True)
+        bond.add_argument("--slave", action="append", default=[], metavar="IF", required=True)
+        bond.add_argument("--miimon", type=int, metavar="MS")
+        bond.add_argument("--arp-interval", type=int, metavar="MS")
+        bond.add_argument("--arp-ip-target", action="append", default=[], metavar="IP")
+        bond.add_argument("--lacp-rate", choices=("slow", "fast"))
+        bond.add_argument("--xmit-hash-policy", metavar="P")
+        bond.add_argument("--primary", metavar="IF")
+        vlan = what.add_parser("vlan", help="create a VLAN device")
+        vlan.add_argument("parent")
+        vlan.add_argument("vid", type=int)
+        vlan.add_argument("--name")
+        vlan.add_argument("--protocol", choices=("802.1Q", "802.1ad"), default="802.1Q")
+        attach = what.add_parser("attach", help="give a guest an interface on a bridge or by macvtap")
+        attach.add_argument("domain")
+        target = attach.add_mutually_exclusive_group(required=True)
+        target.add_argument("--bridge", metavar="BR")
+        target.add_argument("--macvtap", metavar="LOWER")
+        attach.add_argument("--mode", choices=("vepa", "bridge", "private", "passthrough"))
+        attach.add_argument("--mac")
+        attach.add_argument("--model", default="virtio")
+        attach.add_argument("--live", action="store_true")
+        attach.add_argument("--config", action="store_true")
+        detach = what.add_parser("detach", help="remove a guest interface")
+        detach.add_argument("domain")
+        detach.add_argument("mac")
+        detach.add_argument("--live", action="store_true")
+        detach.add_argument("--config", action="store_true")
+        delete = what.add_parser("delete", help="delete a bridge, bond or VLAN")
+        delete.add_argument("ifname")
+        delete.add_argument("--move-ip-to", metavar="IF", help="give the addresses and routes back to this former port")
+
+
+def intent_from_args(args: argparse.Namespace) -> Intent:
+    if args.what == "bridge":
+        return CreateBridge(args.name, tuple(args.port), args.stp == "on", args.forward_delay, args.mtu, args.move_ip_from)
+    if args.what == "bond":
+        return CreateBond(args.name, args.mode, tuple(args.slave), args.miimon, args.arp_interval,
+                          tuple(args.arp_ip_target), args.lacp_rate, args.xmit_hash_policy, args.primary)
+    if args.what == "vlan":
+        return CreateVlan(args.parent, args.vid, args.name, args.protocol)
+    if args.what == "attach":
+        return AttachInterface(args.domain, args.bridge, args.macvtap, args.mode, args.mac, args.model, args.live, args.config)
+    if args.what == "detach":
+        return DetachInterface(args.domain, args.mac, args.live, args.config)
+    return DeleteLink(args.ifname, args.move_ip_to)
+
+
+def run_plan(args: argparse.Namespace) -> int:
+    from rich.console import Console
+
+    from kvmtui.apply import Executor, ReadOnlyRefused
+    from kvmtui.collect.snapshot import collect_snapshot
+    from kvmtui.plan import PlanError, make_plan
+    from kvmtui.plan.diff import confirmation
+    from kvmtui.render import confirmation_text
+
+    console = Console(highlight=False)
+    snapshot = collect_snapshot(netns=args.netns, uri=args.connect, with_libvirt=not args.no_libvirt)
+    try:
+        plan = make_plan(intent_from_args(args), snapshot)
+    except PlanError as exc:
+        print(f"kvmtui: {exc.field}: {exc}", file=sys.stderr)
+        return EXIT_REFUSED
+    console.print(confirmation_text(confirmation(plan, snapshot, os.environ.get("SSH_CONNECTION"))))
+    if args.command == "plan":
+        return 0
+    if args.readonly:
+        print(f"kvmtui: {ReadOnlyRefused()}", file=sys.stderr)
+        return EXIT_REFUSED
+    if not args.yes and not _confirmed():
+        print("kvmtui: nothing changed", file=sys.stderr)
+        return EXIT_REFUSED
+
+    def progress(number: int, step, state: str) -> None:
+        print(f"  [{number}/{len(plan.steps)}] {state:7} {step.command}", file=sys.stderr)
+
+    try:
+        report = Executor(args.netns, args.connect, args.readonly).apply(plan, progress)
+    except KvmtuiError as exc:
+        print(f"kvmtui: {exc}", file=sys.stderr)
+        return EXIT_REFUSED
+    print(f"kvmtui: {report.summary()}", file=sys.stderr if not report.ok else sys.stdout)
+    return 0 if report.ok else EXIT_ROLLED_BACK
+
+
+def _confirmed() -> bool:
+    try:
+        answer = input("Apply this plan? [y/N] ")
+    except EOFError:
+        return False
+    return answer.strip().lower() in ("y", "yes")

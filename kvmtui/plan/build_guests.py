@@ -1,0 +1,105 @@
+"""Plans that plug guest interfaces in or out, through libvirt (pure)."""
+
+from __future__ import annotations
+
+import hashlib
+from xml.sax.saxutils import quoteattr
+
+from kvmtui.model import Domain, DomainInterface, Snapshot
+from kvmtui.plan import steps as s
+from kvmtui.plan.expect import GuestNic
+from kvmtui.plan.intents import AttachInterface, DetachInterface
+from kvmtui.plan.model import Plan
+from kvmtui.plan.validate import MACVTAP_MODES, PlanError, check_mac, existing_domain, existing_link
+
+# One line on what each macvtap mode means, for the wizard and the confirmation.
+MACVTAP_MEANING = {
+    "vepa": "all traffic goes out to the switch, which must hairpin guest-to-guest frames back (802.1Qbg)",
+    "bridge": "guests on the same lower device talk to each other directly, without the switch",
+    "private": "guests on the same lower device can never talk to each other, not even via the switch",
+    "passthrough": "the guest owns the lower device alone; no other guest or host use of it",
+}
+HOST_CUT_OFF = "the host cannot reach this guest through {dev}: macvtap passes no traffic between a guest and its own host"
+
+
+def interface_xml(nic: DomainInterface) -> str:
+    """A libvirt <interface> for a bridge or direct (macvtap) NIC."""
+    if nic.type == "bridge":
+        source = f"<source bridge={quoteattr(nic.bridge or '')}/>"
+    else:
+        source = f"<source dev={quoteattr(nic.dev or '')} mode={quoteattr(nic.mode or 'vepa')}/>"
+    return (f"<interface type={quoteattr(nic.type)}><mac address={quoteattr(nic.mac or '')}/>{source}"
+            f"<model type={quoteattr(nic.model or 'virtio')}/></interface>")
+
+
+def _where(domain: Domain, live: bool, config: bool) -> tuple[bool, bool]:
+    """virsh's rule: without --live/--config, change what exists (running guest, definition)."""
+    if not live and not config:
+        return domain.active, domain.persistent
+    if live and not domain.active:
+        raise PlanError("live", f"guest {domain.name} is not running: there is nothing to hotplug into")
+    if config and not domain.persistent:
+        raise PlanError("config", f"guest {domain.name} is transient: it has no definition to change")
+    return live, config
+
+
+def new_mac(snapshot: Snapshot, domain: str, source: str) -> str:
+    """A stable locally administered address in libvirt's 52:54:00 range, unused so far."""
+    used = {nic.mac for d in snapshot.domains for nic in d.interfaces}
+    for attempt in range(1000):
+        digest = hashlib.sha256(f"{domain}/{source}/{attempt}".encode()).digest()
+        mac = "52:54:00:" + ":".join(f"{b:02x}" for b in digest[:3])
+        if mac not in used:
+            return mac
+    raise PlanError("mac", "could not find a free MAC address; give one")
+
+
+def plan_attach(intent: AttachInterface, snapshot: Snapshot) -> Plan:
+    domain = existing_domain(snapshot, intent.domain)
+    live, config = _where(domain, intent.live, intent.config)
+    if (intent.bridge is None) == (intent.macvtap is None):
+        raise PlanError("bridge", "attach either to a bridge or by macvtap to a lower device")
+    warnings = []
+    if intent.bridge is not None:
+        bridge = existing_link(snapshot, intent.bridge, "bridge")
+        if bridge.kind != "bridge":
+            raise PlanError("bridge", f"{bridge.ifname} is not a bridge")
+        nic_type, source, mode = "bridge", bridge.ifname, None
+    else:
+        lower = existing_link(snapshot, intent.macvtap, "macvtap")
+        mode = intent.mode or "vepa"
+        if mode not in MACVTAP_MODES:
+            raise PlanError("mode", f"the macvtap mode is one of {', '.join(MACVTAP_MODES)}")
+        if lower.master and (snapshot.link(lower.master) or lower).kind == "bridge":
+            raise PlanError("macvtap", f"{lower.ifname} is a port of bridge {lower.master}: attach to the bridge instead")
+        if mode == "passthrough":
+            users = [link.ifname for link in snapshot.links if link.link == lower.ifname and link.kind in ("macvtap", "macvlan")]
+            users += [d.name for d in snapshot.domains for nic in d.interfaces if nic.type == "direct" and nic.dev == lower.ifname]
+            if users or lower.master:
+                raise PlanError("mode", f"passthrough needs {lower.ifname} to itself; it is in use by {', '.join(users or [lower.master])}")
+        nic_type, source = "direct", lower.ifname
+        warnings += [f"macvtap {mode}: {MACVTAP_MEANING[mode]}", HOST_CUT_OFF.format(dev=lower.ifname)]
+    mac = intent.mac.lower() if intent.mac else new_mac(snapshot, domain.name, source)
+    check_mac(snapshot, mac)
+    nic = DomainInterface(type=nic_type, mac=mac, model=intent.model, target=None, source=source,
+                          bridge=source if nic_type == "bridge" else None, network=None, portgroup=None,
+                          dev=source if nic_type == "direct" else None, mode=mode, link_state=None)
+    xml = interface_xml(nic)
+    return Plan(intent, f"attach {mac} of {domain.name} to {source}" + (f" (macvtap {mode})" if mode else ""),
+                (s.attach(domain.name, xml, live, config),),
+                (GuestNic(domain.name, mac, True, live, config),), tuple(warnings), (xml,))
+
+
+def plan_detach(intent: DetachInterface, snapshot: Snapshot) -> Plan:
+    domain = existing_domain(snapshot, intent.domain)
+    live, config = _where(domain, intent.live, intent.config)
+    mac = intent.mac.lower()
+    nic = next((nic for nic in domain.interfaces if nic.mac == mac), None)
+    if nic is None:
+        raise PlanError("mac", f"guest {domain.name} has no interface {mac}")
+    if nic.type not in ("bridge", "direct"):
+        raise PlanError("mac", f"{mac} is a {nic.type} interface; kvmtui detaches bridge and macvtap interfaces")
+    xml = interface_xml(nic)
+    warnings = (f"guest {domain.name} loses its interface {mac} ({nic.source})",)
+    return Plan(intent, f"detach {mac} from {domain.name}", (s.detach(domain.name, xml, live, config),),
+                (GuestNic(domain.name, mac, False, live, config),), warnings, (xml,))

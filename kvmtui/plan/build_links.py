@@ -1,0 +1,200 @@
+"""Plans that create or delete host devices: bridges, bonds, VLANs (pure)."""
+
+from __future__ import annotations
+
+from kvmtui.model import Link, Snapshot
+from kvmtui.plan import steps as s
+from kvmtui.plan.expect import AddressOn, Expectation, LinkGone, LinkPresent, LinkSetting, RouteVia
+from kvmtui.plan.intents import CreateBond, CreateBridge, CreateVlan, DeleteLink
+from kvmtui.plan.model import Plan
+from kvmtui.plan.validate import (
+    VLAN_PROTOCOLS,
+    PlanError,
+    check_bond_options,
+    check_free_port,
+    check_new_name,
+    check_vlan_id,
+    existing_link,
+)
+
+DELETABLE = ("bridge", "bond", "vlan")
+
+
+def _state(link: Link) -> str:
+    return "up" if link.is_up else "down"
+
+
+def _enslave(port: Link, master: str) -> s.Step:
+    return s.link_set(port.ifname, (("master", master),), (("master", ""),))
+
+
+def _cidrs(link: Link) -> list[str]:
+    return [f"{a.local}/{a.prefixlen}" for a in link.addresses if a.scope != "link"]
+
+
+def plan_create_bridge(intent: CreateBridge, snapshot: Snapshot) -> Plan:
+    check_new_name(snapshot, intent.name)
+    seen: set[str] = set()
+    ports = [check_free_port(snapshot, port, "ports", seen) for port in intent.ports]
+    for port in ports:
+        if port.kind == "bridge":
+            raise PlanError("ports", f"{port.ifname} is a bridge; a bridge cannot be a port of another")
+    if intent.forward_delay is not None and not 0 <= intent.forward_delay <= 30:
+        raise PlanError("forward_delay", "the forward delay is 0 to 30 seconds (2 to 30 with STP)")
+    if intent.stp and intent.forward_delay is not None and intent.forward_delay < 2:
+        raise PlanError("forward_delay", "with STP on, the forward delay is at least 2 seconds")
+    if intent.mtu is not None:
+        for port in ports:
+            if intent.mtu > port.mtu:
+                raise PlanError("mtu", f"MTU {intent.mtu} is more than {port.ifname}'s {port.mtu}: raise that first")
+    uplink = None
+    if intent.move_ip_from:
+        uplink = existing_link(snapshot, intent.move_ip_from, "move_ip_from")
+        if uplink.ifname not in intent.ports:
+            raise PlanError("move_ip_from", f"{uplink.ifname} must also be one of the bridge's ports")
+    settings = (("stp_state", "1" if intent.stp else "0"),)
+    if intent.forward_delay is not None:
+        settings += (("forward_delay", str(intent.forward_delay * 100)),)  # the kernel counts centiseconds
+    steps = [s.link_add(intent.name, "bridge", settings)]
+    if intent.mtu is not None:
+        steps.append(s.link_set(intent.name, (("mtu", str(intent.mtu)),), (("mtu", "1500"),)))
+    expectations: list[Expectation] = [LinkPresent(intent.name, "bridge", up=True),
+                                       LinkSetting(intent.name, "stp_state", 1 if intent.stp else 0)]
+    moved_routes = []
+    if uplink is not None:
+        steps.append(s.link_set(intent.name, (("address", uplink.mac),), ()))  # new device: nothing to restore
+        moved_routes = [r for r in snapshot.routes if r.dev == uplink.ifname and r.protocol != "kernel" and r.family == "inet"]
+        steps += [s.route_del(uplink.ifname, r.dst, r.gateway, r.metric, r.protocol) for r in moved_routes]
+        steps += [s.addr_del(uplink.ifname, cidr) for cidr in _cidrs(uplink)]
+    for port in ports:
+        steps.append(_enslave(port, intent.name))
+        expectations.append(LinkPresent(port.ifname, master=intent.name))
+    steps.append(s.link_set(intent.name, (("state", "up"),), (("state", "down"),)))
+    for port in ports:
+        if not port.is_up:
+            steps.append(s.link_set(port.ifname, (("state", "up"),), (("state", "down"),)))
+    if uplink is not None:
+        for cidr in _cidrs(uplink):
+            steps.append(s.addr_add(intent.name, cidr))
+            expectations += [AddressOn(intent.name, cidr), AddressOn(uplink.ifname, cidr, present=False)]
+        for r in moved_routes:
+            steps.append(s.route_add(intent.name, r.dst, r.gateway, r.metric, r.protocol))
+            expectations.append(RouteVia(r.dst, intent.name))
+    return Plan(intent, f"create bridge {intent.name}", tuple(steps), tuple(expectations))
+
+
+def plan_create_bond(intent: CreateBond, snapshot: Snapshot) -> Plan:
+    check_new_name(snapshot, intent.name)
+    if not intent.slaves:
+        raise PlanError("slaves", "a bond needs at least one slave")
+    seen: set[str] = set()
+    slaves = [check_free_port(snapshot, slave, "slaves", seen) for slave in intent.slaves]
+    for slave in slaves:
+        if slave.kind in ("bridge", "bond", "vlan") or slave.addresses and any(a.scope != "link" for a in slave.addresses):
+            what = slave.kind or "device with addresses"
+            raise PlanError("slaves", f"{slave.ifname} is a {what}; bond slaves are NICs without addresses")
+    miimon = intent.miimon if intent.miimon is not None or intent.arp_interval else 100
+    check_bond_options(intent.mode, miimon, intent.arp_interval, intent.arp_ip_target, intent.lacp_rate,
+                       intent.xmit_hash_policy, intent.primary, intent.slaves)
+    settings: s.Settings = (("mode", intent.mode),)
+    if miimon:
+        settings += (("miimon", str(miimon)),)
+    if intent.arp_interval:
+        settings += (("arp_interval", str(intent.arp_interval)), ("arp_ip_target", ",".join(intent.arp_ip_target)))
+    if intent.lacp_rate:
+        settings += (("lacp_rate", intent.lacp_rate),)
+    if intent.xmit_hash_policy:
+        settings += (("xmit_hash_policy", intent.xmit_hash_policy),)
+    steps = [s.link_add(intent.name, "bond", settings)]
+    expectations: list[Expectation] = [LinkPresent(intent.name, "bond", up=True),
+                                       LinkSetting(intent.name, "mode", intent.mode)]
+    for slave in slaves:  # the kernel enslaves only devices that are down
+        if slave.is_up:
+            steps.append(s.link_set(slave.ifname, (("state", "down"),), (("state", "up"),)))
+        steps.append(_enslave(slave, intent.name))
+        expectations.append(LinkPresent(slave.ifname, master=intent.name))
+    if intent.primary:  # a primary must already be a slave
+        steps.append(s.link_set(intent.name, (("primary", intent.primary),), (("primary", ""),), kind="bond"))
+        expectations.append(LinkSetting(intent.name, "primary", intent.primary))
+    steps.append(s.link_set(intent.name, (("state", "up"),), (("state", "down"),)))
+    return Plan(intent, f"create bond {intent.name} ({intent.mode})", tuple(steps), tuple(expectations))
+
+
+def vlan_name(intent: CreateVlan) -> str:
+    return intent.name or f"{intent.parent}.{intent.vid}"
+
+
+def plan_create_vlan(intent: CreateVlan, snapshot: Snapshot) -> Plan:
+    parent = existing_link(snapshot, intent.parent, "parent")
+    check_vlan_id(intent.vid)
+    if intent.protocol not in VLAN_PROTOCOLS:
+        raise PlanError("protocol", f"the VLAN protocol is 802.1Q or 802.1ad, not {intent.protocol!r}")
+    name = vlan_name(intent)
+    check_new_name(snapshot, name)
+    for link in snapshot.links:
+        info = link.info_data
+        if link.kind == "vlan" and link.link == parent.ifname and info.id == intent.vid and info.protocol == intent.protocol:
+            raise PlanError("vid", f"VLAN {intent.vid} already exists on {parent.ifname} as {link.ifname}")
+    steps = (s.link_add(name, "vlan", (("protocol", intent.protocol), ("id", str(intent.vid))), parent=parent.ifname),
+             s.link_set(name, (("state", "up"),), (("state", "down"),)))
+    expectations = (LinkPresent(name, "vlan", up=True), LinkSetting(name, "id", intent.vid))
+    return Plan(intent, f"create VLAN {name} ({intent.protocol} {intent.vid} on {parent.ifname})", steps, expectations)
+
+
+def _recreate(link: Link) -> s.Step:
+    """The link_add that brings a deleted device back with its kind's settings."""
+    info = link.info_data
+    if link.kind == "bridge":
+        settings = (("stp_state", str(info.stp_state)), ("forward_delay", str(info.forward_delay)))
+        return s.link_add(link.ifname, "bridge", settings)
+    if link.kind == "bond":
+        settings = (("mode", info.mode), ("miimon", str(info.miimon)))
+        if info.arp_interval:
+            settings += (("arp_interval", str(info.arp_interval)), ("arp_ip_target", ",".join(info.arp_ip_target)))
+        if info.mode == "802.3ad":
+            settings += (("lacp_rate", info.lacp_rate),)
+        if info.mode in ("balance-xor", "802.3ad", "balance-tlb"):
+            settings += (("xmit_hash_policy", info.xmit_hash_policy),)
+        return s.link_add(link.ifname, "bond", settings)
+    return s.link_add(link.ifname, "vlan", (("protocol", info.protocol), ("id", str(info.id))), parent=link.link)
+
+
+def plan_delete(intent: DeleteLink, snapshot: Snapshot) -> Plan:
+    link = existing_link(snapshot, intent.ifname, "ifname")
+    if link.kind not in DELETABLE:
+        what = link.kind or ("the loopback device" if "LOOPBACK" in link.flags else "a physical NIC")
+        raise PlanError("ifname", f"{link.ifname} is {what}; kvmtui deletes bridges, bonds and VLANs only")
+    warnings = []
+    members = [other for other in snapshot.links if other.master == link.ifname]
+    guests = [d.name for d in snapshot.domains if d.active for nic in d.interfaces
+              if nic.target in {m.ifname for m in members} or nic.bridge == link.ifname]
+    if guests:
+        warnings.append(f"guests lose their network on {link.ifname}: {', '.join(sorted(set(guests)))}")
+    uppers = [other.ifname for other in snapshot.links if other.link == link.ifname and other.kind in ("vlan", "macvlan", "macvtap")]
+    if uppers:
+        raise PlanError("ifname", f"{link.ifname} carries {', '.join(uppers)}: delete those first")
+    routes = [r for r in snapshot.routes if r.dev == link.ifname and r.protocol != "kernel" and r.family == "inet"]
+    target = None
+    if intent.move_ip_to:
+        target = existing_link(snapshot, intent.move_ip_to, "move_ip_to")
+        if target.ifname not in {m.ifname for m in members}:
+            raise PlanError("move_ip_to", f"{target.ifname} is not a port of {link.ifname}")
+    elif link.addresses and _cidrs(link):
+        warnings.append(f"addresses go with it: {', '.join(_cidrs(link))}")
+    if target is None and any(r.dst == "default" for r in routes):
+        warnings.append(f"the default route goes through {link.ifname}: this host loses its way out")
+    steps = [s.route_del(link.ifname, r.dst, r.gateway, r.metric, r.protocol) for r in routes]
+    steps += [s.addr_del(link.ifname, cidr) for cidr in _cidrs(link)]
+    steps += [s.link_set(m.ifname, (("master", ""),), (("master", link.ifname),)) for m in members]
+    if link.is_up:
+        steps.append(s.link_set(link.ifname, (("state", "down"),), (("state", "up"),)))
+    steps.append(s.link_del(link.ifname, inverse=_recreate(link)))
+    expectations: list[Expectation] = [LinkGone(link.ifname), *(LinkPresent(m.ifname, master="") for m in members)]
+    if target is not None:
+        steps += [s.addr_add(target.ifname, cidr) for cidr in _cidrs(link)]
+        steps += [s.route_add(target.ifname, r.dst, r.gateway, r.metric, r.protocol) for r in routes]
+        expectations += [AddressOn(target.ifname, cidr) for cidr in _cidrs(link)]
+        expectations += [RouteVia(r.dst, target.ifname) for r in routes]
+    return Plan(intent, f"delete {link.kind} {link.ifname}", tuple(steps), tuple(expectations), tuple(warnings))
+
+

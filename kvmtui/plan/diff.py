@@ -1,0 +1,113 @@
+"""Plan -> what the user confirms (pure): the topology before -> after as a tree diff,
+the equivalent commands, the libvirt XML, and warnings about cutting off this session."""
+
+from __future__ import annotations
+
+import ipaddress
+from dataclasses import dataclass
+
+from kvmtui.model import Route, Snapshot
+from kvmtui.plan.model import Plan
+from kvmtui.plan.simulate import simulate
+from kvmtui.topology import TopologyNode, build_forest
+
+ADDED, REMOVED, CHANGED, SAME = "+", "−", "~", " "
+
+
+@dataclass(frozen=True, slots=True)
+class DiffLine:
+    mark: str
+    depth: int
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class Confirmation:
+    title: str
+    tree: tuple[DiffLine, ...]
+    commands: tuple[str, ...]
+    xml: tuple[str, ...]
+    warnings: tuple[str, ...]
+
+
+def confirmation(plan: Plan, snapshot: Snapshot, ssh_connection: str | None = None) -> Confirmation:
+    after = simulate(snapshot, plan.steps)
+    warnings = plan.warnings + session_warnings(plan, snapshot, ssh_connection)
+    return Confirmation(plan.title, tree_diff(build_forest(snapshot), build_forest(after)),
+                        plan.commands, plan.xml, warnings)
+
+
+def _text(node: TopologyNode) -> str:
+    state = f" [{node.state}]" if node.state and node.state not in ("up", "running", "active") else ""
+    return f"{node.name} {node.kind}" + (f"  {node.summary}" if node.summary else "") + state
+
+
+def _flatten(forest: tuple[TopologyNode, ...]) -> dict[str, tuple[str, str, int]]:
+    """key -> (parent key, text, depth) of every fully shown node."""
+    out: dict[str, tuple[str, str, int]] = {}
+
+    def visit(node: TopologyNode, parent: str, depth: int) -> None:
+        if node.ref is None:
+            out[node.key] = (parent, _text(node), depth)
+        for child in node.children:
+            visit(child, node.key, depth + 1)
+
+    for root in forest:
+        visit(root, "", 0)
+    return out
+
+
+def tree_diff(before: tuple[TopologyNode, ...], after: tuple[TopologyNode, ...]) -> tuple[DiffLine, ...]:
+    """The after-tree, only where something changed (with its ancestors for context),
+    then what disappears."""
+    old, new = _flatten(before), _flatten(after)
+    marks = {}
+    for key, (parent, text, _depth) in new.items():
+        if key not in old:
+            marks[key] = ADDED
+        elif old[key][:2] != (parent, text):
+            marks[key] = CHANGED
+    keep = set()
+    for key in marks:
+        while key:
+            keep.add(key)
+            key = new[key][0] if key in new else ""
+    lines = [DiffLine(marks.get(key, SAME), depth, text) for key, (_, text, depth) in new.items() if key in keep]
+    lines += [DiffLine(REMOVED, depth, text) for key, (_, text, depth) in old.items() if key not in new]
+    return tuple(lines)
+
+
+def _dev_for(address: str, snapshot: Snapshot) -> str | None:
+    """The device a packet to `address` leaves by: the longest matching route."""
+    ip = ipaddress.ip_address(address)
+    best: tuple[int, Route] | None = None
+    for route in snapshot.routes:
+        try:
+            net = ipaddress.ip_network("0.0.0.0/0" if route.dst == "default" and ip.version == 4 else
+                                       "::/0" if route.dst == "default" else route.dst, strict=False)
+        except ValueError:
+            continue
+        if ip.version == net.version and ip in net and (best is None or net.prefixlen > best[0]):
+            best = (net.prefixlen, route)
+    return best[1].dev if best else None
+
+
+def session_warnings(plan: Plan, snapshot: Snapshot, ssh_connection: str | None) -> tuple[str, ...]:
+    """SSH_CONNECTION is "client-ip client-port server-ip server-port"."""
+    touched = {s.target for s in plan.steps if s.action in ("link_del", "addr_del", "route_del")}
+    touched |= {s.target for s in plan.steps if s.action == "link_set" and ("master" in dict(s.settings) or
+                                                                          dict(s.settings).get("state") == "down")}
+    warnings = []
+    if ssh_connection:
+        client, _, server, _ = (ssh_connection.split() + ["", "", "", ""])[:4]
+        carrying = {link.ifname for link in snapshot.links if any(a.local == server for a in link.addresses)}
+        try:
+            carrying.add(_dev_for(client, snapshot) or "")
+        except ValueError:
+            pass
+        for dev in sorted(carrying & touched):
+            warnings.append(f"this changes {dev}, which carries your SSH session ({client} -> {server}): "
+                            "you may lose this connection")
+    if any(s.action == "route_del" and s.setting("dst") == "default" for s in plan.steps):
+        warnings.append("this removes the default route (it is put back on the new device)")
+    return tuple(warnings)

@@ -1,0 +1,104 @@
+"""Checks of an intent against the host, each failing with a sentence at the field."""
+
+from __future__ import annotations
+
+import re
+
+from kvmtui.errors import KvmtuiError
+from kvmtui.model import BOND_MODES, Domain, Link, Snapshot
+
+IFNAMSIZ = 15  # bytes, not characters
+MAC = re.compile(r"^[0-9a-f]{2}(:[0-9a-f]{2}){5}$")
+MACVTAP_MODES = ("vepa", "bridge", "private", "passthrough")
+VLAN_PROTOCOLS = ("802.1Q", "802.1ad")
+
+
+class PlanError(KvmtuiError):
+    """The intent cannot be planned as given; `field` names the wizard field at fault."""
+
+    def __init__(self, field: str, message: str):
+        super().__init__(message)
+        self.field = field
+
+
+def check_new_name(snapshot: Snapshot, name: str, field: str = "name") -> None:
+    if not name:
+        raise PlanError(field, "a name is needed")
+    size = len(name.encode())
+    if size > IFNAMSIZ:
+        raise PlanError(field, f"interface names are at most {IFNAMSIZ} bytes; {name!r} has {size}")
+    if name in (".", "..") or any(c in name for c in "/:") or any(c.isspace() for c in name):
+        raise PlanError(field, f"{name!r}: interface names may not contain '/', ':' or white space")
+    if snapshot.link(name) is not None:
+        raise PlanError(field, f"{name!r} already exists")
+
+
+def existing_link(snapshot: Snapshot, name: str | None, field: str) -> Link:
+    link = snapshot.link(name)
+    if link is None:
+        raise PlanError(field, f"there is no device {name!r}")
+    return link
+
+
+def check_free_port(snapshot: Snapshot, name: str, field: str, seen: set[str]) -> Link:
+    """A device that may become a bridge port or bond slave."""
+    link = existing_link(snapshot, name, field)
+    if name in seen:
+        raise PlanError(field, f"{name} is listed twice")
+    seen.add(name)
+    if "LOOPBACK" in link.flags:
+        raise PlanError(field, f"{name} is the loopback device")
+    if link.master:
+        role = "slave" if (snapshot.link(link.master) or link).kind == "bond" else "port"
+        raise PlanError(field, f"{name} is already a {role} of {link.master}")
+    return link
+
+
+def check_bond_options(mode: str, miimon: int | None, arp_interval: int | None, arp_targets: tuple[str, ...],
+                       lacp_rate: str | None, xmit_hash_policy: str | None, primary: str | None,
+                       slaves: tuple[str, ...]) -> None:
+    if mode not in BOND_MODES:
+        raise PlanError("mode", f"unknown bonding mode {mode!r}; one of {', '.join(BOND_MODES)}")
+    if miimon and arp_interval:
+        raise PlanError("arp_interval", "choose MII or ARP monitoring, not both")
+    if arp_interval and mode in ("802.3ad", "balance-tlb", "balance-alb"):
+        raise PlanError("arp_interval", f"ARP monitoring does not work in {mode} mode; use miimon")
+    if arp_interval and not arp_targets:
+        raise PlanError("arp_ip_target", "ARP monitoring needs at least one target address")
+    if lacp_rate is not None and mode != "802.3ad":
+        raise PlanError("lacp_rate", f"lacp_rate applies to 802.3ad only, not {mode}")
+    if lacp_rate not in (None, "slow", "fast"):
+        raise PlanError("lacp_rate", "lacp_rate is slow or fast")
+    if xmit_hash_policy is not None and mode not in ("balance-xor", "802.3ad", "balance-tlb", "balance-alb"):
+        raise PlanError("xmit_hash_policy", f"a transmit hash policy does not apply to {mode}")
+    if xmit_hash_policy not in (None, "layer2", "layer3+4", "layer2+3", "encap2+3", "encap3+4", "vlan+srcmac"):
+        raise PlanError("xmit_hash_policy", f"unknown transmit hash policy {xmit_hash_policy!r}")
+    if primary is not None:
+        if mode not in ("active-backup", "balance-tlb", "balance-alb"):
+            raise PlanError("primary", f"a primary slave applies to active-backup, balance-tlb and balance-alb, not {mode}")
+        if primary not in slaves:
+            raise PlanError("primary", f"the primary {primary} is not one of the slaves")
+
+
+def check_vlan_id(vid: int) -> None:
+    if not 1 <= vid <= 4094:
+        raise PlanError("vid", f"VLAN ids are 1 to 4094; {vid} is not one")
+
+
+def existing_domain(snapshot: Snapshot, name: str) -> Domain:
+    if snapshot.libvirt_error:
+        raise PlanError("domain", f"libvirt is not reachable: {snapshot.libvirt_error}")
+    domain = next((d for d in snapshot.domains if d.name == name), None)
+    if domain is None:
+        raise PlanError("domain", f"there is no guest {name!r}")
+    return domain
+
+
+def check_mac(snapshot: Snapshot, mac: str) -> None:
+    if not MAC.match(mac):
+        raise PlanError("mac", f"{mac!r} is not a MAC address like 52:54:00:12:34:56")
+    if int(mac[:2], 16) & 1:
+        raise PlanError("mac", f"{mac} is a multicast address; a NIC needs a unicast one")
+    for domain in snapshot.domains:
+        if any(nic.mac == mac for nic in domain.interfaces):
+            raise PlanError("mac", f"{mac} is already used by guest {domain.name}")
