@@ -1,0 +1,113 @@
+"""Bonds, VLANs and bridges created by `kvmtui apply` on a stock Debian kernel (inside
+the kernel VM), checked against that kernel's /proc/net/bonding and `ip -d -j link`."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from kvmtui.collect.bonding import parse_bonding_file
+from tests.conftest import sh
+
+pytestmark = pytest.mark.kernelvm
+
+MODES = {
+    "balance-rr": (),
+    "active-backup": ("--primary", "kt-d1"),
+    "balance-xor": ("--xmit-hash-policy", "layer2+3"),
+    "broadcast": (),
+    "802.3ad": ("--lacp-rate", "fast", "--xmit-hash-policy", "layer3+4"),
+    "balance-tlb": ("--xmit-hash-policy", "layer3+4"),
+    "balance-alb": ("--primary", "kt-d0"),
+}
+
+
+def kvmtui(ns: str, *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "kvmtui", "--netns", ns, "--no-libvirt", "apply", "--yes", *args],
+                          capture_output=True, text=True, timeout=120)
+
+
+def dummies(ns: str, *names: str) -> None:
+    for name in names:
+        sh("ip", "-n", ns, "link", "add", name, "type", "dummy")
+        sh("ip", "-n", ns, "link", "set", name, "up")  # the plan must take them down to enslave them
+
+
+def links(ns: str) -> dict[str, dict]:
+    return {link["ifname"]: link for link in json.loads(sh("ip", "-n", ns, "-d", "-j", "link", "show"))}
+
+
+@pytest.mark.parametrize("mode", sorted(MODES))
+def test_bond_in_every_mode(netns, mode):
+    dummies(netns, "kt-d0", "kt-d1")
+    proc = kvmtui(netns, "bond", "kt-bond0", "--mode", mode, "--slave", "kt-d0", "--slave", "kt-d1",
+                  "--miimon", "150", *MODES[mode])
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    bond = parse_bonding_file("kt-bond0", sh("ip", "netns", "exec", netns, "cat", "/proc/net/bonding/kt-bond0"))
+    assert bond.mode == mode and bond.miimon == 150
+    assert [s.name for s in bond.slaves] == ["kt-d0", "kt-d1"]
+    options = dict(zip(MODES[mode][::2], MODES[mode][1::2]))
+    if "--primary" in options:
+        assert bond.primary == options["--primary"]
+    if "--lacp-rate" in options:
+        assert bond.lacp_rate == options["--lacp-rate"]
+    found = links(netns)["kt-bond0"]
+    if "--xmit-hash-policy" in options:
+        # the bonding file prints the policy for balance-xor and 802.3ad only; netlink always has it
+        assert found["linkinfo"]["info_data"]["xmit_hash_policy"] == options["--xmit-hash-policy"]
+        if mode in ("balance-xor", "802.3ad"):
+            assert bond.xmit_hash_policy == options["--xmit-hash-policy"]
+    assert "UP" in found["flags"]
+
+
+def test_arp_monitoring_bond(netns):
+    dummies(netns, "kt-d0")
+    proc = kvmtui(netns, "bond", "kt-bond0", "--mode", "active-backup", "--slave", "kt-d0",
+                  "--arp-interval", "200", "--arp-ip-target", "10.1.1.1", "--arp-ip-target", "10.1.1.2")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    bond = parse_bonding_file("kt-bond0", sh("ip", "netns", "exec", netns, "cat", "/proc/net/bonding/kt-bond0"))
+    assert bond.arp_interval == 200 and bond.arp_ip_target == ("10.1.1.1", "10.1.1.2")
+
+
+def test_vlan_on_bond_bridge_on_vlan_then_delete(netns):
+    dummies(netns, "kt-d0", "kt-d1")
+    assert kvmtui(netns, "bond", "kt-bond0", "--mode", "802.3ad", "--slave", "kt-d0", "--slave", "kt-d1").returncode == 0
+    proc = kvmtui(netns, "vlan", "kt-bond0", "100")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    proc = kvmtui(netns, "vlan", "kt-bond0", "200", "--name", "kt-qinq", "--protocol", "802.1ad")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    proc = kvmtui(netns, "bridge", "kt-br100", "--port", "kt-bond0.100", "--stp", "on")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    found = links(netns)
+    assert found["kt-bond0.100"]["linkinfo"]["info_data"]["id"] == 100
+    assert found["kt-qinq"]["linkinfo"]["info_data"]["protocol"] == "802.1ad"
+    assert found["kt-bond0.100"]["link"] == "kt-bond0" and found["kt-bond0.100"]["master"] == "kt-br100"
+    taken = subprocess.run([sys.executable, "-m", "kvmtui", "--netns", netns, "--no-libvirt", "apply", "--yes",
+                            "vlan", "kt-bond0", "100", "--name", "kt-again"], capture_output=True, text=True)
+    assert taken.returncode == 1 and "VLAN 100 already exists on kt-bond0 as kt-bond0.100" in taken.stderr
+    busy = kvmtui(netns, "delete", "kt-bond0")
+    assert busy.returncode == 1 and "carries" in busy.stderr
+    for name in ("kt-br100", "kt-bond0.100", "kt-qinq", "kt-bond0"):
+        proc = kvmtui(netns, "delete", name)
+        assert proc.returncode == 0, proc.stdout + proc.stderr
+    found = links(netns)
+    assert {"kt-br100", "kt-bond0.100", "kt-qinq", "kt-bond0"}.isdisjoint(found)
+    assert "master" not in found["kt-d0"] and "master" not in found["kt-d1"]
+
+
+def test_failed_bond_creation_rolls_back(netns):
+    """The kernel itself refuses: a slave that vanished between plan and apply."""
+    from kvmtui.apply import Executor
+    from kvmtui.collect.snapshot import collect_snapshot
+    from kvmtui.plan import CreateBond, make_plan
+
+    dummies(netns, "kt-d0", "kt-d1")
+    plan = make_plan(CreateBond("kt-bond0", "active-backup", ("kt-d0", "kt-d1")), collect_snapshot(netns=netns, with_libvirt=False))
+    sh("ip", "-n", netns, "link", "del", "kt-d1")
+    report = Executor(netns, None, readonly=False).apply(plan)
+    assert not report.ok and "kt-d1" in (report.error or "")
+    found = links(netns)
+    assert "kt-bond0" not in found and "master" not in found["kt-d0"] and "UP" in found["kt-d0"]["flags"]
