@@ -2,9 +2,12 @@
 
     kvmtui [--netns NS] [--connect URI] [--no-libvirt] [--from FILE] [--readonly] [dump [--json]]
     kvmtui [...] plan|apply bridge|bond|vlan|attach|detach|delete ...   (see cli_plan.py)
+    kvmtui [...] audit [--format text|json|markdown] [--from FILE] [--previous FILE] [--fail-on LEVEL]
 
 Exit codes: 0 done, 1 a problem the user can act on (one clear line on stderr),
 2 usage, 3 a change failed and was rolled back. A user error never prints a traceback.
+`audit` is for scripts: 0 when no finding reaches --fail-on, 1 when one does, 2 on usage
+or when the snapshot cannot be had (collection error, unreadable file).
 """
 
 from __future__ import annotations
@@ -30,6 +33,14 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
     dump = commands.add_parser("dump", help="print the topology tree, or the whole snapshot as JSON")
     dump.add_argument("--json", action="store_true", help="snapshot and tree as JSON (docs/dump-json.md)")
+    audit = commands.add_parser("audit", help="check the host for misconfigurations (docs/audit.md)")
+    audit.add_argument("--format", choices=("text", "json", "markdown"), default="text",
+                       help="text (default; 80 columns, no colour), json (docs/audit.md) or markdown")
+    audit.add_argument("--from", dest="audit_from", metavar="FILE", help="audit a snapshot recorded with `kvmtui dump --json`")
+    audit.add_argument("--previous", metavar="FILE",
+                       help="an earlier recorded snapshot of the same host: also report what grew since (bond link failures)")
+    audit.add_argument("--fail-on", choices=("info", "warning", "error"), default="warning",
+                       help="exit 1 when a finding is at least this serious (default: warning)")
     from kvmtui.cli_plan import add_plan_commands
 
     add_plan_commands(commands)
@@ -79,6 +90,30 @@ def run_dump(args: argparse.Namespace) -> int:
     return 0
 
 
+def run_audit(args: argparse.Namespace) -> int:
+    """Exit 0: nothing reaches --fail-on; 1: something does; 2: the snapshot could not be had."""
+    from kvmtui.audit import audit, reaches
+    from kvmtui.audit.report import json_report, markdown_report, text_report
+
+    try:
+        if args.audit_from:
+            snapshot = read_snapshot_file(args.audit_from)
+        else:
+            snapshot = load_snapshot(args)
+        previous = read_snapshot_file(args.previous) if args.previous else None
+    except KvmtuiError as exc:
+        print(f"kvmtui: {exc}", file=sys.stderr)
+        return 2
+    findings = audit(snapshot, previous)
+    if args.format == "json":
+        sys.stdout.write(json_report(snapshot, findings, args.fail_on))
+    elif args.format == "markdown":
+        sys.stdout.write(markdown_report(snapshot, findings))
+    else:
+        sys.stdout.write(text_report(snapshot, findings))
+    return 1 if reaches(findings, args.fail_on) else 0
+
+
 def _notes(snapshot: Snapshot) -> list[str]:
     notes = list(snapshot.problems)
     if snapshot.libvirt_error:
@@ -98,6 +133,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.command == "dump":
             return run_dump(args)
+        if args.command == "audit":
+            return run_audit(args)
         if args.command in ("plan", "apply"):
             from kvmtui.cli_plan import run_plan
 

@@ -248,7 +248,7 @@ def node_details(snapshot: Snapshot, forest: tuple[TopologyNode, ...], key: str)
     if key.startswith("guest:"):
         _, uuid, number = key.split(":")
         domain = next((d for d in snapshot.domains if d.uuid == uuid), None)
-        if domain is not None:
+        if domain is not None and int(number) < len(domain.interfaces):  # a NIC just detached: no details
             nic = domain.interfaces[int(number)]
             lines = [("domain", f"{domain.name} ({domain.state})")]
             lines += [(name, _text(value)) for name, value in _fields(nic) if value not in (None, (), False, "")]

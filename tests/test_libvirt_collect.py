@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import os
 import re
 import subprocess
@@ -203,7 +205,8 @@ def test_real_guest_bridge_and_macvtap():
             assert br.target.startswith("vnet") and mv.target.startswith("macvtap")
 
             live_xml = virsh("dumpxml", name)
-            assert parse_domain_xml(live_xml, state="running", id=dom.ID(), persistent=True) == found
+            expected = parse_domain_xml(live_xml, state="running", id=dom.ID(), persistent=True)
+            assert replace(expected, defined_macs=tuple(nic.mac for nic in expected.interfaces)) == found
             if RECORD:
                 (OWN_FIXTURES / "libvirt" / "live-bridge-direct-macvtap-kvmtui.xml").write_text(live_xml)
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import os
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import libvirt
 
@@ -150,13 +150,25 @@ def _collect_domains(conn: libvirt.virConnect, problems: list[str]) -> tuple[Dom
             continue
         dom_id = dom.ID()
         try:
-            out.append(parse_domain_xml(
-                xml, state=state_name(states[uuid]),
-                id=dom_id if dom_id >= 0 else None, persistent=uuid in persistent,
-            ))
+            domain = parse_domain_xml(xml, state=state_name(states[uuid]),
+                                      id=dom_id if dom_id >= 0 else None, persistent=uuid in persistent)
+            out.append(replace(domain, defined_macs=_defined_macs(dom, domain)))
         except LibvirtXmlError as exc:
             problems.append(f"domain {dom.name()!r}: {exc}")
     return tuple(sorted(out, key=lambda d: d.name))  # listAllDomains order is arbitrary
+
+
+def _defined_macs(dom, domain: Domain) -> tuple[str, ...]:
+    """MACs of the persistent definition: for a running guest it may differ from the live one."""
+    if not domain.persistent:
+        return ()
+    if not domain.active:
+        return tuple(nic.mac for nic in domain.interfaces if nic.mac)
+    try:
+        inactive = parse_domain_xml(dom.XMLDesc(libvirt.VIR_DOMAIN_XML_INACTIVE), state="shut off", id=None, persistent=True)
+    except (libvirt.libvirtError, LibvirtXmlError):
+        return ()
+    return tuple(nic.mac for nic in inactive.interfaces if nic.mac)
 
 
 def _collect_networks(conn: libvirt.virConnect, problems: list[str]) -> tuple[Network, ...]:

@@ -21,6 +21,9 @@ from kvmtui.collect.netns import proc_net_dir, run_in_netns
 from kvmtui.model import Bond, HostInfo, LinkStats, Snapshot
 
 SYSFS_NET = Path("/sys/class/net")
+# Sysctls the audit judges. /proc/sys/net shows the namespace of the thread that opens it,
+# so they are read inside the namespace thread; one is missing when its module is not loaded.
+SYSCTLS = ("net.bridge.bridge-nf-call-iptables",)
 
 
 def collect_snapshot(netns: str | None = None, uri: str | None = None, with_libvirt: bool = True) -> Snapshot:
@@ -28,7 +31,7 @@ def collect_snapshot(netns: str | None = None, uri: str | None = None, with_libv
     (an unknown namespace); anything partial is reported in `problems`."""
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="libvirt") as pool:
         libvirt_future = pool.submit(_read_libvirt, uri) if with_libvirt else None
-        kernel, bonds, bond_problems = run_in_netns(netns, lambda: _read_kernel(netns))
+        kernel, bonds, bond_problems, sysctls = run_in_netns(netns, lambda: _read_kernel(netns))
         libvirt_state = libvirt_future.result() if libvirt_future else None
     problems = list(bond_problems)
     if libvirt_state is not None:
@@ -53,11 +56,12 @@ def collect_snapshot(netns: str | None = None, uri: str | None = None, with_libv
         networks=libvirt_state.networks if libvirt_state else (),
         libvirt_error=libvirt_state.error if libvirt_state else None,
         problems=tuple(problems),
+        sysctls=sysctls,
         monotonic=time.monotonic(),
     )
 
 
-def _read_kernel(netns: str | None) -> tuple[NetlinkState, tuple[Bond, ...], tuple[str, ...]]:
+def _read_kernel(netns: str | None) -> tuple[NetlinkState, tuple[Bond, ...], tuple[str, ...], tuple[tuple[str, str], ...]]:
     state = read_netlink()
     bond_names = [link.ifname for link in state.links if link.kind == "bond"]
     # sysfs shows the namespace it was mounted in, so it is a fallback only for our own.
@@ -66,7 +70,19 @@ def _read_kernel(netns: str | None) -> tuple[NetlinkState, tuple[Bond, ...], tup
         proc_dir=Path(proc_net_dir(netns)) / "bonding",
         sysfs_net=None if netns else SYSFS_NET,
     )
-    return state, bonds, problems
+    return state, bonds, problems, read_sysctls()
+
+
+def read_sysctls(names: tuple[str, ...] = SYSCTLS) -> tuple[tuple[str, str], ...]:
+    """(name, value) of each sysctl this kernel has, in the calling thread's namespace."""
+    found = []
+    for name in names:
+        try:
+            value = Path("/proc/sys", *name.split(".")).read_text().strip()
+        except OSError:  # absent (module not loaded) or unreadable: the audit then stays silent
+            continue
+        found.append((name, value))
+    return tuple(found)
 
 
 def read_polled(netns: str | None, bond_names: tuple[str, ...]) -> tuple[float, dict[str, LinkStats], tuple[Bond, ...]]:

@@ -41,6 +41,7 @@ class Domain:
     id: int | None  # None when not running
     persistent: bool
     interfaces: tuple[DomainInterface, ...]
+    defined_macs: tuple[str, ...] = ()  # MACs in the persistent definition (may differ while running)
 
     @property
     def active(self) -> bool:

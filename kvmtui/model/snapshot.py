@@ -41,6 +41,9 @@ class Snapshot:
     networks: tuple[Network, ...] = ()
     libvirt_error: str | None = None
     problems: tuple[str, ...] = ()
+    # (name, value) of the few sysctls the audit judges, e.g. ("net.bridge.bridge-nf-call-iptables", "1");
+    # a name is absent when the kernel does not have it (br_netfilter not loaded).
+    sysctls: tuple[tuple[str, str], ...] = ()
     monotonic: float = field(default=0.0, compare=False)
 
     @cached_property

@@ -92,11 +92,17 @@ def plan_attach(intent: AttachInterface, snapshot: Snapshot) -> Plan:
 
 def plan_detach(intent: DetachInterface, snapshot: Snapshot) -> Plan:
     domain = existing_domain(snapshot, intent.domain)
-    live, config = _where(domain, intent.live, intent.config)
     mac = intent.mac.lower()
     nic = next((nic for nic in domain.interfaces if nic.mac == mac), None)
     if nic is None:
         raise PlanError("mac", f"guest {domain.name} has no interface {mac}")
+    running, defined = domain.active, mac in domain.defined_macs
+    if not intent.live and not intent.config:  # from wherever it is: the running guest, the definition
+        live, config = running, defined
+    else:
+        live, config = _where(domain, intent.live, intent.config)
+        if config and not defined:
+            raise PlanError("config", f"{mac} is not in guest {domain.name}'s definition (it was plugged in live only)")
     if nic.type not in ("bridge", "direct"):
         raise PlanError("mac", f"{mac} is a {nic.type} interface; kvmtui detaches bridge and macvtap interfaces")
     xml = interface_xml(nic)

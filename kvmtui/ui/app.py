@@ -40,6 +40,7 @@ from kvmtui.ui.messages import (
 )
 from kvmtui.ui.tables import BondsTable, GuestsTable, NetworksTable
 from kvmtui.ui.topology_pane import TopologyTree
+from kvmtui.ui.wizard_flow import WizardFlow
 from kvmtui.views import bond_rows, bridge_of, failure_counts, fdb_rows, guest_rows, network_rows, node_details
 
 STYLES = Path(__file__).resolve().parents[2] / "styles" / "kvmtui.tcss"
@@ -55,7 +56,7 @@ class DashboardOptions:
     readonly: bool = False
 
 
-class KvmtuiApp(App[int]):
+class KvmtuiApp(WizardFlow, App[int]):
     CSS_PATH = STYLES
     TITLE = "kvmtui"
     COMMANDS = App.COMMANDS | {KvmtuiCommands}
@@ -65,6 +66,9 @@ class KvmtuiApp(App[int]):
         Binding("slash", "filter_tree", "Filter"),
         Binding("r", "refresh", "Refresh"),
         Binding("t", "focus_tree", "Tree"),
+        Binding("n", "new", "New"),
+        Binding("a", "attach", "Attach"),
+        Binding("d", "delete", "Del/detach"),
         *(Binding(str(n), f"view('{view}')", view.capitalize(), show=False) for n, view in enumerate(VIEWS, 1)),
     ]
 
@@ -89,6 +93,7 @@ class KvmtuiApp(App[int]):
         self._failure_baseline: dict[tuple[str, str], int] | None = None
         self._watchers: list = []
         self.snapshots_shown = 0  # how many refreshes reached the screen (debounce is tested by it)
+        self._progress = None
 
     @property
     def readonly(self) -> bool:
@@ -207,6 +212,8 @@ class KvmtuiApp(App[int]):
         self.last_error = str(error)
         self.notify(str(error), title="kvmtui", severity="error", timeout=8)
         group = event.worker.group
+        if group == "apply":
+            self.apply_failed(str(error))
         if group == "collect":
             self._collecting = False
             if self._dirty:

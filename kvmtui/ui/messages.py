@@ -58,3 +58,16 @@ class NodeChosen(Message):
     def __init__(self, key: str) -> None:
         super().__init__()
         self.key = key
+
+
+class ApplyStep(Message):
+    def __init__(self, number: int, total: int, command: str, state: str) -> None:
+        super().__init__()
+        self.number, self.total, self.command, self.state = number, total, command, state
+
+
+class ApplyDone(Message):
+    def __init__(self, ok: bool, summary: str) -> None:
+        super().__init__()
+        self.ok = ok
+        self.summary = summary

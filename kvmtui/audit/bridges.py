@@ -1,0 +1,188 @@
+"""Bridge rules: ports that pass nothing, loops waiting to happen, addresses in the wrong
+place, and MACs the FDB shows where they do not belong."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterator
+
+from kvmtui.audit.facts import (
+    claimed_targets,
+    global_addresses,
+    guest_nics,
+    guest_subject,
+    guests_in_view,
+    is_downstream_port,
+    is_tap,
+    lands_on_bridge,
+    link_key,
+    ports,
+)
+from kvmtui.audit.findings import Finding
+from kvmtui.model import BridgeInfo, BridgePortInfo, Link, Snapshot
+
+RULES = {
+    "bridge-port-blocked": "a bridge port in STP state blocking or disabled while its bridge is up",
+    "bridge-down-with-guests": "a bridge that is down while guests are attached to it",
+    "bridge-stp-off-uplinks": "STP off on a bridge with two or more uplinks",
+    "bridge-port-address": "an IP address on a bridge port instead of on the bridge",
+    "bridge-mac-two-ports": "the same MAC in a bridge's FDB on two ports, or a guest's MAC on a port not its own",
+}
+
+UPLINK_KINDS = frozenset({None, "bond", "team", "vlan", "veth"})
+
+
+def _bridges(snapshot: Snapshot) -> list[Link]:
+    return [link for link in snapshot.links if link.kind == "bridge"]
+
+
+def port_blocked(snapshot: Snapshot) -> Iterator[Finding]:
+    claimed = claimed_targets(snapshot)
+    orphans_judged = guests_in_view(snapshot)
+    for bridge in _bridges(snapshot):
+        if not bridge.is_up:
+            continue  # every port of a down bridge is disabled; bridge-down-with-guests says why
+        for port in ports(snapshot, bridge.ifname):
+            info = port.info_slave_data
+            if not isinstance(info, BridgePortInfo) or info.state not in ("blocking", "disabled"):
+                continue
+            guest = claimed.get(port.ifname)
+            if guest is not None and guest[2].link_state == "down":
+                continue  # the administrator unplugged the guest's cable on purpose
+            if guest is None and orphans_judged and is_tap(port):
+                continue  # a tap no guest claims: guest-orphan-tap says what it is
+            if info.state == "blocking":
+                yield Finding(
+                    "bridge-port-blocked", "warning", link_key(port.ifname), f"{bridge.ifname} port {port.ifname}",
+                    f"STP blocks port {port.ifname} of {bridge.ifname}",
+                    "STP found a second path to the same network (a loop) through this port and "
+                    "drops everything it receives or would send there",
+                    "find the second path (two uplinks to one switch, a guest bridging two NICs) "
+                    "and remove it, or bond the uplinks; if it is a guest port, a guest runs STP",
+                    (f"bridge -d link show dev {port.ifname}",),
+                )
+            else:
+                admin_down = not port.is_up
+                yield Finding(
+                    "bridge-port-blocked", "warning", link_key(port.ifname), f"{bridge.ifname} port {port.ifname}",
+                    f"port {port.ifname} of {bridge.ifname} is disabled: "
+                    + ("the device is down" if admin_down else "it has no carrier"),
+                    "nothing passes through a disabled port: whatever is behind it is cut off "
+                    "from the bridge",
+                    "bring the device up" if admin_down else
+                    "check what should give it carrier: the cable and switch port for a NIC, "
+                    "the guest (or its process) for a tap, the peer for a veth",
+                    (f"ip link set dev {port.ifname} up",) if admin_down else (f"ip link show dev {port.ifname}",),
+                )
+
+
+def down_with_guests(snapshot: Snapshot) -> Iterator[Finding]:
+    for bridge in _bridges(snapshot):
+        if bridge.is_up:
+            continue
+        guests = sorted({d.name for d, _n, nic in guest_nics(snapshot)
+                         if d.active and lands_on_bridge(snapshot, nic, True) == bridge.ifname})
+        claimed = claimed_targets(snapshot)
+        taps = sorted(p.ifname for p in ports(snapshot, bridge.ifname)
+                      if is_tap(p) and p.carrier and p.ifname not in claimed)
+        if not guests and not taps:
+            continue
+        who = ", ".join([f"guest {g}" for g in guests] + [f"tap {t}" for t in taps])
+        yield Finding(
+            "bridge-down-with-guests", "error", link_key(bridge.ifname), bridge.ifname,
+            f"bridge {bridge.ifname} is down while {who} use it",
+            "a down bridge forwards nothing: those guests are cut off from each other, the "
+            "host and the wire",
+            "bring the bridge up",
+            (f"ip link set dev {bridge.ifname} up",),
+        )
+
+
+def _uplinks(snapshot: Snapshot, bridge: Link) -> list[Link]:
+    """Ports that lead to a wire: NICs, bonds, VLANs, veths whose peer is in this namespace."""
+    return [p for p in ports(snapshot, bridge.ifname)
+            if p.kind in UPLINK_KINDS and not is_downstream_port(p) and "LOOPBACK" not in p.flags]
+
+
+def stp_off_uplinks(snapshot: Snapshot) -> Iterator[Finding]:
+    for bridge in _bridges(snapshot):
+        info = bridge.info_data
+        if not isinstance(info, BridgeInfo) or info.stp_state != 0:
+            continue
+        uplinks = _uplinks(snapshot, bridge)
+        if len(uplinks) < 2:
+            continue
+        names = ", ".join(p.ifname for p in uplinks)
+        yield Finding(
+            "bridge-stp-off-uplinks", "warning", link_key(bridge.ifname), bridge.ifname,
+            f"{bridge.ifname} has STP off and {len(uplinks)} uplinks ({names})",
+            "if two uplinks reach the same network, the bridge forwards frames in a loop: a "
+            "broadcast storm that takes the network down",
+            "bond the uplinks instead (kvmtui's wizard can), or turn STP on",
+            (f"ip link set dev {bridge.ifname} type bridge stp_state 1",),
+        )
+
+
+def port_address(snapshot: Snapshot) -> Iterator[Finding]:
+    for bridge in _bridges(snapshot):
+        for port in ports(snapshot, bridge.ifname):
+            addresses = global_addresses(port)
+            if not addresses:
+                continue
+            yield Finding(
+                "bridge-port-address", "warning", link_key(port.ifname), f"{bridge.ifname} port {port.ifname}",
+                f"{port.ifname} is a port of {bridge.ifname} but holds {', '.join(addresses)}",
+                "a bridge port hands every frame it receives to the bridge, so an address on the "
+                "port does not answer: it belongs on the bridge",
+                f"move the address to {bridge.ifname}",
+                tuple(c for a in addresses for c in (f"ip addr del {a} dev {port.ifname}",
+                                                     f"ip addr add {a} dev {bridge.ifname}")),
+            )
+
+
+def mac_two_ports(snapshot: Snapshot) -> Iterator[Finding]:
+    by_bridge: dict[str, dict[str, set[str]]] = defaultdict(lambda: defaultdict(set))
+    for entry in snapshot.fdb:
+        if entry.master and entry.learned and entry.ifname != entry.master:
+            by_bridge[entry.master][entry.mac.lower()].add(entry.ifname)
+    for bridge, macs in sorted(by_bridge.items()):
+        for mac, where in sorted(macs.items()):
+            if len(where) < 2:
+                continue
+            yield Finding(
+                "bridge-mac-two-ports", "warning", link_key(bridge), bridge,
+                f"{mac} is learned on {len(where)} ports of {bridge}: {', '.join(sorted(where))}",
+                "one MAC behind two ports means a loop or two machines with the same MAC: "
+                "frames for it go to whichever port it was last seen on",
+                "find the two machines (or the loop) and give one of them another MAC",
+                (f"bridge fdb show br {bridge} | grep -i {mac}",),
+            )
+    yield from _guest_mac_elsewhere(snapshot)
+
+
+def _guest_mac_elsewhere(snapshot: Snapshot) -> Iterator[Finding]:
+    """A running guest's MAC in its bridge's FDB on another port than the guest's tap."""
+    for domain, number, nic in guest_nics(snapshot):
+        if not domain.active or not nic.mac or not nic.target:
+            continue
+        tap = snapshot.link(nic.target)
+        if tap is None or not tap.master:
+            continue
+        mac = nic.mac.lower()
+        elsewhere = sorted({e.ifname for e in snapshot.fdb
+                            if e.master == tap.master and e.mac.lower() == mac and e.ifname not in (tap.ifname, tap.master)})
+        if not elsewhere:
+            continue
+        yield Finding(
+            "bridge-mac-two-ports", "warning", f"guest:{domain.uuid}:{number}", guest_subject(domain, nic),
+            f"the MAC of guest {domain.name} ({nic.target}) is in {tap.master}'s FDB on "
+            f"{', '.join(elsewhere)}",
+            "another machine uses the guest's MAC, or a loop sends its frames back: traffic for "
+            "the guest goes to the wrong port",
+            "find the machine behind that port that uses this MAC (a clone, a second copy of "
+            "the guest) and change one MAC, or remove the loop",
+            (f"bridge fdb show br {tap.master} | grep -i {mac}",),
+        )
+
+
+CHECKS = (port_blocked, down_with_guests, stp_off_uplinks, port_address, mac_two_ports)

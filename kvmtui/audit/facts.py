@@ -1,0 +1,142 @@
+"""Facts about a Snapshot that several rules need (pure helpers).
+
+Rules judge only what the snapshot really holds: a snapshot without its kernel part,
+or without libvirt, must not produce findings about what it did not read.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from collections import defaultdict
+from collections.abc import Iterator
+
+from kvmtui.model import Domain, DomainInterface, Link, Snapshot
+
+STACKED_KINDS = frozenset({"vlan", "macvlan", "macvtap", "ipvlan", "ipvtap"})
+MACV_KINDS = frozenset({"macvlan", "macvtap"})
+ZERO_MAC = "00:00:00:00:00:00"
+BRIDGE_NF_CALL_IPTABLES = "net.bridge.bridge-nf-call-iptables"
+
+
+def link_key(ifname: str) -> str:
+    return f"link:{ifname}"
+
+
+def guest_key(domain: Domain, number: int) -> str:
+    return f"guest:{domain.uuid}:{number}"
+
+
+def kernel_read(snapshot: Snapshot) -> bool:
+    """A collected snapshot always has links (lo at least); none means no kernel part."""
+    return bool(snapshot.links)
+
+
+def libvirt_read(snapshot: Snapshot) -> bool:
+    """libvirt was asked and answered: the lists of domains and networks are complete."""
+    return snapshot.host.libvirt_uri is not None and snapshot.libvirt_error is None
+
+
+def guests_in_view(snapshot: Snapshot) -> bool:
+    """Guests' host devices live in this snapshot's namespace (libvirt's are in the host's own)."""
+    return libvirt_read(snapshot) and kernel_read(snapshot) and snapshot.host.netns is None
+
+
+def sysctl(snapshot: Snapshot, name: str) -> str | None:
+    return next((value for key, value in snapshot.sysctls if key == name), None)
+
+
+def guest_nics(snapshot: Snapshot) -> Iterator[tuple[Domain, int, DomainInterface]]:
+    for domain in snapshot.domains:
+        for number, nic in enumerate(domain.interfaces):
+            yield domain, number, nic
+
+
+def guest_subject(domain: Domain, nic: DomainInterface) -> str:
+    return f"guest {domain.name}" + (f" ({nic.mac})" if nic.mac else "")
+
+
+def claimed_targets(snapshot: Snapshot) -> dict[str, tuple[Domain, int, DomainInterface]]:
+    """Host device name -> the running guest NIC that uses it."""
+    return {nic.target: (d, n, nic) for d, n, nic in guest_nics(snapshot) if d.active and nic.target}
+
+
+def is_tap(link: Link) -> bool:
+    return link.kind == "tun" and link.info_data is not None and getattr(link.info_data, "type", None) == "tap"
+
+
+def is_downstream_port(link: Link) -> bool:
+    """Guest-side bridge ports (as the topology reads them): taps, veths to another namespace."""
+    return link.kind == "tun" or (link.kind == "veth" and link.link_netnsid is not None)
+
+
+def is_nic(link: Link) -> bool:
+    """Real hardware: no kind (or a parent bus), and not the loopback."""
+    return (link.kind is None or link.parentbus is not None) and "LOOPBACK" not in link.flags
+
+
+def ports(snapshot: Snapshot, master: str) -> list[Link]:
+    return [link for link in snapshot.links if link.master == master]
+
+
+def uppers(snapshot: Snapshot) -> dict[str, list[Link]]:
+    """Lower device -> the VLANs, macvlans, macvtaps and ipvlans stacked on it."""
+    result: dict[str, list[Link]] = defaultdict(list)
+    for link in snapshot.links:
+        if link.kind in STACKED_KINDS and link.link:
+            result[link.link].append(link)
+    return result
+
+
+def global_addresses(link: Link) -> list[str]:
+    """Addresses that make the device an IP endpoint (not link-local or host scope)."""
+    return [f"{a.local}/{a.prefixlen}" for a in link.addresses if a.scope not in ("link", "host")]
+
+
+def lands_on_bridge(snapshot: Snapshot, nic: DomainInterface, running: bool) -> str | None:
+    """The bridge a guest NIC is on: its tap's master when running, else what the XML says."""
+    if running and nic.target:
+        tap = snapshot.link(nic.target)
+        if tap is not None and tap.master:
+            master = snapshot.link(tap.master)
+            if master is not None and master.kind == "bridge":
+                return master.ifname
+    if nic.bridge:
+        return nic.bridge
+    if nic.network:
+        network = next((n for n in snapshot.networks if n.name == nic.network), None)
+        return network.bridge if network is not None else None
+    return None
+
+
+def guest_bridges(snapshot: Snapshot) -> list[str]:
+    """Bridges guests use: with a tap port, or where a running guest's NIC lands."""
+    found = {link.master for link in snapshot.links if is_tap(link) and link.master}
+    for domain, _n, nic in guest_nics(snapshot):
+        if domain.active:
+            bridge = lands_on_bridge(snapshot, nic, True)
+            if bridge:
+                found.add(bridge)
+    return sorted(b for b in found if (link := snapshot.link(b)) is not None and link.kind == "bridge")
+
+
+def route_dev(snapshot: Snapshot, address: str) -> str | None:
+    """The device the main table sends `address` through (longest prefix, lowest metric)."""
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return None
+    family = "inet" if ip.version == 4 else "inet6"
+    best: tuple[int, int, str] | None = None
+    for route in snapshot.routes:
+        if route.family != family or route.dev is None or route.type not in ("unicast", "local"):
+            continue
+        try:
+            net = ipaddress.ip_network("::/0" if family == "inet6" else "0.0.0.0/0") if route.dst == "default" \
+                else ipaddress.ip_network(route.dst, strict=False)
+        except ValueError:
+            continue
+        if ip in net:
+            rank = (net.prefixlen, -(route.metric or 0), route.dev)
+            if best is None or rank[:2] > best[:2]:
+                best = rank
+    return best[2] if best else None

@@ -1,0 +1,153 @@
+"""Wizard screens: a keyboard form per intent. The form only collects text; the
+planner decides, and its PlanError is shown at the field it names."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import VerticalScroll
+from textual.screen import ModalScreen
+from textual.widgets import Button, Checkbox, Input, Label, Select, SelectionList, Static
+
+from kvmtui.model import Snapshot
+from kvmtui.plan import Intent, Plan, PlanError, make_plan
+
+
+@dataclass(frozen=True, slots=True)
+class Field:
+    name: str
+    label: str
+    kind: str = "text"  # text | number | choice | many | flag
+    default: object = ""
+    options: tuple[tuple[str, str], ...] = ()  # (shown, value) for choice and many
+    help: str = ""
+
+
+class WizardScreen(ModalScreen[Plan | None]):
+    """Collects the fields, builds the intent, and returns a checked Plan (or None: cancelled)."""
+
+    BINDINGS = [Binding("escape", "cancel", "Cancel"), Binding("ctrl+s", "submit", "Plan")]
+
+    def __init__(self, title: str, fields: tuple[Field, ...], build: Callable[[dict], Intent], snapshot: Snapshot):
+        super().__init__()
+        self.title_text, self.fields, self.build, self.snapshot = title, fields, build, snapshot
+
+    def compose(self) -> ComposeResult:
+        with VerticalScroll(id="wizard"):
+            yield Static(f"[b]{self.title_text}[/b]  (Tab moves, Space toggles, Ctrl+S or the button plans)")
+            for field in self.fields:
+                yield Label(field.label, classes="field-label")
+                yield self._widget(field)
+                if field.help:
+                    yield Static(field.help, classes="field-help", id=f"help-{field.name}")
+                yield Static("", classes="field-error", id=f"error-{field.name}")
+            yield Button("Show plan", id="plan", variant="primary")
+
+    def on_mount(self) -> None:
+        self.query_one(f"#field-{self.fields[0].name}").focus()
+
+    def _widget(self, field: Field):
+        wid = f"field-{field.name}"
+        if field.kind == "flag":
+            return Checkbox(field.label, bool(field.default), id=wid)
+        if field.kind == "choice":
+            return Select(field.options, value=field.default if field.default else Select.NULL, id=wid,
+                          allow_blank=not field.default)
+        if field.kind == "many":
+            return SelectionList(*[(shown, value, value in (field.default or ())) for shown, value in field.options], id=wid)
+        return Input(str(field.default or ""), id=wid, type="integer" if field.kind == "number" else "text")
+
+    def values(self) -> dict[str, object]:
+        out: dict[str, object] = {}
+        for field in self.fields:
+            widget = self.query_one(f"#field-{field.name}")
+            if isinstance(widget, Checkbox):
+                out[field.name] = widget.value
+            elif isinstance(widget, Select):
+                out[field.name] = None if widget.value in (Select.NULL, Select.BLANK) else widget.value
+            elif isinstance(widget, SelectionList):
+                out[field.name] = tuple(widget.selected)
+            elif field.kind == "number":
+                out[field.name] = int(widget.value) if widget.value.strip() else None
+            else:
+                out[field.name] = widget.value.strip() or None
+        return out
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        if event.button.id == "plan":
+            self.action_submit()
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        self.action_submit()
+
+    def action_submit(self) -> None:
+        for error in self.query(".field-error"):
+            error.update("")
+        try:
+            plan = make_plan(self.build(self.values()), self.snapshot)
+        except PlanError as exc:
+            self.show_error(exc.field, str(exc))
+            return
+        self.dismiss(plan)
+
+    def show_error(self, field: str, message: str) -> None:
+        target = field if any(f.name == field for f in self.fields) else self.fields[0].name
+        self.query_one(f"#error-{target}", Static).update(f"! {message}")
+        self.query_one(f"#field-{target}").focus()
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)
+
+
+class ConfirmScreen(ModalScreen[bool]):
+    """The plan as the user confirms it; nothing has changed yet."""
+
+    BINDINGS = [Binding("y,enter", "confirm", "Apply"), Binding("n,escape", "cancel", "Cancel")]
+
+    def __init__(self, text) -> None:
+        super().__init__()
+        self.text = text
+
+    def compose(self) -> ComposeResult:
+        with VerticalScroll(id="confirm"):
+            yield Static(self.text)
+            yield Static("[b]y[/b]/Enter apply · [b]n[/b]/Esc cancel: nothing changes until you confirm",
+                         id="confirm-keys")
+
+    def action_confirm(self) -> None:
+        self.dismiss(True)
+
+    def action_cancel(self) -> None:
+        self.dismiss(False)
+
+
+class ProgressScreen(ModalScreen[None]):
+    """Steps as they run; closes with Enter/Esc once the result is in."""
+
+    BINDINGS = [Binding("escape,enter", "close", "Close")]
+
+    def __init__(self, title: str) -> None:
+        super().__init__()
+        self.title_text = title
+        self.lines: list[str] = []
+        self.finished = False
+
+    def compose(self) -> ComposeResult:
+        with VerticalScroll(id="progress"):
+            yield Static(f"[b]{self.title_text}[/b]")
+            yield Static("", id="progress-lines")
+
+    def add(self, line: str) -> None:
+        self.lines.append(line)
+        self.query_one("#progress-lines", Static).update("\n".join(self.lines))
+
+    def finish(self, summary: str, ok: bool) -> None:
+        self.finished = True
+        self.add(("✓ " if ok else "✗ ") + summary + "\n(Enter closes)")
+
+    def action_close(self) -> None:
+        if self.finished:
+            self.dismiss(None)

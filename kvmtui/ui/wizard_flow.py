@@ -1,0 +1,108 @@
+"""Plan -> confirm -> apply, for the dashboard: the wizards' side of the app.
+
+Mixed into KvmtuiApp; uses its snapshot, selection and options. The apply itself runs
+in a worker thread (pyroute2's sync API needs a thread without an event loop) and
+reports each step as a message.
+"""
+
+from __future__ import annotations
+
+import os
+
+from textual import work
+
+from kvmtui.ui.messages import ApplyDone, ApplyStep
+
+
+class WizardFlow:
+    WIZARD_ACTIONS = ("new", "attach", "delete")
+
+    def check_action(self, action: str, parameters: tuple) -> bool | None:
+        """Read-only and recorded snapshots offer no action that changes the host."""
+        if action in self.WIZARD_ACTIONS and (self.readonly or not self.live):
+            return False
+        return True
+
+    def _selected_domain(self) -> str | None:
+        key = (self.selected or "").rsplit("->", 1)[-1]
+        if key.startswith("guest:") and self.snapshot is not None:
+            uuid = key.split(":")[1]
+            return next((d.name for d in self.snapshot.domains if d.uuid == uuid), None)
+        return None
+
+    def action_new(self) -> None:
+        from kvmtui.ui.wizards import WIZARDS, NewWhatScreen
+
+        def chosen(what: str | None) -> None:
+            if what and self.snapshot is not None:
+                self.push_screen(WIZARDS[what](self.snapshot, self._selected_ifname()), self.confirm_plan)
+
+        self.push_screen(NewWhatScreen(), chosen)
+
+    def action_attach(self) -> None:
+        from kvmtui.ui.wizards import attach_wizard
+
+        if self.snapshot is not None:
+            self.push_screen(attach_wizard(self.snapshot, self._selected_domain(), self._selected_ifname()),
+                             self.confirm_plan)
+
+    def action_delete(self) -> None:
+        """Detach the selected guest NIC, or delete the selected bridge, bond or VLAN."""
+        from kvmtui.plan import DeleteLink, DetachInterface, PlanError, make_plan
+
+        if self.snapshot is None or self.selected is None:
+            return
+        key = self.selected.rsplit("->", 1)[-1]
+        if key.startswith("guest:"):
+            _, uuid, number = key.split(":")
+            domain = next(d for d in self.snapshot.domains if d.uuid == uuid)
+            intent = DetachInterface(domain.name, domain.interfaces[int(number)].mac or "")
+        elif key.startswith("link:"):
+            intent = DeleteLink(key[5:])
+        else:
+            return
+        try:
+            self.confirm_plan(make_plan(intent, self.snapshot))
+        except PlanError as exc:
+            self.notify(str(exc), title="cannot plan that", severity="error")
+
+    def confirm_plan(self, plan) -> None:
+        from kvmtui.plan.diff import confirmation
+        from kvmtui.render import confirmation_text
+        from kvmtui.ui.forms import ConfirmScreen
+
+        if plan is None or self.snapshot is None:
+            return
+        text = confirmation_text(confirmation(plan, self.snapshot, os.environ.get("SSH_CONNECTION")))
+        self.push_screen(ConfirmScreen(text), lambda ok: self._start_apply(plan) if ok else None)
+
+    def _start_apply(self, plan) -> None:
+        from kvmtui.ui.forms import ProgressScreen
+
+        self._progress = ProgressScreen(plan.title)
+        self.push_screen(self._progress)
+        self.apply_plan(plan)
+
+    @work(thread=True, group="apply", exit_on_error=False)
+    def apply_plan(self, plan) -> None:
+        from kvmtui.apply import Executor
+
+        def progress(number: int, step, state: str) -> None:
+            self.post_message(ApplyStep(number, len(plan.steps), step.command, state))
+
+        report = Executor(self.options.netns, self.options.uri, self.readonly).apply(plan, progress)
+        self.post_message(ApplyDone(report.ok, report.summary()))
+
+    def on_apply_step(self, message: ApplyStep) -> None:
+        if self._progress is not None:
+            self._progress.add(f"[{message.number}/{message.total}] {message.state:7} {message.command}")
+
+    def on_apply_done(self, message: ApplyDone) -> None:
+        if self._progress is not None:
+            self._progress.finish(message.summary, message.ok)
+        self.request_refresh(0)
+
+    def apply_failed(self, error: str) -> None:
+        """The executor raised (e.g. refused in read-only mode): say so where the user looks."""
+        if self._progress is not None:
+            self._progress.finish(error, ok=False)

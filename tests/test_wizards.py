@@ -1,0 +1,201 @@
+"""Wizards driven by keys on real namespaces: to the diff, confirmed, and the result on
+screen and in the kernel; cancel changes nothing; read-only offers no wizard."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from kvmtui.ui.app import DashboardOptions, KvmtuiApp
+from kvmtui.ui.forms import ConfirmScreen, ProgressScreen, WizardScreen
+from kvmtui.ui.topology_pane import TopologyTree
+from tests.conftest import sh
+from tests.dashboard import tree_keys, wait_for
+
+
+def ports_ns(netns: str) -> str:
+    for n in (1, 2):
+        sh("ip", "-n", netns, "link", "add", f"kt-p{n}", "type", "veth", "peer", "name", f"kt-q{n}")
+    return netns
+
+
+def links(netns: str) -> dict[str, dict]:
+    return {l["ifname"]: l for l in json.loads(sh("ip", "-n", netns, "-d", "-j", "link", "show"))}
+
+
+async def open_app(pilot_size=(120, 40), **options):
+    return KvmtuiApp(DashboardOptions(with_libvirt=False, interval=60, **options))
+
+
+async def type_name(pilot, name: str) -> None:
+    await pilot.press("ctrl+u", *name)  # the name field has focus; clear its default first
+
+
+async def select_in_list(pilot, app, field: str, wanted: list[str]) -> None:
+    from textual.widgets import SelectionList
+
+    widget = app.screen.query_one(f"#field-{field}", SelectionList)
+    widget.focus()
+    await pilot.pause()
+    for index in range(widget.option_count):
+        if widget.get_option_at_index(index).value in wanted:
+            widget.highlighted = index
+            await pilot.press("space")
+
+
+async def test_bridge_wizard_to_confirmed_result(netns):
+    ports_ns(netns)
+    app = await open_app(netns=netns)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await wait_for(pilot, lambda: app.snapshot is not None, what="the first snapshot")
+        await pilot.press("n", "b")
+        await wait_for(pilot, lambda: isinstance(app.screen, WizardScreen), what="the bridge wizard")
+        await type_name(pilot, "kt-br9")
+        await select_in_list(pilot, app, "ports", ["kt-p1", "kt-p2"])
+        await pilot.press("ctrl+s")
+        await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen), what="the confirmation")
+        shown = str(app.screen.text)
+        assert any(line.startswith("+") and "kt-br9 bridge" in line for line in shown.splitlines())
+        assert "ip link add name kt-br9 type bridge" in shown
+        assert "kt-br9" not in links(netns)  # nothing changed before the user confirms
+        await pilot.press("y")
+        await wait_for(pilot, lambda: isinstance(app.screen, ProgressScreen) and app.screen.finished, what="apply")
+        assert "verified" in "\n".join(app.screen.lines)
+        await pilot.press("enter")
+        found = links(netns)
+        assert found["kt-p1"]["master"] == found["kt-p2"]["master"] == "kt-br9"
+        await wait_for(pilot, lambda: "link:kt-br9" in tree_keys(app), what="the new bridge in the tree")
+
+        # delete it again from the tree: d, confirm
+        assert app.query_one(TopologyTree).select_key("link:kt-br9")
+        await pilot.pause(0.2)
+        await pilot.press("d")
+        await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen), what="the delete confirmation")
+        await pilot.press("y")
+        await wait_for(pilot, lambda: isinstance(app.screen, ProgressScreen) and app.screen.finished, what="delete")
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: "link:kt-br9" not in tree_keys(app), what="the bridge gone from the tree")
+        assert "kt-br9" not in links(netns)
+
+
+async def test_cancel_leaves_the_host_untouched(netns):
+    ports_ns(netns)
+    before = links(netns).keys()
+    app = await open_app(netns=netns)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await wait_for(pilot, lambda: app.snapshot is not None, what="the first snapshot")
+        await pilot.press("n", "b")
+        await wait_for(pilot, lambda: isinstance(app.screen, WizardScreen), what="the wizard")
+        await pilot.press("ctrl+s")
+        await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen), what="the confirmation")
+        await pilot.press("n")
+        await pilot.pause(0.3)
+        assert not isinstance(app.screen, (ConfirmScreen, WizardScreen, ProgressScreen))
+        await pilot.press("n", "b", "escape")
+        await pilot.pause(0.3)
+    assert links(netns).keys() == before
+
+
+async def test_a_bad_field_shows_its_error_there(netns):
+    ports_ns(netns)
+    app = await open_app(netns=netns)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await wait_for(pilot, lambda: app.snapshot is not None, what="the first snapshot")
+        await pilot.press("n", "b")
+        await wait_for(pilot, lambda: isinstance(app.screen, WizardScreen), what="the wizard")
+        await type_name(pilot, "kt-far-too-long-name")
+        await pilot.press("ctrl+s")
+        await pilot.pause(0.2)
+        assert isinstance(app.screen, WizardScreen)
+        assert "at most 15 bytes" in str(app.screen.query_one("#error-name").render())
+    assert "kt-far-too-long-name" not in links(netns)
+
+
+async def test_readonly_offers_no_wizard(netns):
+    ports_ns(netns)
+    app = await open_app(netns=netns, readonly=True)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await wait_for(pilot, lambda: app.snapshot is not None, what="the first snapshot")
+        for key in ("n", "a", "d"):
+            await pilot.press(key)
+            await pilot.pause(0.2)
+            assert not isinstance(app.screen, (WizardScreen, ConfirmScreen))
+        footer = " ".join(b.binding.description for b in app.active_bindings.values() if b.binding.show and b.enabled)
+        assert "New" not in footer and "Attach" not in footer
+
+
+@pytest.mark.kernelvm
+async def test_bond_and_vlan_wizards(netns):
+    for name in ("kt-d0", "kt-d1"):
+        sh("ip", "-n", netns, "link", "add", name, "type", "dummy")
+    app = await open_app(netns=netns)
+    async with app.run_test(size=(120, 45)) as pilot:
+        await wait_for(pilot, lambda: app.snapshot is not None, what="the first snapshot")
+        await pilot.press("n", "o")
+        await wait_for(pilot, lambda: isinstance(app.screen, WizardScreen), what="the bond wizard")
+        await type_name(pilot, "kt-bond0")
+        await select_in_list(pilot, app, "slaves", ["kt-d0", "kt-d1"])
+        await pilot.press("ctrl+s")
+        await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen), what="the confirmation")
+        await pilot.press("y")
+        await wait_for(pilot, lambda: isinstance(app.screen, ProgressScreen) and app.screen.finished, what="apply")
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: "link:kt-bond0" in tree_keys(app), what="the bond in the tree")
+        bonding = sh("ip", "netns", "exec", netns, "cat", "/proc/net/bonding/kt-bond0")
+        assert "fault-tolerance (active-backup)" in bonding and "Slave Interface: kt-d1" in bonding
+
+        assert app.query_one(TopologyTree).select_key("link:kt-bond0")
+        await pilot.pause(0.2)
+        await pilot.press("n", "v")
+        await wait_for(pilot, lambda: isinstance(app.screen, WizardScreen), what="the VLAN wizard")
+        app.screen.query_one("#field-vid").focus()
+        await pilot.press(*"100", "ctrl+s")
+        await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen), what="the confirmation")
+        await pilot.press("y")
+        await wait_for(pilot, lambda: isinstance(app.screen, ProgressScreen) and app.screen.finished, what="apply")
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: "link:kt-bond0.100" in tree_keys(app), what="the VLAN in the tree")
+        assert links(netns)["kt-bond0.100"]["linkinfo"]["info_data"]["id"] == 100
+
+
+@pytest.mark.libvirt
+async def test_attach_wizard_and_detach_on_a_real_guest():
+    from tests.guests import diskless_guest, kt_bridge, unique_name
+    from tests.test_apply_guest import domiflist
+
+    with kt_bridge() as bridge, diskless_guest(unique_name("w"), []) as dom:
+        app = KvmtuiApp(DashboardOptions(interval=60))
+        async with app.run_test(size=(120, 45)) as pilot:
+            await wait_for(pilot, lambda: app.snapshot is not None and any(d.name == dom.name() for d in app.snapshot.domains),
+                           what="the guest")
+            assert app.query_one(TopologyTree).select_key(f"link:{bridge}")
+            await pilot.pause(0.2)
+            await pilot.press("a")
+            await wait_for(pilot, lambda: isinstance(app.screen, WizardScreen), what="the attach wizard")
+            await pilot.press("enter", *dom.name(), "enter")  # the guest: open the list, type to find, pick
+            await pilot.pause(0.2)
+            app.screen.query_one("#field-model").focus()
+            await pilot.press("ctrl+u", *"usb-net")
+            app.screen.query_one("#field-live").focus()
+            await pilot.press("space", "ctrl+s")
+            await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen), what="the confirmation")
+            assert f"source bridge=\"{bridge}\"" in str(app.screen.text)
+            await pilot.press("y")
+            await wait_for(pilot, lambda: isinstance(app.screen, ProgressScreen) and app.screen.finished, what="apply")
+            assert "verified" in "\n".join(app.screen.lines)
+            await pilot.press("enter")
+            (mac,) = [m for m, row in domiflist(dom.name()).items() if row["source"] == bridge]
+            await wait_for(pilot, lambda: any(n.key.startswith("guest:") and mac in n.summary
+                                              for _, n in __import__("kvmtui.topology", fromlist=["walk"]).walk(app.forest)),
+                           what="the new guest NIC in the tree")
+            key = next(n.key for _, n in __import__("kvmtui.topology", fromlist=["walk"]).walk(app.forest)
+                       if n.key.startswith("guest:") and n.ref is None and mac in n.summary)
+            assert app.query_one(TopologyTree).select_key(key)
+            await pilot.pause(0.2)
+            await pilot.press("d")
+            await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen), what="the detach confirmation")
+            await pilot.press("y")
+            await wait_for(pilot, lambda: isinstance(app.screen, ProgressScreen) and app.screen.finished, what="detach")
+            await pilot.press("enter")
+            assert mac not in domiflist(dom.name())
