@@ -130,6 +130,10 @@ def run_dashboard(args: argparse.Namespace) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    if args.readonly:
+        from kvmtui.privileges import drop_net_admin
+
+        drop_net_admin()  # before any thread exists: the kernel itself refuses changes from here on
     try:
         if args.command == "dump":
             return run_dump(args)

@@ -15,6 +15,7 @@ from kvmtui.audit.facts import (
     is_downstream_port,
     is_tap,
     lands_on_bridge,
+    libvirt_helper_tap,
     link_key,
     ports,
 )
@@ -46,6 +47,8 @@ def port_blocked(snapshot: Snapshot) -> Iterator[Finding]:
             info = port.info_slave_data
             if not isinstance(info, BridgePortInfo) or info.state not in ("blocking", "disabled"):
                 continue
+            if libvirt_helper_tap(port):
+                continue  # down by design
             guest = claimed.get(port.ifname)
             if guest is not None and guest[2].link_state == "down":
                 continue  # the administrator unplugged the guest's cable on purpose
@@ -80,8 +83,8 @@ def down_with_guests(snapshot: Snapshot) -> Iterator[Finding]:
     for bridge in _bridges(snapshot):
         if bridge.is_up:
             continue
-        guests = sorted({d.name for d, _n, nic in guest_nics(snapshot)
-                         if d.active and lands_on_bridge(snapshot, nic, True) == bridge.ifname})
+        guests = sorted({d.name for d, _n, nic in guest_nics(snapshot) if d.active and guests_in_view(snapshot)
+                         and lands_on_bridge(snapshot, nic, True) == bridge.ifname})
         claimed = claimed_targets(snapshot)
         taps = sorted(p.ifname for p in ports(snapshot, bridge.ifname)
                       if is_tap(p) and p.carrier and p.ifname not in claimed)
@@ -162,6 +165,8 @@ def mac_two_ports(snapshot: Snapshot) -> Iterator[Finding]:
 
 def _guest_mac_elsewhere(snapshot: Snapshot) -> Iterator[Finding]:
     """A running guest's MAC in its bridge's FDB on another port than the guest's tap."""
+    if not guests_in_view(snapshot):
+        return
     for domain, number, nic in guest_nics(snapshot):
         if not domain.active or not nic.mac or not nic.target:
             continue

@@ -9,6 +9,7 @@ from __future__ import annotations
 import ipaddress
 from collections import defaultdict
 from collections.abc import Iterator
+from urllib.parse import urlsplit
 
 from kvmtui.model import Domain, DomainInterface, Link, Snapshot
 
@@ -37,8 +38,12 @@ def libvirt_read(snapshot: Snapshot) -> bool:
 
 
 def guests_in_view(snapshot: Snapshot) -> bool:
-    """Guests' host devices live in this snapshot's namespace (libvirt's are in the host's own)."""
-    return libvirt_read(snapshot) and kernel_read(snapshot) and snapshot.host.netns is None
+    """The guests' host devices are in this snapshot: libvirt is this host's (not remote, not
+    the test driver) and the snapshot is of the host's own namespace, where libvirt puts them."""
+    if not (libvirt_read(snapshot) and kernel_read(snapshot)) or snapshot.host.netns is not None:
+        return False
+    uri = urlsplit(snapshot.host.libvirt_uri or "")
+    return uri.netloc == "" and uri.scheme.split("+")[0] != "test"
 
 
 def sysctl(snapshot: Snapshot, name: str) -> str | None:
@@ -56,8 +61,15 @@ def guest_subject(domain: Domain, nic: DomainInterface) -> str:
 
 
 def claimed_targets(snapshot: Snapshot) -> dict[str, tuple[Domain, int, DomainInterface]]:
-    """Host device name -> the running guest NIC that uses it."""
+    """Host device name -> the running guest NIC that uses it (empty when guests are not in view)."""
+    if not guests_in_view(snapshot):
+        return {}
     return {nic.target: (d, n, nic) for d, n, nic in guest_nics(snapshot) if d.active and nic.target}
+
+
+def libvirt_helper_tap(link: Link) -> bool:
+    """libvirt before 6 kept a down tap `<bridge>-nic` on each network's bridge to pin its MAC."""
+    return link.master is not None and link.ifname == f"{link.master}-nic"
 
 
 def is_tap(link: Link) -> bool:
@@ -93,8 +105,8 @@ def global_addresses(link: Link) -> list[str]:
 
 
 def lands_on_bridge(snapshot: Snapshot, nic: DomainInterface, running: bool) -> str | None:
-    """The bridge a guest NIC is on: its tap's master when running, else what the XML says."""
-    if running and nic.target:
+    """The bridge a guest NIC is on: its tap's master when it runs here, else what the XML says."""
+    if running and nic.target and guests_in_view(snapshot):
         tap = snapshot.link(nic.target)
         if tap is not None and tap.master:
             master = snapshot.link(tap.master)
@@ -110,9 +122,9 @@ def lands_on_bridge(snapshot: Snapshot, nic: DomainInterface, running: bool) -> 
 
 def guest_bridges(snapshot: Snapshot) -> list[str]:
     """Bridges guests use: with a tap port, or where a running guest's NIC lands."""
-    found = {link.master for link in snapshot.links if is_tap(link) and link.master}
+    found = {link.master for link in snapshot.links if is_tap(link) and link.master and not libvirt_helper_tap(link)}
     for domain, _n, nic in guest_nics(snapshot):
-        if domain.active:
+        if domain.active and guests_in_view(snapshot):
             bridge = lands_on_bridge(snapshot, nic, True)
             if bridge:
                 found.add(bridge)

@@ -19,6 +19,7 @@ from kvmtui.audit.facts import (
     guests_in_view,
     is_tap,
     lands_on_bridge,
+    libvirt_helper_tap,
     libvirt_read,
     link_key,
 )
@@ -60,7 +61,7 @@ def orphan_tap(snapshot: Snapshot) -> Iterator[Finding]:
         return
     claimed = claimed_targets(snapshot)
     for link in snapshot.links:
-        if not is_tap(link) or link.ifname in claimed:
+        if not is_tap(link) or link.ifname in claimed or libvirt_helper_tap(link):
             continue
         where = f" (port of {link.master})" if link.master else ""
         if link.carrier:
@@ -126,10 +127,11 @@ class _Macvtap:
 def _macvtaps(snapshot: Snapshot) -> list[_Macvtap]:
     result = []
     claimed = set()
+    here = guests_in_view(snapshot)
     for domain, number, nic in guest_nics(snapshot):
         if nic.type != "direct":
             continue
-        link = snapshot.link(nic.target) if domain.active else None
+        link = snapshot.link(nic.target) if domain.active and here else None
         if link is not None and isinstance(link.info_data, MacvlanInfo):
             claimed.add(link.ifname)
             lower, mode = link.link, link.info_data.mode
@@ -230,7 +232,7 @@ def passthrough_shared(snapshot: Snapshot) -> Iterator[Finding]:
 def _segment(snapshot: Snapshot, domain, nic) -> tuple[str, str] | None:
     """The layer-2 network a guest NIC joins, or None when it cannot be told."""
     if nic.type == "direct":
-        link = snapshot.link(nic.target) if domain.active and nic.target else None
+        link = snapshot.link(nic.target) if domain.active and nic.target and guests_in_view(snapshot) else None
         lower = link.link if link is not None and link.link else nic.dev
         return ("device", lower) if lower else None
     bridge = lands_on_bridge(snapshot, nic, domain.active)

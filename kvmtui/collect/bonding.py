@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import TypeVar
 
 from kvmtui.errors import KvmtuiError
+from kvmtui.privileges import reading_bonding_files
 from kvmtui.model.bonding import BOND_MODES, Aggregator, Bond, BondSlave, LacpPort
 
 
@@ -349,7 +350,8 @@ def collect_bonds(
         proc_path = proc_dir / name
         garbled = False
         try:
-            text = proc_path.read_bytes().decode("utf-8", errors="replace")
+            with reading_bonding_files():  # LACP details are printed to CAP_NET_ADMIN only
+                text = proc_path.read_bytes().decode("utf-8", errors="replace")
         except OSError as error:
             proc_failure = f"cannot read {proc_path} ({_why(error)})"
         else:
