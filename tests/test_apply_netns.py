@@ -47,6 +47,10 @@ def host_state(netns: str) -> dict:
 def uplink_ns(make_netns):
     """kt-up (10.20.0.2/24, default route via 10.20.0.1, 10.30.0.0/16 via .254) wired to a peer namespace."""
     ns, wire = make_netns(), make_netns()
+    # IPv6 duplicate address detection runs asynchronously after every link flap; with it
+    # on, a state compared right after a rollback may catch an address still "tentative".
+    for knob in ("all", "default"):
+        sh("ip", "netns", "exec", ns, "sysctl", "-qw", f"net.ipv6.conf.{knob}.accept_dad=0")
     sh("ip", "-n", ns, "link", "add", "kt-up", "type", "veth", "peer", "name", "kt-wire", "netns", wire)
     for n in (1, 2):
         sh("ip", "-n", ns, "link", "add", f"kt-p{n}", "type", "veth", "peer", "name", f"kt-q{n}")
@@ -151,3 +155,45 @@ def test_enslaving_a_port_twice_is_refused(uplink_ns):
     assert kvmtui(uplink_ns, "apply", "--yes", "bridge", "kt-br0", "--port", "kt-p1").returncode == 0
     proc = kvmtui(uplink_ns, "apply", "--yes", "bridge", "kt-br1", "--port", "kt-p1")
     assert proc.returncode == 1 and "kt-p1 is already a port of kt-br0" in proc.stderr
+
+
+def test_kernel_refusal_rolls_back_with_exit_3(uplink_ns):
+    """A real refusal the planner cannot foresee: the bridge will not take a port that
+    already serves as a macvtap lower device (EBUSY)."""
+    ns = uplink_ns
+    sh("ip", "-n", ns, "link", "add", "kt-mv0", "link", "kt-p1", "type", "macvtap", "mode", "bridge")
+    before = host_state(ns)
+    proc = kvmtui(ns, "apply", "--yes", "bridge", "kt-br0", "--port", "kt-p1")
+    assert proc.returncode == 3, proc.stdout + proc.stderr
+    assert "failed" in proc.stderr and "undid" in proc.stderr
+    assert host_state(ns) == before
+
+
+def test_unmet_expectation_after_success_rolls_back(uplink_ns):
+    """Verification: the steps all succeed, the re-read host does not show the intended
+    state (an expectation that cannot hold is added), so everything is undone."""
+    from dataclasses import replace
+
+    from kvmtui.plan.expect import LinkGone
+
+    ns = uplink_ns
+    before = host_state(ns)
+    plan = make_plan(CreateBridge("kt-br0", ("kt-p1",)), collect_snapshot(netns=ns, with_libvirt=False))
+    plan = replace(plan, expectations=plan.expectations + (LinkGone("lo"),))
+    report = Executor(ns, None, readonly=False).apply(plan)
+    assert not report.ok and report.unmet == ("lo still exists",) and len(report.undone) == len(plan.steps)
+    assert host_state(ns) == before
+
+
+def test_confirmation_warns_about_the_ssh_session(uplink_ns):
+    from kvmtui.plan.diff import confirmation
+
+    snapshot = collect_snapshot(netns=uplink_ns, with_libvirt=False)
+    plan = make_plan(CreateBridge("kt-br0", ("kt-up",), move_ip_from="kt-up"), snapshot)
+    shown = confirmation(plan, snapshot, "10.20.0.77 50000 10.20.0.2 22")
+    assert any("kt-up, which carries your SSH session (10.20.0.77 -> 10.20.0.2)" in w for w in shown.warnings)
+    assert any("default route" in w for w in shown.warnings)
+    unrelated = confirmation(make_plan(CreateBridge("kt-br0", ("kt-p1",)), snapshot), snapshot, "10.20.0.77 50000 10.20.0.2 22")
+    assert unrelated.warnings == ()
+    marks = {line.text.split()[0]: line.mark for line in shown.tree}
+    assert marks["kt-br0"] == "+" and marks["kt-up"] == "~"
