@@ -7,6 +7,7 @@ import json
 
 import pytest
 
+from kvmtui.topology import walk
 from kvmtui.ui.app import DashboardOptions, KvmtuiApp
 from kvmtui.ui.forms import ConfirmScreen, ProgressScreen, WizardScreen
 from kvmtui.ui.topology_pane import TopologyTree
@@ -30,6 +31,16 @@ async def open_app(pilot_size=(120, 40), **options):
 
 async def type_name(pilot, name: str) -> None:
     await pilot.press("ctrl+u", *name)  # the name field has focus; clear its default first
+
+
+async def confirm_and_apply(pilot, app, what: str) -> list[str]:
+    """On the confirmation screen: y, wait for the steps to finish, Enter; the progress lines."""
+    await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen), what=f"the {what} confirmation")
+    await pilot.press("y")
+    await wait_for(pilot, lambda: isinstance(app.screen, ProgressScreen) and app.screen.finished, what=what)
+    lines = list(app.screen.lines)
+    await pilot.press("enter")
+    return lines
 
 
 async def select_in_list(pilot, app, field: str, wanted: list[str]) -> None:
@@ -59,10 +70,7 @@ async def test_bridge_wizard_to_confirmed_result(netns):
         assert any(line.startswith("+") and "kt-br9 bridge" in line for line in shown.splitlines())
         assert "ip link add name kt-br9 type bridge" in shown
         assert "kt-br9" not in links(netns)  # nothing changed before the user confirms
-        await pilot.press("y")
-        await wait_for(pilot, lambda: isinstance(app.screen, ProgressScreen) and app.screen.finished, what="apply")
-        assert "verified" in "\n".join(app.screen.lines)
-        await pilot.press("enter")
+        assert "verified" in "\n".join(await confirm_and_apply(pilot, app, "bridge"))
         found = links(netns)
         assert found["kt-p1"]["master"] == found["kt-p2"]["master"] == "kt-br9"
         await wait_for(pilot, lambda: "link:kt-br9" in tree_keys(app), what="the new bridge in the tree")
@@ -71,10 +79,7 @@ async def test_bridge_wizard_to_confirmed_result(netns):
         assert app.query_one(TopologyTree).select_key("link:kt-br9")
         await pilot.pause(0.2)
         await pilot.press("d")
-        await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen), what="the delete confirmation")
-        await pilot.press("y")
-        await wait_for(pilot, lambda: isinstance(app.screen, ProgressScreen) and app.screen.finished, what="delete")
-        await pilot.press("enter")
+        await confirm_and_apply(pilot, app, "delete")
         await wait_for(pilot, lambda: "link:kt-br9" not in tree_keys(app), what="the bridge gone from the tree")
         assert "kt-br9" not in links(netns)
 
@@ -137,10 +142,7 @@ async def test_bond_and_vlan_wizards(netns):
         await type_name(pilot, "kt-bond0")
         await select_in_list(pilot, app, "slaves", ["kt-d0", "kt-d1"])
         await pilot.press("ctrl+s")
-        await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen), what="the confirmation")
-        await pilot.press("y")
-        await wait_for(pilot, lambda: isinstance(app.screen, ProgressScreen) and app.screen.finished, what="apply")
-        await pilot.press("enter")
+        await confirm_and_apply(pilot, app, "bond")
         await wait_for(pilot, lambda: "link:kt-bond0" in tree_keys(app), what="the bond in the tree")
         bonding = sh("ip", "netns", "exec", netns, "cat", "/proc/net/bonding/kt-bond0")
         assert "fault-tolerance (active-backup)" in bonding and "Slave Interface: kt-d1" in bonding
@@ -151,10 +153,7 @@ async def test_bond_and_vlan_wizards(netns):
         await wait_for(pilot, lambda: isinstance(app.screen, WizardScreen), what="the VLAN wizard")
         app.screen.query_one("#field-vid").focus()
         await pilot.press(*"100", "ctrl+s")
-        await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen), what="the confirmation")
-        await pilot.press("y")
-        await wait_for(pilot, lambda: isinstance(app.screen, ProgressScreen) and app.screen.finished, what="apply")
-        await pilot.press("enter")
+        await confirm_and_apply(pilot, app, "VLAN")
         await wait_for(pilot, lambda: "link:kt-bond0.100" in tree_keys(app), what="the VLAN in the tree")
         assert links(netns)["kt-bond0.100"]["linkinfo"]["info_data"]["id"] == 100
 
@@ -181,21 +180,16 @@ async def test_attach_wizard_and_detach_on_a_real_guest():
             await pilot.press("space", "ctrl+s")
             await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen), what="the confirmation")
             assert f"source bridge=\"{bridge}\"" in str(app.screen.text)
-            await pilot.press("y")
-            await wait_for(pilot, lambda: isinstance(app.screen, ProgressScreen) and app.screen.finished, what="apply")
-            assert "verified" in "\n".join(app.screen.lines)
-            await pilot.press("enter")
+            assert "verified" in "\n".join(await confirm_and_apply(pilot, app, "attach"))
             (mac,) = [m for m, row in domiflist(dom.name()).items() if row["source"] == bridge]
-            await wait_for(pilot, lambda: any(n.key.startswith("guest:") and mac in n.summary
-                                              for _, n in __import__("kvmtui.topology", fromlist=["walk"]).walk(app.forest)),
-                           what="the new guest NIC in the tree")
-            key = next(n.key for _, n in __import__("kvmtui.topology", fromlist=["walk"]).walk(app.forest)
-                       if n.key.startswith("guest:") and n.ref is None and mac in n.summary)
+            def guest_nic_key() -> str | None:
+                return next((n.key for _, n in walk(app.forest)
+                             if n.key.startswith("guest:") and n.ref is None and mac in n.summary), None)
+
+            await wait_for(pilot, lambda: guest_nic_key() is not None, what="the new guest NIC in the tree")
+            key = guest_nic_key()
             assert app.query_one(TopologyTree).select_key(key)
             await pilot.pause(0.2)
             await pilot.press("d")
-            await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen), what="the detach confirmation")
-            await pilot.press("y")
-            await wait_for(pilot, lambda: isinstance(app.screen, ProgressScreen) and app.screen.finished, what="detach")
-            await pilot.press("enter")
+            await confirm_and_apply(pilot, app, "detach")
             assert mac not in domiflist(dom.name())
