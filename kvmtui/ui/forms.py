@@ -39,7 +39,8 @@ class WizardScreen(ModalScreen[Plan | None]):
         with VerticalScroll(id="wizard"):
             yield Static(f"[b]{self.title_text}[/b]  (Tab moves, Space toggles, Ctrl+S or the button plans)")
             for field in self.fields:
-                yield Label(field.label, classes="field-label")
+                if field.kind != "flag":  # a checkbox carries its own label
+                    yield Label(field.label, classes="field-label")
                 yield self._widget(field)
                 if field.help:
                     yield Static(field.help, classes="field-help", id=f"help-{field.name}")
