@@ -116,3 +116,31 @@ async def test_command_palette_offers_views_and_filters():
         await pilot.press("enter")
         await pilot.pause(0.2)
         assert app.query_one(TopologyTree)._filter == "vnet0"
+
+
+async def test_findings_tab_counts_and_jump_to_the_object():
+    from textual.widgets import TabbedContent
+
+    from kvmtui.model import TunInfo
+    from kvmtui.ui.app import DashboardOptions, KvmtuiApp
+    from kvmtui.ui.findings_pane import FindingsPane
+    from kvmtui.ui.topology_pane import TopologyTree
+    from tests.dashboard import wait_for
+
+    orphan = replace(_link("tap9", 9, "tun", "br0"), info_data=TunInfo("tap", False, True, False, True))
+    base = fdb_snapshot(0)  # guest rules judge only what the local libvirt was asked about
+    snapshot = replace(base, links=base.links + (orphan,), host=replace(base.host, libvirt_uri="qemu:///system"))
+    app = KvmtuiApp(DashboardOptions(), recorded=snapshot)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await wait_for(pilot, lambda: app.findings, what="the findings")
+        assert any(f.key == "link:tap9" for f in app.findings)
+        label = str(app.query_one(TabbedContent).get_tab("findings").label)
+        assert label == "6 Findings 1i"
+        await pilot.press("6")
+        table = app.query_one(FindingsPane).table
+        row = next(i for i, f in enumerate(table.findings) if f.key == "link:tap9")
+        table.move_cursor(row=row)
+        await pilot.press("enter")
+        await pilot.pause(0.2)
+        tree = app.query_one(TopologyTree)
+        assert tree.has_focus and tree.cursor_node.data == "link:tap9"

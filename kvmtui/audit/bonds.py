@@ -41,7 +41,8 @@ def slave_down(snapshot: Snapshot) -> Iterator[Finding]:
                 f"{bond.name} runs without redundancy: one more failure and it is down",
                 "bring the device up" if admin_down else
                 "check the cable, transceiver and switch port; the NIC's view is in ethtool",
-                (f"ip link set dev {slave.name} up",) if admin_down else (f"ethtool {slave.name}", SEE.format(bond=bond.name)),
+                (f"ip link set dev {slave.name} up",) if admin_down
+                else (f"ethtool {slave.name}", SEE.format(bond=bond.name)),
             )
 
 

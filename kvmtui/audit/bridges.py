@@ -90,10 +90,11 @@ def down_with_guests(snapshot: Snapshot) -> Iterator[Finding]:
                       if is_tap(p) and p.carrier and p.ifname not in claimed)
         if not guests and not taps:
             continue
-        who = ", ".join([f"guest {g}" for g in guests] + [f"tap {t}" for t in taps])
+        users = [f"guest {g}" for g in guests] + [f"tap {t}" for t in taps]
+        who = ", ".join(users) + (" use" if len(users) > 1 else " uses")
         yield Finding(
             "bridge-down-with-guests", "error", link_key(bridge.ifname), bridge.ifname,
-            f"bridge {bridge.ifname} is down while {who} use it",
+            f"bridge {bridge.ifname} is down while {who} it",
             "a down bridge forwards nothing: those guests are cut off from each other, the "
             "host and the wire",
             "bring the bridge up",
@@ -167,6 +168,10 @@ def _guest_mac_elsewhere(snapshot: Snapshot) -> Iterator[Finding]:
     """A running guest's MAC in its bridge's FDB on another port than the guest's tap."""
     if not guests_in_view(snapshot):
         return
+    where: dict[tuple[str, str], set[str]] = defaultdict(set)  # (bridge, mac) -> ports
+    for entry in snapshot.fdb:
+        if entry.master:
+            where[(entry.master, entry.mac.lower())].add(entry.ifname)
     for domain, number, nic in guest_nics(snapshot):
         if not domain.active or not nic.mac or not nic.target:
             continue
@@ -174,8 +179,7 @@ def _guest_mac_elsewhere(snapshot: Snapshot) -> Iterator[Finding]:
         if tap is None or not tap.master:
             continue
         mac = nic.mac.lower()
-        elsewhere = sorted({e.ifname for e in snapshot.fdb
-                            if e.master == tap.master and e.mac.lower() == mac and e.ifname not in (tap.ifname, tap.master)})
+        elsewhere = sorted(where.get((tap.master, mac), set()) - {tap.ifname, tap.master})
         if not elsewhere:
             continue
         yield Finding(

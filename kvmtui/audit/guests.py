@@ -148,9 +148,9 @@ def _macvtaps(snapshot: Snapshot) -> list[_Macvtap]:
 
 
 def _neighbours(snapshot: Snapshot, tap: _Macvtap, taps: list[_Macvtap]) -> list[str]:
-    """Other macvlans/macvtaps on the same lower device."""
-    names = [t.name for t in taps if t.lower == tap.lower and t.key != tap.key]
-    names += [l.ifname for l in snapshot.links if l.kind == "macvlan" and l.link == tap.lower]
+    """Who else sits on the same lower device: guests' macvtaps, other macvtaps, macvlans."""
+    names = [t.label if t.domain else f"macvtap {t.name}" for t in taps if t.lower == tap.lower and t.key != tap.key]
+    names += [f"macvlan {l.ifname}" for l in snapshot.links if l.kind == "macvlan" and l.link == tap.lower]
     return sorted(set(names))
 
 
@@ -207,7 +207,7 @@ def passthrough_shared(snapshot: Snapshot) -> Iterator[Finding]:
     for tap in taps:
         if tap.mode != "passthru" or not tap.lower:
             continue
-        users = [f"macvtap {n}" for n in _neighbours(snapshot, tap, taps)]
+        users = _neighbours(snapshot, tap, taps)
         users += [f"VLAN {n}" for n in stacked.get(tap.lower, ())]
         lower = snapshot.link(tap.lower)
         if lower is not None:

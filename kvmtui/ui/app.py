@@ -28,9 +28,11 @@ from kvmtui.topology import TopologyNode, build_forest
 from kvmtui.ui.commands import VIEWS, KvmtuiCommands
 from kvmtui.ui.details_pane import HISTORY, DetailsPane
 from kvmtui.ui.fdb_pane import FdbPane
+from kvmtui.ui.findings_pane import FindingChosen, FindingsPane, short_counts
 from kvmtui.ui.help import HelpScreen
 from kvmtui.ui.messages import (
     BridgeFdbReady,
+    FindingsReady,
     HostChanged,
     NodeChosen,
     PollDone,
@@ -94,6 +96,8 @@ class KvmtuiApp(WizardFlow, App[int]):
         self._watchers: list = []
         self.snapshots_shown = 0  # how many refreshes reached the screen (debounce is tested by it)
         self._progress = None
+        self._audit_baseline: Snapshot | None = None
+        self.findings: tuple = ()
 
     @property
     def readonly(self) -> bool:
@@ -124,6 +128,8 @@ class KvmtuiApp(WizardFlow, App[int]):
                     yield GuestsTable(id="guests-table")
                 with TabPane("5 Nets", id="networks"):
                     yield NetworksTable(id="networks-table")
+                with TabPane("6 Findings", id="findings"):
+                    yield FindingsPane(id="findings-pane")
         yield Footer()
 
     def on_mount(self) -> None:
@@ -271,6 +277,7 @@ class KvmtuiApp(WizardFlow, App[int]):
         self.snapshots_shown += 1
         if self._failure_baseline is None:
             self._failure_baseline = failure_counts(snapshot)
+            self._audit_baseline = snapshot
         self.forest = build_forest(snapshot)
         host = snapshot.host
         title = host.hostname + (f" netns {host.netns}" if host.netns else "")
@@ -307,6 +314,31 @@ class KvmtuiApp(WizardFlow, App[int]):
     def show_bonds(self) -> None:
         if self.snapshot is not None:
             self.query_one(BondsTable).show(bond_rows(self.snapshot, self._failure_baseline or {}))
+            self.run_audit(self.snapshot, self._audit_baseline)
+
+    @work(thread=True, group="audit", exclusive=True, exit_on_error=False)
+    def run_audit(self, snapshot: Snapshot, baseline: Snapshot | None) -> None:
+        """Findings of the snapshot on screen, against the first one (failure counts grown)."""
+        from kvmtui.audit.engine import audit
+
+        self.post_message(FindingsReady(audit(snapshot, baseline)))
+
+    def on_findings_ready(self, message: FindingsReady) -> None:
+        self.findings = message.findings
+        self.query_one(FindingsPane).show(message.findings)
+        counts = short_counts(message.findings)
+        self.query_one(TabbedContent).get_tab("findings").label = f"6 Findings {counts}".strip()
+        self.show_status()
+
+    def on_finding_chosen(self, message: FindingChosen) -> None:
+        """Enter on a finding: to its object in the tree (the filter is cleared if it hides it)."""
+        tree = self.query_one(TopologyTree)
+        if not tree.select_key(message.key):
+            self.apply_tree_filter("")
+            if not tree.select_key(message.key):
+                self.notify(f"{message.key} is not in the tree", severity="warning")
+                return
+        tree.focus()
 
     def show_status(self) -> None:
         parts = ["kvmtui"]
@@ -324,6 +356,8 @@ class KvmtuiApp(WizardFlow, App[int]):
         for status in self.sources.values():
             if not status.ok:
                 parts.append(status.text)
+        if self.findings:
+            parts.append(f"findings {short_counts(self.findings)}")
         if self.last_error:
             parts.append(f"error: {self.last_error}")
         self.query_one("#status", Static).update(" · ".join(parts))
@@ -339,7 +373,7 @@ class KvmtuiApp(WizardFlow, App[int]):
     def action_view(self, view: str) -> None:
         self.query_one(TabbedContent).active = view
         target = {"fdb": "#fdb-table", "bonds": "#bonds-table", "guests": "#guests-table",
-                  "networks": "#networks-table"}.get(view)
+                  "networks": "#networks-table", "findings": "#findings-table"}.get(view)
         if target:
             self.query_one(target).focus()
 

@@ -6,7 +6,7 @@ from functools import partial
 
 from textual.command import DiscoveryHit, Hit, Hits, Provider
 
-VIEWS = ("details", "fdb", "bonds", "guests", "networks")
+VIEWS = ("details", "fdb", "bonds", "guests", "networks", "findings")
 
 
 class KvmtuiCommands(Provider):

@@ -65,7 +65,8 @@ class FindingsTable(DataTable):
             symbol, style = SEVERITY_STYLES[finding.severity]
             self.add_row(Text(symbol, style=style), finding.rule, finding.subject, finding.what)
         if self.findings:
-            same = [i for i, f in enumerate(self.findings) if current and (f.rule, f.key) == (current.rule, current.key)]
+            was = (current.rule, current.key) if current else None
+            same = [i for i, f in enumerate(self.findings) if (f.rule, f.key) == was]
             self.move_cursor(row=same[0] if same else min(self.cursor_row, len(self.findings) - 1))
 
     def current(self) -> Finding | None:

@@ -12,7 +12,8 @@ HELP = """\
 [b]kvmtui[/b]: the network of this KVM host, from the wire to the guests.
 
 [b]Anywhere[/b]
-  1-5        details, FDB, bonds, guests, networks
+  1-6        details, FDB, bonds, guests, networks, findings
+             (on a finding, Enter jumps to its object in the tree)
   t          back to the topology tree
   /          filter the tree by name, MAC, guest or kind (Esc clears)
   r          re-read everything now

@@ -71,3 +71,9 @@ class ApplyDone(Message):
         super().__init__()
         self.ok = ok
         self.summary = summary
+
+
+class FindingsReady(Message):
+    def __init__(self, findings: tuple) -> None:
+        super().__init__()
+        self.findings = findings

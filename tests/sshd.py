@@ -1,0 +1,197 @@
+"""A private sshd on 127.0.0.1 and a private tmux server, for tests (and the dashboard
+benchmark) that need a real terminal: a pty that sshd allocates, and a terminal
+emulator (tmux) that interprets everything the app writes, so `capture-pane` shows
+what a person would see.
+
+Everything lives in a temporary directory and is stopped by its own pid or socket
+name; the system's sshd, the user's tmux and ~/.ssh are never touched.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+SSHD = "/usr/sbin/sshd"  # sshd re-executes itself, so it must be started by absolute path
+PRIVSEP_DIR = Path("/run/sshd")  # OpenSSH chroots its pre-auth child here; refuses to start without it
+LOOPBACK = "127.0.0.1"  # never any other address
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind((LOOPBACK, 0))
+        return sock.getsockname()[1]
+
+
+@dataclass(frozen=True)
+class Sshd:
+    port: int
+    client_key: Path
+    log: Path
+
+    def ssh(self, remote_command: str, tty: bool = True) -> list[str]:
+        """argv of an ssh client to root@127.0.0.1 that ignores every user and system
+        ssh setting (-F /dev/null) and never records the throwaway host key."""
+        return ["ssh", "-F", "/dev/null", "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null",
+                "-o", "GlobalKnownHostsFile=/dev/null", "-o", "BatchMode=yes", "-o", "IdentitiesOnly=yes",
+                "-o", "LogLevel=ERROR", "-i", str(self.client_key), "-p", str(self.port),
+                "-t" if tty else "-T", f"root@{LOOPBACK}", remote_command]
+
+
+def _config(tmp: Path, host_key: Path) -> str:
+    return "\n".join([
+        f"ListenAddress {LOOPBACK}",  # the port comes from -p
+        "AddressFamily inet",
+        f"HostKey {host_key}",
+        f"PidFile {tmp / 'sshd.pid'}",
+        f"AuthorizedKeysFile {tmp / 'authorized_keys'}",
+        "AllowUsers root",
+        "PermitRootLogin prohibit-password",
+        "PubkeyAuthentication yes",
+        "PasswordAuthentication no",
+        "KbdInteractiveAuthentication no",
+        "UsePAM no",
+        "StrictModes no",  # the pytest tmp dir is not root-only all the way up
+        "PrintMotd no",
+        "PrintLastLog no",
+        "X11Forwarding no",
+        "AllowTcpForwarding no",
+        "AllowAgentForwarding no",
+        "PermitTunnel no",
+        "LogLevel VERBOSE",
+        "",
+    ])
+
+
+@contextmanager
+def private_sshd(tmp: Path, timeout: float = 15.0) -> Iterator[Sshd]:
+    """sshd -D on a free port of 127.0.0.1 that lets in only a key generated here.
+    /run/sshd is created if missing and left (it is the package's own, empty dir; another
+    test's sshd may be using it)."""
+    host_key, client_key, log = tmp / "host_ed25519", tmp / "client_ed25519", tmp / "sshd.log"
+    for key in (host_key, client_key):
+        subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "kt-test", "-f", str(key)], check=True)
+    (tmp / "authorized_keys").write_text(Path(f"{client_key}.pub").read_text())
+    config = tmp / "sshd_config"
+    config.write_text(_config(tmp, host_key))
+    PRIVSEP_DIR.mkdir(mode=0o755, exist_ok=True)
+    proc = None
+    try:
+        for _attempt in range(3):  # the free port may be taken between asking and binding
+            server = Sshd(free_port(), client_key, log)
+            proc = subprocess.Popen([SSHD, "-D", "-f", str(config), "-p", str(server.port), "-E", str(log)],
+                                    stdin=subprocess.DEVNULL, start_new_session=True)
+            if _wait_ready(proc, server, timeout):
+                break
+            _stop(proc)
+            proc = None
+        else:
+            raise RuntimeError(f"private sshd did not start; its log:\n{_read(log)}")
+        yield server
+    finally:
+        if proc is not None:
+            _stop(proc)
+
+
+def _wait_ready(proc: subprocess.Popen, server: Sshd, timeout: float) -> bool:
+    """Ready when a real login runs a command; False if sshd died (e.g. port taken)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            return False
+        probe = subprocess.run(server.ssh("echo kt-ready", tty=False), capture_output=True, text=True,
+                               stdin=subprocess.DEVNULL, timeout=timeout)
+        if probe.returncode == 0 and probe.stdout.strip() == "kt-ready":
+            return True
+        time.sleep(0.1)
+    return False
+
+
+def _stop(proc: subprocess.Popen) -> None:
+    if proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(5)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(5)
+
+
+def _read(path: Path) -> str:
+    try:
+        return path.read_text(errors="replace")
+    except OSError:
+        return "(no log)"
+
+
+class Tmux:
+    """One session of a private tmux server (`tmux -L kt-...`, no config file), forced to
+    UTF-8 (-u) so capture-pane returns the symbols as they are. Call kill() in finally."""
+
+    SESSION = "kt"
+
+    def __init__(self) -> None:
+        self.socket = f"kt-{uuid.uuid4().hex[:10]}"
+        self.env = {**os.environ, "LANG": "C.UTF-8"}
+        self.env.pop("TMUX", None)  # inside someone's tmux, still talk to our own server
+        self._socket_path = ""
+
+    def __call__(self, *args: str, check: bool = True) -> str:
+        proc = subprocess.run(["tmux", "-u", "-L", self.socket, "-f", "/dev/null", *args],
+                              capture_output=True, text=True, env=self.env, timeout=30)
+        if check and proc.returncode != 0:
+            raise RuntimeError(f"tmux {' '.join(args)} failed ({proc.returncode}): {proc.stderr.strip()}")
+        return proc.stdout
+
+    def start(self, command: str, width: int, height: int) -> None:
+        self("new-session", "-d", "-s", self.SESSION, "-x", str(width), "-y", str(height), command)
+        self._socket_path = self.pane("#{socket_path}")
+        self("set-option", "-t", self.SESSION, "window-size", "manual")  # no client may resize it
+        self("set-option", "-t", self.SESSION, "remain-on-exit", "on")  # keep the last screen to look at
+
+    def start_shell(self, width: int, height: int, prompt: str = "kt$ ") -> None:
+        """An interactive bash without rc files or history, so the screen is predictable
+        and root's ~/.bash_history stays untouched."""
+        self.start(f"env -u PROMPT_COMMAND HISTFILE=/dev/null PS1='{prompt}' bash --norc --noprofile -i",
+                   width, height)
+
+    def type(self, text: str) -> None:
+        self("send-keys", "-t", self.SESSION, "-l", text)
+
+    def keys(self, *keys: str) -> None:
+        self("send-keys", "-t", self.SESSION, *keys)
+
+    def screen(self, escapes: bool = False) -> str:
+        return self("capture-pane", "-p", "-t", self.SESSION, *(["-e"] if escapes else []))
+
+    def pane(self, fmt: str) -> str:
+        """A pane format, e.g. #{alternate_on}, #{cursor_flag}, #{pane_pid}."""
+        return self("display-message", "-p", "-t", self.SESSION, fmt).strip()
+
+    def wait_screen(self, predicate: Callable[[str], object], what: str, timeout: float = 30.0,
+                    poll: float = 0.05, give_up: Callable[[str], object] | None = None) -> str:
+        """Polls capture-pane until predicate(screen) holds; give_up(screen) ends the wait
+        early (the command already failed). The last screen is in the error."""
+        deadline = time.monotonic() + timeout
+        while True:
+            text = self.screen()
+            if predicate(text):
+                return text
+            if time.monotonic() > deadline or (give_up is not None and give_up(text)):
+                raise AssertionError(f"{what}: not on screen within {timeout:g} s; the pane shows:\n{text}")
+            time.sleep(poll)
+
+    def kill(self) -> None:
+        self("kill-server", check=False)
+        if self._socket_path.startswith("/") and os.path.basename(self._socket_path) == self.socket:
+            try:
+                os.unlink(self._socket_path)  # kill-server leaves the socket file behind
+            except FileNotFoundError:
+                pass

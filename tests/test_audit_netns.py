@@ -1,0 +1,243 @@
+"""Audit rules on real topologies built in namespaces (kernel only: --no-libvirt).
+
+Each test starts from a clean small host (a bridge with STP, one uplink, two taps held
+open by a process the way QEMU holds them, a container veth, a vxlan on its underlay),
+breaks one thing, and checks that exactly the matching finding appears.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+from contextlib import contextmanager
+
+import pytest
+
+from kvmtui.audit import audit
+from kvmtui.collect.snapshot import collect_snapshot
+from tests.conftest import sh
+from tests.topologies import build_host_like
+
+# Opens taps the way QEMU does (TUNSETIFF), so they have carrier while this runs.
+HOLD_TAPS = r"""
+import fcntl, os, struct, sys
+TUNSETIFF, IFF_TAP, IFF_NO_PI = 0x400454CA, 0x0002, 0x1000
+fds = [os.open("/dev/net/tun", os.O_RDWR) for _ in sys.argv[1:]]
+for fd, name in zip(fds, sys.argv[1:]):
+    fcntl.ioctl(fd, TUNSETIFF, struct.pack("16sH", name.encode(), IFF_TAP | IFF_NO_PI))
+print("ready", flush=True)
+sys.stdin.read()
+"""
+
+
+@contextmanager
+def held_taps(ns: str, *names: str):
+    """Taps in `ns` with a program attached (carrier up); gone when the block ends."""
+    proc = subprocess.Popen(["ip", "netns", "exec", ns, sys.executable, "-c", HOLD_TAPS, *names],
+                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout.readline().strip() == "ready"
+        yield names
+    finally:
+        proc.stdin.close()
+        proc.wait(timeout=10)
+
+
+def ip(ns: str, *args: str) -> str:
+    return sh("ip", "-n", ns, *args)
+
+
+def found(ns: str) -> set[tuple[str, str]]:
+    return {(f.rule, f.key) for f in audit(collect_snapshot(ns, with_libvirt=False))}
+
+
+def build_clean(ns: str, peer_ns: str) -> None:
+    """br0 (STP on, 192.0.2.1/24) <- kt-up (veth to kt-wire, 10.9.0.1/24); tap0, tap1
+    (held open); ct0 (veth to a container namespace); vx0 (vxlan on kt-wire, MTU 1450)."""
+    ip(ns, "link", "add", "br0", "type", "bridge", "stp_state", "1")
+    ip(ns, "link", "add", "kt-up", "type", "veth", "peer", "name", "kt-wire")
+    ip(ns, "link", "set", "kt-up", "master", "br0")
+    ip(ns, "link", "add", "ct0", "type", "veth", "peer", "name", "eth0", "netns", peer_ns)
+    ip(ns, "link", "set", "ct0", "master", "br0")
+    sh("ip", "-n", peer_ns, "link", "set", "eth0", "up")
+    for dev in ("tap0", "tap1"):
+        ip(ns, "link", "set", dev, "master", "br0")
+    for dev in ("br0", "kt-up", "kt-wire", "ct0", "tap0", "tap1"):
+        ip(ns, "link", "set", dev, "up")
+    ip(ns, "addr", "add", "192.0.2.1/24", "dev", "br0")
+    ip(ns, "addr", "add", "10.9.0.1/24", "dev", "kt-wire")
+    ip(ns, "link", "add", "vx0", "type", "vxlan", "id", "42", "dstport", "4789",
+       "remote", "10.9.0.2", "local", "10.9.0.1", "dev", "kt-wire")
+    ip(ns, "link", "set", "vx0", "up")
+    sh("ip", "netns", "exec", ns, "sysctl", "-qw", "net.bridge.bridge-nf-call-iptables=0")
+
+
+@pytest.fixture
+def host(make_netns):
+    """The clean host, its taps held open for the test's duration."""
+    ns, peer = make_netns(), make_netns()
+    with held_taps(ns, "tap0", "tap1"):
+        build_clean(ns, peer)
+        yield ns
+
+
+def test_clean_host_is_silent(host):
+    assert found(host) == set()
+
+
+def test_disabled_port(host):
+    ip(host, "link", "set", "ct0", "down")
+    assert found(host) == {("bridge-port-blocked", "link:ct0")}
+
+
+def test_blocking_port(host):
+    """A second bridge joined to br0 by two veth pairs: STP blocks one of the four ports."""
+    ip(host, "link", "add", "brB", "type", "bridge", "stp_state", "1", "hello_time", "100")
+    for n in (1, 2):
+        ip(host, "link", "add", f"a{n}", "type", "veth", "peer", "name", f"b{n}")
+        ip(host, "link", "set", f"a{n}", "master", "br0")
+        ip(host, "link", "set", f"b{n}", "master", "brB")
+    for dev in ("brB", "a1", "a2", "b1", "b2"):
+        ip(host, "link", "set", dev, "up")
+    deadline = time.monotonic() + 20
+    while (result := found(host)) == set() and time.monotonic() < deadline:
+        time.sleep(0.5)
+    assert len(result) == 1
+    ((rule, key),) = result
+    assert rule == "bridge-port-blocked" and key in {"link:a1", "link:a2", "link:b1", "link:b2"}
+    state = sh("bridge", "-n", host, "link", "show", "dev", key[5:])
+    assert "state blocking" in state
+
+
+def test_bridge_down_with_guests(host):
+    ip(host, "link", "set", "br0", "down")
+    findings = audit(collect_snapshot(host, with_libvirt=False))
+    assert {(f.rule, f.key) for f in findings} == {("bridge-down-with-guests", "link:br0")}
+    assert findings[0].severity == "error" and "tap tap0, tap tap1" in findings[0].what
+    assert findings[0].commands == ("ip link set dev br0 up",)
+
+
+def test_stp_off_with_two_uplinks(host):
+    ip(host, "link", "set", "br0", "type", "bridge", "stp_state", "0")
+    assert found(host) == set()  # one uplink: no loop possible
+    ip(host, "link", "add", "kt-up2", "type", "veth", "peer", "name", "kt-wire2")
+    ip(host, "link", "set", "kt-up2", "master", "br0")
+    for dev in ("kt-up2", "kt-wire2"):
+        ip(host, "link", "set", dev, "up")
+    assert found(host) == {("bridge-stp-off-uplinks", "link:br0")}
+
+
+def test_address_on_bridge_port(host):
+    ip(host, "addr", "add", "198.51.100.7/24", "dev", "kt-up")
+    (finding,) = audit(collect_snapshot(host, with_libvirt=False))
+    assert (finding.rule, finding.key) == ("bridge-port-address", "link:kt-up")
+    assert finding.commands == ("ip addr del 198.51.100.7/24 dev kt-up", "ip addr add 198.51.100.7/24 dev br0")
+
+
+def test_guest_port_mtu_above_bridge(host):
+    ip(host, "link", "set", "ct0", "mtu", "9000")
+    (finding,) = audit(collect_snapshot(host, with_libvirt=False))
+    assert (finding.rule, finding.key) == ("mtu-larger-than-lower", "link:ct0")
+    assert "MTU 9000" in finding.what and "br0 only 1500" in finding.what
+
+
+def test_bridge_mtu_above_uplink(host):
+    ip(host, "link", "set", "kt-up", "mtu", "1400")  # the bridge follows its smallest port...
+    assert found(host) == {("mtu-larger-than-lower", f"link:{port}") for port in ("tap0", "tap1", "ct0")}
+    for port in ("tap0", "tap1", "ct0"):
+        ip(host, "link", "set", port, "mtu", "1400")
+    assert found(host) == set()
+    ip(host, "link", "set", "br0", "mtu", "1500")  # ...until someone sets it by hand
+    assert found(host) == {("mtu-larger-than-lower", "link:br0")}
+
+
+def test_vxlan_without_underlay_room(host):
+    """A vxlan created without `dev` keeps MTU 1500 on a 1500 underlay (found by route)."""
+    ip(host, "link", "add", "vx1", "type", "vxlan", "id", "43", "dstport", "4789",
+       "remote", "10.9.0.3", "local", "10.9.0.1")
+    ip(host, "addr", "add", "2001:db8:9::1/64", "dev", "kt-wire", "nodad")
+    ip(host, "link", "add", "vx6", "type", "vxlan", "id", "46", "dstport", "4789", "remote", "2001:db8:9::2")
+    ip(host, "link", "set", "vx6", "mtu", "1450")  # fine over IPv4, 20 bytes short over IPv6
+    findings = {f.key: f for f in audit(collect_snapshot(host, with_libvirt=False))}
+    assert {(f.rule, k) for k, f in findings.items()} == {("mtu-vxlan-underlay", "link:vx1"),
+                                                          ("mtu-vxlan-underlay", "link:vx6")}
+    assert "needs 1550" in findings["link:vx1"].what and "kt-wire" in findings["link:vx1"].what
+    assert "needs 1520" in findings["link:vx6"].what
+    assert findings["link:vx1"].commands == ("ip link set dev vx1 mtu 1450",)
+
+
+def test_macvtap_vepa_and_host_reach(host):
+    ip(host, "link", "add", "kt-low", "type", "veth", "peer", "name", "kt-lowp")
+    for name in ("mvt0", "mvt1"):
+        ip(host, "link", "add", name, "link", "kt-low", "type", "macvtap", "mode", "vepa")
+    # A bridge-mode macvtap next to the host's own macvlan (with the address): the cure.
+    ip(host, "link", "add", "kt-lowb", "type", "veth", "peer", "name", "kt-lowbp")
+    ip(host, "link", "add", "mvb0", "link", "kt-lowb", "type", "macvtap", "mode", "bridge")
+    ip(host, "link", "add", "hostmv", "link", "kt-lowb", "type", "macvlan", "mode", "bridge")
+    ip(host, "addr", "add", "203.0.113.1/24", "dev", "hostmv")
+    findings = audit(collect_snapshot(host, with_libvirt=False))
+    assert {(f.rule, f.key, f.severity) for f in findings} == {
+        ("guest-macvtap-vepa", "link:mvt0", "warning"), ("guest-macvtap-vepa", "link:mvt1", "warning"),
+        ("guest-macvtap-host", "link:mvt0", "info"), ("guest-macvtap-host", "link:mvt1", "info"),
+    }
+
+
+def test_single_vepa_macvtap_is_info(host):
+    ip(host, "link", "add", "kt-low", "type", "veth", "peer", "name", "kt-lowp")
+    ip(host, "link", "add", "mvt0", "link", "kt-low", "type", "macvtap", "mode", "vepa")
+    assert {(f.rule, f.severity) for f in audit(collect_snapshot(host, with_libvirt=False))} == {
+        ("guest-macvtap-vepa", "info"), ("guest-macvtap-host", "info")}
+
+
+def test_passthrough_lower_shared_with_host_address(host):
+    ip(host, "link", "add", "kt-pt", "type", "veth", "peer", "name", "kt-ptp")
+    ip(host, "link", "add", "mvp0", "link", "kt-pt", "type", "macvtap", "mode", "passthru")
+    assert found(host) == set()
+    ip(host, "addr", "add", "203.0.113.9/24", "dev", "kt-pt")
+    (finding,) = audit(collect_snapshot(host, with_libvirt=False))
+    assert (finding.rule, finding.key, finding.severity) == ("guest-passthrough-shared", "link:mvp0", "error")
+    assert "203.0.113.9/24" in finding.what
+
+
+def test_bridge_nf_call_iptables_with_guest_bridge(host):
+    sh("ip", "netns", "exec", host, "sysctl", "-qw", "net.bridge.bridge-nf-call-iptables=1")
+    (finding,) = audit(collect_snapshot(host, with_libvirt=False))
+    assert (finding.rule, finding.key, finding.severity) == ("host-bridge-nf-call-iptables", "link:br0", "info")
+
+
+def test_bridge_nf_call_iptables_without_guests(make_netns):
+    """sysctl 1 (a fresh namespace's default) with only a container bridge: nothing to say."""
+    ns, peer = make_netns(), make_netns()
+    ip(ns, "link", "add", "br0", "type", "bridge")
+    ip(ns, "link", "add", "ct0", "type", "veth", "peer", "name", "eth0", "netns", peer)
+    ip(ns, "link", "set", "ct0", "master", "br0")
+    for dev in ("br0", "ct0"):
+        ip(ns, "link", "set", dev, "up")
+    sh("ip", "-n", peer, "link", "set", "eth0", "up")
+    assert ("net.bridge.bridge-nf-call-iptables", "1") in collect_snapshot(ns, with_libvirt=False).sysctls
+    assert found(ns) == set()
+
+
+def test_libvirt_helper_tap_is_silent(host):
+    """libvirt < 6 pinned each network bridge's MAC with a down tap `<bridge>-nic`."""
+    ip(host, "link", "add", "virbr9", "type", "bridge")
+    ip(host, "tuntap", "add", "virbr9-nic", "mode", "tap")
+    ip(host, "link", "set", "virbr9-nic", "master", "virbr9")
+    ip(host, "link", "set", "virbr9", "up")
+    assert found(host) == set()
+
+
+def test_host_like_topology_findings_are_real(make_netns):
+    """tests/topologies.py's host: taps without a program (tap2 also down) and macvtaps."""
+    ns, peer = make_netns(), make_netns()
+    build_host_like(ns, peer)
+    assert found(ns) == {
+        ("bridge-port-blocked", "link:tap0"), ("bridge-port-blocked", "link:tap1"),
+        ("bridge-port-blocked", "link:tap2"), ("bridge-port-blocked", "link:tap3"),
+        ("guest-macvtap-vepa", "link:mvt-vepa"),
+        ("guest-macvtap-host", "link:mvt-vepa"), ("guest-macvtap-host", "link:mvt-bridge"),
+        ("guest-macvtap-host", "link:mvt-private"),
+        ("host-bridge-nf-call-iptables", "link:br0"),
+    }
+
