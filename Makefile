@@ -17,4 +17,8 @@ test: setup-test
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 bench: setup-test
+	$(PY) -m bench.dashboard
 	$(PY) -m bench.snapshot
+
+screenshots: setup-test
+	$(PY) scripts/screenshots.py

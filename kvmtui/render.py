@@ -38,12 +38,12 @@ def node_label(node: TopologyNode) -> Text:
         text.append(f"{node.name} ({node.summary})", style="bold")
         return text
     text.append(symbol + " ", style=style)
-    text.append(node.name, style="bold" if node.kind != "guest" else "bold magenta")
+    text.append(node.name, style="bold" if node.kind != "guest" else "bold underline")
     text.append(f" {node.kind}", style="dim")
+    if node.state and node.state not in ("up", "running", "active"):  # before the summary: never cut off
+        text.append(f" [{node.state}]", style=style)
     if node.summary:
         text.append(f"  {node.summary}")
-    if node.state and node.state not in ("up", "running", "active"):
-        text.append(f"  [{node.state}]", style=style)
     if node.ref is not None:
         text.append(f"  {REF_SYMBOL} shown under its first parent", style="dim italic")
     return text

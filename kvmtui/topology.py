@@ -97,7 +97,7 @@ class _Graph:
     def _network(self, network: Network) -> None:
         key = f"net:{network.name}"
         state = "active" if network.active else "inactive"
-        summary = network.forward + (f" bridge {network.bridge}" if network.bridge else "")
+        summary = network.forward + (f" on {network.bridge}" if network.bridge else "")
         self.labels[key] = ("network", network.name, state, summary)
         if network.bridge and network.bridge in self.links:
             self.edges.append(_Edge(key, link_key(network.bridge), "bridge", 5))
@@ -138,6 +138,8 @@ class _Graph:
     def _link_label(self, link: Link) -> tuple[str, str, str, str]:
         kind = link.kind or ("loopback" if "LOOPBACK" in link.flags else "nic")
         state = link.operstate.lower()
+        if state == "unknown" and "LOWER_UP" in link.flags:
+            state = "up"  # taps, dummies, lo: drivers that never set operstate, but up with carrier
         if not link.is_up:
             state = "down"
         summary = link_summary(link, self.bonds.get(link.ifname))

@@ -11,14 +11,25 @@ import time
 
 from kvmtui.collect.decode_links import IFINFOMSG, IFLA_IFNAME, IFLA_STATS64, decode_stats
 from kvmtui.collect.nlattr import string
-from kvmtui.collect.rtnl import RTM_GETLINK, RTM_NEWLINK, RtnlSocket, attributes, iter_messages
+from kvmtui.collect.rtnl import NLATTR, RTM_GETLINK, RTM_NEWLINK, RtnlSocket, attributes, iter_messages
+from kvmtui.errors import KvmtuiError
 from kvmtui.model import LinkStats
 
 
-def read_counters() -> tuple[float, dict[str, LinkStats]]:
-    """(monotonic time, counters per ifname) in the calling thread's namespace."""
+def read_counters(only: str | None = None) -> tuple[float, dict[str, LinkStats]]:
+    """(monotonic time, counters per ifname) in the calling thread's namespace; `only`:
+    one device, asked by name (the dashboard polls just the one on screen)."""
     with RtnlSocket() as sock:
-        chunks = sock.dump_chunks(RTM_GETLINK)
+        if only is None:
+            chunks = sock.dump_chunks(RTM_GETLINK)
+        else:
+            name = only.encode() + b"\0"
+            body = bytes(IFINFOMSG.size) + NLATTR.pack(4 + len(name), IFLA_IFNAME) + name + bytes(-len(name) % 4)
+            try:
+                data, _offset = sock.request(RTM_GETLINK, body)
+            except KvmtuiError:  # gone since it was selected
+                return time.monotonic(), {}
+            chunks = [data]
     taken = time.monotonic()
     counters: dict[str, LinkStats] = {}
     for data, offset, length in iter_messages(chunks, RTM_NEWLINK):

@@ -26,12 +26,13 @@ SYSFS_NET = Path("/sys/class/net")
 SYSCTLS = ("net.bridge.bridge-nf-call-iptables",)
 
 
-def collect_snapshot(netns: str | None = None, uri: str | None = None, with_libvirt: bool = True) -> Snapshot:
+def collect_snapshot(netns: str | None = None, uri: str | None = None, with_libvirt: bool = True,
+                     with_fdb: bool = True) -> Snapshot:
     """One full picture. Raises only for what makes the whole snapshot meaningless
     (an unknown namespace); anything partial is reported in `problems`."""
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="libvirt") as pool:
         libvirt_future = pool.submit(_read_libvirt, uri) if with_libvirt else None
-        kernel, bonds, bond_problems, sysctls = run_in_netns(netns, lambda: _read_kernel(netns))
+        kernel, bonds, bond_problems, sysctls = run_in_netns(netns, lambda: _read_kernel(netns, with_fdb))
         libvirt_state = libvirt_future.result() if libvirt_future else None
     problems = list(bond_problems)
     if libvirt_state is not None:
@@ -61,8 +62,8 @@ def collect_snapshot(netns: str | None = None, uri: str | None = None, with_libv
     )
 
 
-def _read_kernel(netns: str | None) -> tuple[NetlinkState, tuple[Bond, ...], tuple[str, ...], tuple[tuple[str, str], ...]]:
-    state = read_netlink()
+def _read_kernel(netns: str | None, with_fdb: bool = True) -> tuple[NetlinkState, tuple[Bond, ...], tuple[str, ...], tuple[tuple[str, str], ...]]:
+    state = read_netlink(with_fdb=with_fdb)
     bond_names = [link.ifname for link in state.links if link.kind == "bond"]
     # sysfs shows the namespace it was mounted in, so it is a fallback only for our own.
     bonds, problems = collect_bonds(
@@ -85,12 +86,13 @@ def read_sysctls(names: tuple[str, ...] = SYSCTLS) -> tuple[tuple[str, str], ...
     return tuple(found)
 
 
-def read_polled(netns: str | None, bond_names: tuple[str, ...]) -> tuple[float, dict[str, LinkStats], tuple[Bond, ...]]:
-    """What has no change events: counters and the bonding files (problems are left to
-    the next full snapshot, which reports them)."""
+def read_polled(netns: str | None, bond_names: tuple[str, ...],
+                counters_of: str | None) -> tuple[float, dict[str, LinkStats], tuple[Bond, ...]]:
+    """What has no change events: counters (of one device) and the bonding files
+    (problems are left to the next full snapshot, which reports them)."""
 
     def read() -> tuple[float, dict[str, LinkStats], tuple[Bond, ...]]:
-        taken, counters = read_counters()
+        taken, counters = read_counters(counters_of) if counters_of else (time.monotonic(), {})
         bonds, _problems = collect_bonds(bond_names, proc_dir=Path(proc_net_dir(netns)) / "bonding",
                                          sysfs_net=None if netns else SYSFS_NET)
         return taken, counters, bonds

@@ -87,6 +87,8 @@ class KvmtuiApp(WizardFlow, App[int]):
         self._refresh_timer = None
         self._collecting = False
         self._dirty = False
+        self._want_full = True
+        self._last_collect = 0.0
         self._fdb_timer = None
         self._bridge_fdb: dict[str, tuple[FdbEntry, ...]] = {}
         self._counters: tuple[float, dict[str, LinkStats]] | None = None
@@ -96,6 +98,7 @@ class KvmtuiApp(WizardFlow, App[int]):
         self._watchers: list = []
         self.snapshots_shown = 0  # how many refreshes reached the screen (debounce is tested by it)
         self._progress = None
+        self._status_text = ""
         self._audit_baseline: Snapshot | None = None
         self.findings: tuple = ()
 
@@ -161,23 +164,36 @@ class KvmtuiApp(WizardFlow, App[int]):
         for watcher in self._watchers:
             watcher.start()
 
-    def request_refresh(self, delay: float = DEBOUNCE) -> None:
+    def request_refresh(self, delay: float = DEBOUNCE, full: bool = True) -> None:
+        """Leading edge: a change after a quiet spell is read at once; during a burst the
+        events collapse into one trailing refresh. `full=False`: links only, keeping the
+        FDB (neighbour events keep that current), which costs a fraction on a big host."""
+        self._want_full = self._want_full or full
         if self._collecting:
             self._dirty = True
         elif self._refresh_timer is None:
-            self._refresh_timer = self.set_timer(max(delay, 0.001), self._start_collect)
+            quiet = time.monotonic() - self._last_collect >= DEBOUNCE
+            self._refresh_timer = self.set_timer(0.001 if quiet else max(delay, 0.001), self._start_collect)
 
     def _start_collect(self) -> None:
         self._refresh_timer = None
         self._collecting, self._dirty = True, False
-        self.collect()
+        self._last_collect = time.monotonic()
+        full, self._want_full = self._want_full or self.snapshot is None, False
+        self.collect(full, None if full else self.snapshot)
 
     @work(thread=True, group="collect", exit_on_error=False)
-    def collect(self) -> None:
+    def collect(self, full: bool, previous: Snapshot | None) -> None:
+        from dataclasses import replace
+
         from kvmtui.collect.snapshot import collect_snapshot
 
         o = self.options
-        self.post_message(SnapshotReady(collect_snapshot(netns=o.netns, uri=o.uri, with_libvirt=o.with_libvirt)))
+        snapshot = collect_snapshot(netns=o.netns, uri=o.uri, with_libvirt=o.with_libvirt, with_fdb=full)
+        if previous is not None:  # keep the FDB entries of devices that still exist
+            names = {link.ifname for link in snapshot.links}
+            snapshot = replace(snapshot, fdb=tuple(e for e in previous.fdb if e.ifname in names))
+        self.post_message(SnapshotReady(snapshot))
 
     def request_fdb_refresh(self) -> None:
         if self._fdb_timer is None:
@@ -200,13 +216,13 @@ class KvmtuiApp(WizardFlow, App[int]):
 
     def poll_once(self) -> None:
         bonds = tuple(link.ifname for link in self.snapshot.links if link.kind == "bond") if self.snapshot else ()
-        self.poll(bonds)
+        self.poll(bonds, self._selected_ifname())
 
     @work(thread=True, group="poll", exit_on_error=False)
-    def poll(self, bond_names: tuple[str, ...]) -> None:
+    def poll(self, bond_names: tuple[str, ...], counters_of: str | None) -> None:
         from kvmtui.collect.snapshot import read_polled
 
-        taken, counters, bonds = read_polled(self.options.netns, bond_names)
+        taken, counters, bonds = read_polled(self.options.netns, bond_names, counters_of)
         self.post_message(PollDone(PollResult(taken, counters, bonds)))
 
     # -- handlers: the only code that touches widgets --------------------------------
@@ -230,9 +246,10 @@ class KvmtuiApp(WizardFlow, App[int]):
 
     def on_snapshot_ready(self, message: SnapshotReady) -> None:
         self._collecting = False
-        self._bridge_fdb.clear()
         self.last_error = None
         self.show_snapshot(message.snapshot)
+        if self.live:
+            self.request_fdb_refresh()  # the bridge on screen: read fresh, only it
         if self._dirty:
             self.request_refresh()
 
@@ -243,12 +260,13 @@ class KvmtuiApp(WizardFlow, App[int]):
             for name, rate in self.rates.items():
                 self.history.setdefault(name, deque(maxlen=HISTORY)).append(rate)
         self._counters = (result.taken, result.counters)
-        if self.snapshot is not None and result.bonds:
+        if self.snapshot is not None and result.bonds and result.bonds != self.snapshot.bonds:
             from dataclasses import replace
 
             self.snapshot = replace(self.snapshot, bonds=result.bonds)
             self.show_bonds()
-        self.show_details()
+        if result.counters:
+            self.show_details()
         self.set_timer(self.options.interval, self.poll_once)
 
     def on_bridge_fdb_ready(self, message: BridgeFdbReady) -> None:
@@ -260,16 +278,19 @@ class KvmtuiApp(WizardFlow, App[int]):
         if event.source == "netlink" and event.what in ("RTM_NEWNEIGH", "RTM_DELNEIGH") and not event.resync:
             self.request_fdb_refresh()
         else:
-            self.request_refresh()
+            self.request_refresh(full=event.resync or event.source == "libvirt")
 
     def on_source_changed(self, message: SourceChanged) -> None:
         self.sources[message.status.source] = message.status
         self.show_status()
 
     def on_node_chosen(self, message: NodeChosen) -> None:
+        bridge_before = bridge_of(self.snapshot, self._selected_ifname()) if self.snapshot else None
         self.selected = message.key
         self.show_details()
         self.show_fdb()
+        if self.live and self.snapshot is not None and bridge_of(self.snapshot, self._selected_ifname()) != bridge_before:
+            self.request_fdb_refresh()
 
     # -- rendering -----------------------------------------------------------------
     def show_snapshot(self, snapshot: Snapshot) -> None:
@@ -314,7 +335,8 @@ class KvmtuiApp(WizardFlow, App[int]):
     def show_bonds(self) -> None:
         if self.snapshot is not None:
             self.query_one(BondsTable).show(bond_rows(self.snapshot, self._failure_baseline or {}))
-            self.run_audit(self.snapshot, self._audit_baseline)
+            # after the screen shows the change: the audit competes with it for the interpreter
+            self.call_after_refresh(self.run_audit, self.snapshot, self._audit_baseline)
 
     @work(thread=True, group="audit", exclusive=True, exit_on_error=False)
     def run_audit(self, snapshot: Snapshot, baseline: Snapshot | None) -> None:
@@ -348,7 +370,8 @@ class KvmtuiApp(WizardFlow, App[int]):
         else:
             parts.append(snapshot.host.hostname + (f" netns {snapshot.host.netns}" if snapshot.host.netns else ""))
             if self.live:
-                parts.append(f"data {max(time.monotonic() - snapshot.monotonic, 0):.0f} s old")
+                age = time.monotonic() - snapshot.monotonic
+                parts.append(f"data of {snapshot.host.taken_at[11:19]} UTC" + (f", {age:.0f} s old" if age > 10 else ""))
             else:
                 parts.append(f"recorded {snapshot.host.taken_at}")
             if snapshot.libvirt_error:
@@ -360,7 +383,10 @@ class KvmtuiApp(WizardFlow, App[int]):
             parts.append(f"findings {short_counts(self.findings)}")
         if self.last_error:
             parts.append(f"error: {self.last_error}")
-        self.query_one("#status", Static).update(" · ".join(parts))
+        text = " · ".join(parts)
+        if text != self._status_text:  # an unchanged line costs no repaint
+            self._status_text = text
+            self.query_one("#status", Static).update(text)
 
     # -- actions -------------------------------------------------------------------
     def action_help(self) -> None:

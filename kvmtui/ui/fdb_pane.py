@@ -64,13 +64,14 @@ class FdbTable(ScrollView, can_focus=True):
         else:
             index = scroll_y + y - 1
             if index >= len(self._lines):
-                return Strip.blank(self.size.width)
+                return Strip.blank(self.size.width, Style.null())
             row = self.rows[index]
             style = CURSOR if index == self.cursor and self.has_focus else OWNER_STYLES.get(row.owner, Style())
             if row.owner.startswith("guest"):
                 style = style + Style(bold=True)
             strip = Strip([Segment(self._lines[index], style)])
-        return strip.crop(scroll_x, scroll_x + self.size.width).extend_cell_length(self.size.width)
+        # padding gets an explicit style: NO_COLOR's monochrome filter cannot take unstyled segments
+        return strip.crop(scroll_x, scroll_x + self.size.width).extend_cell_length(self.size.width, Style.null())
 
     def action_move(self, delta: int) -> None:
         if self.rows:

@@ -42,13 +42,19 @@ class TopologyTree(Tree[str]):
         self._forest: tuple[TopologyNode, ...] = ()
         self._filter = ""
         self._collapsed: set[str] = set()
+        self._faces: dict[str, tuple] = {}  # key -> what its label was built from
 
     def show_forest(self, forest: tuple[TopologyNode, ...], title: str) -> None:
+        """Update in place: a new tap on a 1,000-node host changes one line, not the tree."""
         if forest == self._forest and str(self.root.label) == title:
             return
         self._forest = forest
-        self.root.set_label(Text(title))
-        self._rebuild()
+        if str(self.root.label) != title:
+            self.root.set_label(Text(title))
+        if not self.root.children:
+            self._rebuild()
+            return
+        self._sync(self.root, filter_forest(forest, self._filter))
 
     def set_filter(self, text: str) -> None:
         self._filter = text.strip()
@@ -66,6 +72,33 @@ class TopologyTree(Tree[str]):
         if cursor is not None:
             self.move_cursor(cursor)
 
+    def _sync(self, item: TreeNode[str], nodes: tuple[TopologyNode, ...]) -> None:
+        """Make `item`'s children show `nodes`, touching only what differs."""
+        existing = {child.data: child for child in item.children}
+        wanted = [node.key for node in nodes]
+        kept = [key for key in existing if key in set(wanted)]
+        if kept != [key for key in wanted if key in existing]:  # siblings reordered: redo this level
+            self._remember_collapsed(item)
+            item.remove_children()
+            existing = {}
+        for key, child in list(existing.items()):
+            if key not in set(wanted):
+                child.remove()
+                del existing[key]
+        for position, node in enumerate(nodes):
+            child = existing.get(node.key)
+            if child is None:
+                self._add(item, node, None, before=position if position < len(item.children) else None)
+                continue
+            face = (node.kind, node.name, node.state, node.summary, node.role, node.ref)
+            if self._faces.get(node.key) != face:  # building a label costs more than comparing data
+                self._faces[node.key] = face
+                child.set_label(node_label(node))
+            if node.children and not child.allow_expand:
+                child.allow_expand = True
+                child.expand()
+            self._sync(child, node.children)
+
     def _remember_collapsed(self, node: TreeNode[str]) -> None:
         for child in node.children:
             if child.data is not None:
@@ -75,12 +108,14 @@ class TopologyTree(Tree[str]):
                     self._collapsed.discard(child.data)
             self._remember_collapsed(child)
 
-    def _add(self, parent: TreeNode[str], node: TopologyNode, selected: str | None) -> TreeNode[str] | None:
+    def _add(self, parent: TreeNode[str], node: TopologyNode, selected: str | None,
+             before: int | None = None) -> TreeNode[str] | None:
         label = node_label(node)
+        self._faces[node.key] = (node.kind, node.name, node.state, node.summary, node.role, node.ref)
         if not node.children:
-            item = parent.add_leaf(label, data=node.key)
+            item = parent.add_leaf(label, data=node.key, before=before)
         else:
-            item = parent.add(label, data=node.key, expand=node.key not in self._collapsed)
+            item = parent.add(label, data=node.key, expand=node.key not in self._collapsed, before=before)
         found = item if node.key == selected else None
         for child in node.children:
             found = self._add(item, child, selected) or found
