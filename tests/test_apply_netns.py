@@ -10,7 +10,7 @@ import pytest
 
 from kvmtui.apply import Executor, ReadOnlyRefused
 from kvmtui.collect.snapshot import collect_snapshot
-from kvmtui.plan import CreateBridge, DeleteLink, make_plan
+from kvmtui.plan import CreateBridge, make_plan
 from tests.conftest import sh
 from tests.topologies import ns_json
 

@@ -12,21 +12,12 @@ import pytest
 
 from kvmtui.audit import audit
 from kvmtui.collect.snapshot import collect_snapshot
+from tests.topologies import bond_with_dummies, ip
 from tests.conftest import sh
 
 pytestmark = pytest.mark.kernelvm
 
 
-def ip(ns: str, *args: str) -> str:
-    return sh("ip", "-n", ns, *args)
-
-
-def bond(ns: str, name: str, slaves: tuple[str, ...], *options: str) -> None:
-    ip(ns, "link", "add", name, "type", "bond", *options)
-    for slave in slaves:
-        ip(ns, "link", "add", slave, "type", "dummy")
-        ip(ns, "link", "set", slave, "master", name)
-    ip(ns, "link", "set", name, "up")
 
 
 def snap(ns: str):
@@ -47,7 +38,7 @@ def until(ns: str, expected: set[tuple[str, str]], timeout: float = 10.0) -> set
 
 def test_active_backup_bond(netns, tmp_path):
     """Clean, then the active slave moved off the primary, then a slave lost."""
-    bond(netns, "bond0", ("kt-d0", "kt-d1"), "mode", "active-backup", "miimon", "100")
+    bond_with_dummies(netns, "bond0", ("kt-d0", "kt-d1"), "mode", "active-backup", "miimon", "100")
     ip(netns, "link", "set", "bond0", "type", "bond", "primary", "kt-d0")
     assert until(netns, set()) == set()
 
@@ -86,7 +77,7 @@ def test_active_backup_bond(netns, tmp_path):
 
 def test_lacp_without_partner(netns):
     """Dummies have no LACP partner: partner MAC zero, and each port its own aggregator."""
-    bond(netns, "bond1", ("kt-d2", "kt-d3"), "mode", "802.3ad", "miimon", "100", "lacp_rate", "fast")
+    bond_with_dummies(netns, "bond1", ("kt-d2", "kt-d3"), "mode", "802.3ad", "miimon", "100", "lacp_rate", "fast")
     expected = {("bond-lacp-no-partner", "link:bond1"), ("bond-lacp-split", "link:bond1")}
     assert until(netns, expected) == expected
     text = sh("ip", "netns", "exec", netns, "cat", "/proc/net/bonding/bond1")
@@ -94,7 +85,7 @@ def test_lacp_without_partner(netns):
 
 
 def test_single_slave_without_monitoring(netns):
-    bond(netns, "bond2", ("kt-d4",), "mode", "active-backup")  # miimon defaults to 0
+    bond_with_dummies(netns, "bond2", ("kt-d4",), "mode", "active-backup")  # miimon defaults to 0
     assert until(netns, {("bond-single-slave", "link:bond2"), ("bond-no-monitor", "link:bond2")}) == {
         ("bond-single-slave", "link:bond2"), ("bond-no-monitor", "link:bond2")}
     ip(netns, "link", "set", "bond2", "type", "bond", "miimon", "100")
@@ -102,7 +93,7 @@ def test_single_slave_without_monitoring(netns):
 
 
 def test_promiscuous_bond_outside_a_bridge(netns):
-    bond(netns, "bond3", ("kt-d5", "kt-d6"), "mode", "active-backup", "miimon", "100")
+    bond_with_dummies(netns, "bond3", ("kt-d5", "kt-d6"), "mode", "active-backup", "miimon", "100")
     ip(netns, "link", "set", "bond3", "promisc", "on")
     # The slaves are promiscuous too, because their bond is: only the bond is reported.
     assert until(netns, {("host-promisc-nic", "link:bond3")}) == {("host-promisc-nic", "link:bond3")}

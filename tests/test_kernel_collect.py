@@ -12,13 +12,11 @@ import pytest
 
 from kvmtui.collect.bonding import parse_bonding_file
 from kvmtui.collect.bonding_sysfs import read_bond_sysfs
+from tests.topologies import ip
 from tests.conftest import sh
 
 pytestmark = pytest.mark.kernelvm
 
-
-def ip(ns: str, *args: str) -> str:
-    return sh("ip", "-n", ns, *args)
 
 
 def stack(ns: str, mode_opts: tuple[str, ...]) -> None:

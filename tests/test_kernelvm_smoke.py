@@ -13,23 +13,14 @@ import sys
 
 import pytest
 
+from tests.topologies import bond_with_dummies, ip
 from tests.conftest import REPO, sh
 
-
-def ip(ns: str, *args: str) -> str:
-    return sh("ip", "-n", ns, *args)
 
 
 def links(ns: str) -> dict[str, dict]:
     return {link["ifname"]: link for link in json.loads(ip(ns, "-d", "-j", "link", "show"))}
 
-
-def bond_with_dummies(ns: str, bond: str, slaves: tuple[str, ...], *opts: str) -> None:
-    ip(ns, "link", "add", bond, "type", "bond", *opts)
-    for slave in slaves:
-        ip(ns, "link", "add", slave, "type", "dummy")
-        ip(ns, "link", "set", slave, "master", bond)
-    ip(ns, "link", "set", bond, "up")
 
 
 @pytest.mark.kernelvm

@@ -5,7 +5,6 @@ kernel VM by tests/kernelvm/record_fixtures.py): raw netlink dumps against the
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
 

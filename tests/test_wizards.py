@@ -29,6 +29,13 @@ async def open_app(pilot_size=(120, 40), **options):
     return KvmtuiApp(DashboardOptions(with_libvirt=False, interval=60, **options))
 
 
+async def open_wizard(pilot, app, keys: tuple[str, ...] = ("n", "b")) -> None:
+    """Wait for the first snapshot, then open a wizard with its keys (new bridge by default)."""
+    await wait_for(pilot, lambda: app.snapshot is not None, what="the first snapshot")
+    await pilot.press(*keys)
+    await wait_for(pilot, lambda: isinstance(app.screen, WizardScreen), what="the wizard")
+
+
 async def type_name(pilot, name: str) -> None:
     await pilot.press("ctrl+u", *name)  # the name field has focus; clear its default first
 
@@ -59,9 +66,7 @@ async def test_bridge_wizard_to_confirmed_result(netns):
     ports_ns(netns)
     app = await open_app(netns=netns)
     async with app.run_test(size=(120, 40)) as pilot:
-        await wait_for(pilot, lambda: app.snapshot is not None, what="the first snapshot")
-        await pilot.press("n", "b")
-        await wait_for(pilot, lambda: isinstance(app.screen, WizardScreen), what="the bridge wizard")
+        await open_wizard(pilot, app)
         await type_name(pilot, "kt-br9")
         await select_in_list(pilot, app, "ports", ["kt-p1", "kt-p2"])
         await pilot.press("ctrl+s")
@@ -89,9 +94,7 @@ async def test_cancel_leaves_the_host_untouched(netns):
     before = links(netns).keys()
     app = await open_app(netns=netns)
     async with app.run_test(size=(120, 40)) as pilot:
-        await wait_for(pilot, lambda: app.snapshot is not None, what="the first snapshot")
-        await pilot.press("n", "b")
-        await wait_for(pilot, lambda: isinstance(app.screen, WizardScreen), what="the wizard")
+        await open_wizard(pilot, app)
         await pilot.press("ctrl+s")
         await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen), what="the confirmation")
         await pilot.press("n")
@@ -106,9 +109,7 @@ async def test_a_bad_field_shows_its_error_there(netns):
     ports_ns(netns)
     app = await open_app(netns=netns)
     async with app.run_test(size=(120, 40)) as pilot:
-        await wait_for(pilot, lambda: app.snapshot is not None, what="the first snapshot")
-        await pilot.press("n", "b")
-        await wait_for(pilot, lambda: isinstance(app.screen, WizardScreen), what="the wizard")
+        await open_wizard(pilot, app)
         await type_name(pilot, "kt-far-too-long-name")
         await pilot.press("ctrl+s")
         await pilot.pause(0.2)
@@ -136,9 +137,7 @@ async def test_bond_and_vlan_wizards(netns):
         sh("ip", "-n", netns, "link", "add", name, "type", "dummy")
     app = await open_app(netns=netns)
     async with app.run_test(size=(120, 45)) as pilot:
-        await wait_for(pilot, lambda: app.snapshot is not None, what="the first snapshot")
-        await pilot.press("n", "o")
-        await wait_for(pilot, lambda: isinstance(app.screen, WizardScreen), what="the bond wizard")
+        await open_wizard(pilot, app, ("n", "o"))
         await type_name(pilot, "kt-bond0")
         await select_in_list(pilot, app, "slaves", ["kt-d0", "kt-d1"])
         await pilot.press("ctrl+s")

@@ -10,6 +10,20 @@ MACVTAP_MODES = ("vepa", "bridge", "private", "passthru")
 STATIC_MAC = "02:00:00:00:00:aa"
 
 
+def ip(netns: str, *args: str) -> str:
+    """`ip -n NETNS ...`, stdout."""
+    return sh("ip", "-n", netns, *args)
+
+
+def bond_with_dummies(netns: str, bond: str, slaves: tuple[str, ...], *options: str) -> None:
+    """A bond of fresh dummy devices, up (kernel VM only: this machine has no bonding or dummy)."""
+    ip(netns, "link", "add", bond, "type", "bond", *options)
+    for slave in slaves:
+        ip(netns, "link", "add", slave, "type", "dummy")
+        ip(netns, "link", "set", slave, "master", bond)
+    ip(netns, "link", "set", bond, "up")
+
+
 def ns_json(netns: str, *cmd: str) -> list[dict]:
     """`ip`/`bridge` JSON output inside the namespace."""
     return json.loads(sh("ip", "netns", "exec", netns, *cmd) or "[]")

@@ -16,7 +16,7 @@ from typing import TypeVar
 
 from kvmtui.errors import KvmtuiError
 from kvmtui.privileges import reading_bonding_files
-from kvmtui.model.bonding import BOND_MODES, Aggregator, Bond, BondSlave, LacpPort
+from kvmtui.model.bonding import Aggregator, Bond, BondSlave, LacpPort
 
 
 class BondingParseError(KvmtuiError):
