@@ -47,6 +47,7 @@ from kvmtui.views import bond_rows, bridge_of, failure_counts, fdb_rows, guest_r
 
 STYLES = Path(__file__).resolve().parents[2] / "styles" / "kvmtui.tcss"
 DEBOUNCE = 0.2  # seconds: events closer than this become one refresh
+AUDIT_DELAY = 0.5  # seconds after a change is on screen before its findings are computed
 
 
 @dataclass(frozen=True, slots=True)
@@ -335,8 +336,9 @@ class KvmtuiApp(WizardFlow, App[int]):
     def show_bonds(self) -> None:
         if self.snapshot is not None:
             self.query_one(BondsTable).show(bond_rows(self.snapshot, self._failure_baseline or {}))
-            # after the screen shows the change: the audit competes with it for the interpreter
-            self.call_after_refresh(self.run_audit, self.snapshot, self._audit_baseline)
+            # once the screen shows the change: the audit competes with it for the interpreter
+            snapshot, baseline = self.snapshot, self._audit_baseline
+            self.set_timer(AUDIT_DELAY, lambda: self.run_audit(snapshot, baseline))
 
     @work(thread=True, group="audit", exclusive=True, exit_on_error=False)
     def run_audit(self, snapshot: Snapshot, baseline: Snapshot | None) -> None:
