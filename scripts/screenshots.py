@@ -39,9 +39,10 @@ def example_app() -> KvmtuiApp:
 
 
 async def loaded(pilot) -> None:
-    """Wait until the tree shows the recorded snapshot (shown on mount, drawn after)."""
+    """Wait until the tree shows the recorded snapshot and its findings are in (the audit
+    runs a moment after the snapshot is drawn)."""
     for _ in range(200):
-        if pilot.app.snapshot is not None:
+        if pilot.app.snapshot is not None and pilot.app.audits_shown:
             await pilot.pause()
             return
         await pilot.pause(0.05)

@@ -98,6 +98,7 @@ class KvmtuiApp(WizardFlow, App[int]):
         self._failure_baseline: dict[tuple[str, str], int] | None = None
         self._watchers: list = []
         self.snapshots_shown = 0  # how many refreshes reached the screen (debounce is tested by it)
+        self.audits_shown = 0  # how many sets of findings reached the screen
         self._progress = None
         self._status_text = ""
         self._audit_baseline: Snapshot | None = None
@@ -349,6 +350,7 @@ class KvmtuiApp(WizardFlow, App[int]):
 
     def on_findings_ready(self, message: FindingsReady) -> None:
         self.findings = message.findings
+        self.audits_shown += 1
         self.query_one(FindingsPane).show(message.findings)
         counts = short_counts(message.findings)
         self.query_one(TabbedContent).get_tab("findings").label = f"6 Findings {counts}".strip()
