@@ -228,7 +228,7 @@ class KvmtuiApp(LiveUpdates, WizardFlow, App[int]):
             snapshot, baseline = self.snapshot, self._audit_baseline
             self.set_timer(AUDIT_DELAY, lambda: self.run_audit(snapshot, baseline))
 
-    @work(thread=True, group="audit", exclusive=True, exit_on_error=False)
+    @work(thread=True, group="audit", description="audit", exclusive=True, exit_on_error=False)
     def run_audit(self, snapshot: Snapshot, baseline: Snapshot | None) -> None:
         """Findings of the snapshot on screen, against the first one (failure counts grown)."""
         from kvmtui.audit.engine import audit

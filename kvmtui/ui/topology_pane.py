@@ -121,6 +121,11 @@ class TopologyTree(Tree[str]):
             found = self._add(item, child, selected) or found
         return found
 
+    def get_label_width(self, node: TreeNode[str]) -> int:
+        """Textual renders every label to measure it on each rebuild of the lines (1,100
+        renders for a new tap on a big host); ours are plain Text: length + the icon."""
+        return node.label.cell_len + 2
+
     def select_key(self, key: str) -> bool:
         """Move the cursor to the node with this key (a reference jumps to its full node)."""
         def find(node: TreeNode[str]) -> TreeNode[str] | None:

@@ -83,7 +83,7 @@ class WizardFlow:
         self.push_screen(self._progress)
         self.apply_plan(plan)
 
-    @work(thread=True, group="apply", exit_on_error=False)
+    @work(thread=True, group="apply", description="apply", exit_on_error=False)
     def apply_plan(self, plan) -> None:
         from kvmtui.apply import Executor
 
