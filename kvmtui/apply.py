@@ -12,15 +12,16 @@ import ipaddress
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from kvmtui.collect.decode_links import LACP_RATE, VLAN_PROTOCOLS, XMIT_HASH
 from kvmtui.collect.decode_tables import ROUTE_PROTOCOLS
 from kvmtui.errors import KvmtuiError, NetlinkError
 from kvmtui.model import BOND_MODES, Domain, Snapshot
 from kvmtui.plan.model import Plan
 from kvmtui.plan.steps import Step
 
-XMIT_HASH = ("layer2", "layer3+4", "layer2+3", "encap2+3", "encap3+4", "vlan+srcmac")
-VLAN_PROTOCOLS = {"802.1Q": 0x8100, "802.1ad": 0x88A8}
+# The decoders' tables read backwards: one vocabulary for both directions.
 PROTOCOL_NUMBERS = {name: number for number, name in ROUTE_PROTOCOLS.items()}
+VLAN_NUMBERS = {name: number for number, name in VLAN_PROTOCOLS.items()}
 Progress = Callable[[int, Step, str], None]  # step number, step, "running" | "done" | "failed" | "undone"
 
 
@@ -204,12 +205,12 @@ def _kind_args(settings: dict[str, str], index: Callable[[str], int]) -> dict[st
         if settings.get("arp_ip_target"):
             args["bond_arp_ip_target"] = settings["arp_ip_target"].split(",")
         if "lacp_rate" in settings:
-            args["bond_ad_lacp_rate"] = ("slow", "fast").index(settings["lacp_rate"])
+            args["bond_ad_lacp_rate"] = LACP_RATE.index(settings["lacp_rate"])
         if "xmit_hash_policy" in settings:
             args["bond_xmit_hash_policy"] = XMIT_HASH.index(settings["xmit_hash_policy"])
     elif kind == "vlan":
         args["vlan_id"] = int(settings["id"])
-        args["vlan_protocol"] = VLAN_PROTOCOLS[settings["protocol"]]
+        args["vlan_protocol"] = VLAN_NUMBERS[settings["protocol"]]
     return args
 
 

@@ -10,8 +10,10 @@ import argparse
 import os
 import sys
 
+from kvmtui.collect.decode_links import LACP_RATE
 from kvmtui.errors import KvmtuiError
 from kvmtui.plan import AttachInterface, CreateBond, CreateBridge, CreateVlan, DeleteLink, DetachInterface, Intent
+from kvmtui.plan.validate import VLAN_PROTOCOLS
 
 EXIT_REFUSED, EXIT_ROLLED_BACK = 1, 3
 
@@ -37,14 +39,14 @@ def add_plan_commands(commands) -> None:
         bond.add_argument("--miimon", type=int, metavar="MS")
         bond.add_argument("--arp-interval", type=int, metavar="MS")
         bond.add_argument("--arp-ip-target", action="append", default=[], metavar="IP")
-        bond.add_argument("--lacp-rate", choices=("slow", "fast"))
+        bond.add_argument("--lacp-rate", choices=LACP_RATE)
         bond.add_argument("--xmit-hash-policy", metavar="P")
         bond.add_argument("--primary", metavar="IF")
         vlan = what.add_parser("vlan", help="create a VLAN device")
         vlan.add_argument("parent")
         vlan.add_argument("vid", type=int)
         vlan.add_argument("--name")
-        vlan.add_argument("--protocol", choices=("802.1Q", "802.1ad"), default="802.1Q")
+        vlan.add_argument("--protocol", choices=VLAN_PROTOCOLS, default="802.1Q")
         attach = what.add_parser("attach", help="give a guest an interface on a bridge or by macvtap")
         attach.add_argument("domain")
         target = attach.add_mutually_exclusive_group(required=True)

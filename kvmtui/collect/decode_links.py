@@ -11,6 +11,7 @@ import struct
 
 from kvmtui.collect.nlattr import Span, be16, i32, ip_address, mac, opt, string, u8, u16, u32
 from kvmtui.collect.rtnl import RTM_NEWLINK, attributes, iter_messages
+from kvmtui.model.bonding import BOND_MODES  # the kernel's numbering, 0..6
 from kvmtui.model.links import (
     BondInfo,
     BondSlaveInfo,
@@ -45,7 +46,6 @@ IFF_NAMES = (
 IFF_UP, IFF_RUNNING = 0x1, 0x40
 ARPHRD_IP_TUNNELS = {768, 776, 778}  # ipip, sit, gre: the "MAC" is an IPv4 address
 
-BOND_MODES = ("balance-rr", "active-backup", "balance-xor", "broadcast", "802.3ad", "balance-tlb", "balance-alb")
 ARP_VALIDATE = ("none", "active", "backup", "all", "filter", "filter_active", "filter_backup")
 PRIMARY_RESELECT = ("always", "better", "failure")
 FAIL_OVER_MAC = ("none", "active", "follow")

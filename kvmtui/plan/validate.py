@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import re
 
+from kvmtui.collect.decode_links import LACP_RATE, XMIT_HASH
+from kvmtui.collect.decode_links import VLAN_PROTOCOLS as KERNEL_VLAN_PROTOCOLS
 from kvmtui.errors import KvmtuiError
 from kvmtui.model import BOND_MODES, Domain, Link, Snapshot
 
 IFNAMSIZ = 15  # bytes, not characters
 MAC = re.compile(r"^[0-9a-f]{2}(:[0-9a-f]{2}){5}$")
 MACVTAP_MODES = ("vepa", "bridge", "private", "passthrough")
-VLAN_PROTOCOLS = ("802.1Q", "802.1ad")
+VLAN_PROTOCOLS = tuple(KERNEL_VLAN_PROTOCOLS.values())  # "802.1Q", "802.1ad"
 
 
 class PlanError(KvmtuiError):
@@ -67,11 +69,11 @@ def check_bond_options(mode: str, miimon: int | None, arp_interval: int | None, 
         raise PlanError("arp_ip_target", "ARP monitoring needs at least one target address")
     if lacp_rate is not None and mode != "802.3ad":
         raise PlanError("lacp_rate", f"lacp_rate applies to 802.3ad only, not {mode}")
-    if lacp_rate not in (None, "slow", "fast"):
+    if lacp_rate is not None and lacp_rate not in LACP_RATE:
         raise PlanError("lacp_rate", "lacp_rate is slow or fast")
     if xmit_hash_policy is not None and mode not in ("balance-xor", "802.3ad", "balance-tlb", "balance-alb"):
         raise PlanError("xmit_hash_policy", f"a transmit hash policy does not apply to {mode}")
-    if xmit_hash_policy not in (None, "layer2", "layer3+4", "layer2+3", "encap2+3", "encap3+4", "vlan+srcmac"):
+    if xmit_hash_policy is not None and xmit_hash_policy not in XMIT_HASH:
         raise PlanError("xmit_hash_policy", f"unknown transmit hash policy {xmit_hash_policy!r}")
     if primary is not None:
         if mode not in ("active-backup", "balance-tlb", "balance-alb"):

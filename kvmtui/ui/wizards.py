@@ -11,10 +11,10 @@ from textual.widgets.option_list import Option
 from kvmtui.model import BOND_MODES, Link, Snapshot
 from kvmtui.plan import AttachInterface, CreateBond, CreateBridge, CreateVlan
 from kvmtui.plan.build_guests import MACVTAP_MEANING
+from kvmtui.collect.decode_links import LACP_RATE, XMIT_HASH
 from kvmtui.plan.validate import MACVTAP_MODES
 from kvmtui.ui.forms import Field, WizardScreen
 
-XMIT_HASH = ("layer2", "layer2+3", "layer3+4", "encap2+3", "encap3+4", "vlan+srcmac")
 
 
 def free_name(snapshot: Snapshot, stem: str) -> str:
@@ -60,7 +60,7 @@ def bond_wizard(snapshot: Snapshot, selected: str | None) -> WizardScreen:
         Field("miimon", "MII monitoring interval, ms", "number", 100),
         Field("arp_interval", "ARP monitoring interval, ms (instead of MII)", "number", ""),
         Field("arp_ip_target", "ARP targets, comma separated"),
-        Field("lacp_rate", "LACP rate (802.3ad)", "choice", None, (("slow", "slow"), ("fast", "fast"))),
+        Field("lacp_rate", "LACP rate (802.3ad)", "choice", None, tuple((r, r) for r in LACP_RATE)),
         Field("xmit_hash_policy", "Transmit hash policy (balance-xor, 802.3ad, tlb, alb)", "choice", None,
               tuple((p, p) for p in XMIT_HASH)),
         Field("primary", "Primary slave (active-backup, tlb, alb)"),
