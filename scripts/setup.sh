@@ -60,9 +60,23 @@ if [ "$mode" = test ]; then
     fi
     systemd=false
     [ -d /run/systemd/system ] && systemd=true
-    if [ ! -S /run/libvirt/virtlogd-sock ]; then
+    # A socket file can outlive its daemon (the session that started it ended): ask
+    # whether something answers on it, not whether the file exists.
+    answers() {
+        python3 -c 'import socket, sys; socket.socket(socket.AF_UNIX).connect(sys.argv[1])' "$1" 2>/dev/null
+    }
+    if ! answers /run/libvirt/virtlogd-sock; then
         as_root "start virtlogd"
-        if $systemd; then systemctl start virtlogd; else virtlogd -d; fi
+        if $systemd; then
+            systemctl restart virtlogd.socket virtlogd
+        else
+            rm -f /run/libvirt/virtlogd-sock
+            virtlogd -d
+        fi
+        for _ in $(seq 50); do
+            answers /run/libvirt/virtlogd-sock && break
+            sleep 0.1
+        done
     fi
     if ! virsh -c qemu:///system version >/dev/null 2>&1; then
         as_root "start libvirtd"
