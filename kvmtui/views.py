@@ -6,7 +6,8 @@ testable without a terminal.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, replace
 
 from kvmtui.model import Bond, FdbEntry, Link, Snapshot
 from kvmtui.topology import TopologyNode, link_summary
@@ -46,14 +47,28 @@ def bridge_of(snapshot: Snapshot, ifname: str | None) -> str | None:
     return master.ifname if master is not None and master.kind == "bridge" else None
 
 
-def fdb_rows(snapshot: Snapshot, bridge: str | None, entries: tuple[FdbEntry, ...] | None = None) -> list[FdbRow]:
-    """The FDB of one bridge as `bridge fdb show br X` lists it (entries the bridge holds,
-    and its own and its ports' addresses), or every entry when bridge is None."""
-    owners = mac_owners(snapshot)
+def _in_bridge_fdb(snapshot: Snapshot, bridge: str) -> Callable[[FdbEntry], bool]:
+    """Whether `bridge fdb show br X` lists an entry: the bridge holds it, or it is the
+    bridge's own or one of its ports' (a vxlan port's remotes, a port's address)."""
     ports = {link.ifname for link in snapshot.links if link.master == bridge} | {bridge}
+    return lambda entry: entry.master == bridge or entry.ifname in ports
+
+
+def with_bridge_fdb(snapshot: Snapshot, bridge: str, entries: tuple[FdbEntry, ...]) -> Snapshot:
+    """The snapshot with one bridge's FDB replaced by a fresh read of only that bridge, so
+    the pane and the audit follow neighbour events without a full FDB dump."""
+    listed = _in_bridge_fdb(snapshot, bridge)
+    return replace(snapshot, fdb=tuple(e for e in snapshot.fdb if not listed(e)) + tuple(entries))
+
+
+def fdb_rows(snapshot: Snapshot, bridge: str | None) -> list[FdbRow]:
+    """The FDB of one bridge as `bridge fdb show br X` lists it, or every entry when
+    bridge is None."""
+    owners = mac_owners(snapshot)
+    listed = _in_bridge_fdb(snapshot, bridge) if bridge is not None else None
     rows = []
-    for entry in snapshot.fdb if entries is None else entries:
-        if bridge is not None and entry.master != bridge and entry.ifname not in ports:
+    for entry in snapshot.fdb:
+        if listed is not None and not listed(entry):
             continue
         state = entry.state or "learned"
         vlan = "" if entry.vlan is None else str(entry.vlan)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import socket
+
 import pytest
 
 from kvmtui.ui.app import DashboardOptions, KvmtuiApp
@@ -9,7 +11,7 @@ from kvmtui.ui.fdb_pane import FdbPane
 from kvmtui.ui.topology_pane import TopologyTree
 from tests.conftest import sh
 from tests.dashboard import tree_keys, tree_labels, wait_for
-from tests.guests import diskless_guest, kt_bridge, unique_name, wait_until
+from tests.guests import diskless_guest, kt_bridge, kt_veth, unique_name, wait_until
 
 
 async def test_tap_appears_and_disappears_without_a_key(netns):
@@ -38,11 +40,21 @@ async def test_event_storm_is_one_refresh_not_hundreds(netns):
         assert app.snapshots_shown - before <= 5
 
 
+def send_frame_from(ifname: str, source_mac: str) -> None:
+    """One broadcast frame with `source_mac` out of `ifname`: the bridge behind it learns."""
+    with socket.socket(socket.AF_PACKET, socket.SOCK_RAW) as raw:
+        raw.bind((ifname, 0))
+        raw.send(b"\xff" * 6 + bytes.fromhex(source_mac.replace(":", "")) + b"\x88\xb5" + bytes(46))
+
+
 @pytest.mark.libvirt
 async def test_guest_bridge_fdb_and_state_follow_libvirt():
-    """The guest's bridge shows its FDB with the guest as owner; start/destroy reach the screen."""
+    """The guest's bridge shows its FDB with the guest as owner; start/destroy reach the
+    screen; the guest's MAC showing up behind another port reaches the FDB pane and the
+    findings through neighbour events alone (no libvirt event, no key)."""
     mac = "52:54:00:4b:74:11"
-    with kt_bridge() as bridge:
+    with kt_bridge() as bridge, kt_veth() as (port, far_end):
+        sh("ip", "link", "set", port, "master", bridge)
         nic = f"<interface type='bridge'><mac address='{mac}'/><source bridge='{bridge}'/><model type='virtio'/></interface>"
         with diskless_guest(unique_name("g"), [nic], start=False) as dom:
             app = KvmtuiApp(DashboardOptions(interval=1))
@@ -64,6 +76,16 @@ async def test_guest_bridge_fdb_and_state_follow_libvirt():
                 await wait_for(pilot, lambda: any(r.mac == mac for r in pane.visible_rows), what="the guest MAC in the FDB pane")
                 row = next(r for r in pane.visible_rows if r.mac == mac)
                 assert row.owner == f"guest {dom.name()}" and row.state == "learned" and row.port.startswith("vnet")
+
+                dom.suspend()  # its DHCP retries would move the entry back
+                await wait_for(pilot, lambda: state() == "paused", what="the paused guest")
+                await pilot.pause(1.0)  # the refresh after the libvirt event is done
+                send_frame_from(far_end, mac)
+                await wait_for(pilot, lambda: any(r.mac == mac and r.port == port for r in pane.visible_rows),
+                               what="the guest's MAC behind the veth in the FDB pane")
+                key = f"guest:{dom.UUIDString()}:0"
+                await wait_for(pilot, lambda: any(f.rule == "bridge-mac-two-ports" and f.key == key for f in app.findings),
+                               what="the finding on the guest's MAC")
                 dom.destroy()
                 await wait_for(pilot, lambda: state() == "shut off", what="the destroyed guest")
 

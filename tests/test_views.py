@@ -8,7 +8,7 @@ import pytest
 
 from kvmtui.collect.bonding import parse_bonding_file
 from kvmtui.model import Domain, DomainInterface, FdbEntry, HostInfo, Link, Snapshot
-from kvmtui.views import bond_rows, bridge_of, failure_counts, fdb_rows, sort_fdb
+from kvmtui.views import bond_rows, bridge_of, failure_counts, fdb_rows, sort_fdb, with_bridge_fdb
 from tests.conftest import SHARED_FIXTURES
 
 HOST = HostInfo("h", "k", "t", None, None, None, "0")
@@ -77,6 +77,14 @@ def test_fdb_rows_of_a_bridge_name_the_owner():
     assert len(rows) == 6
     by_age = sort_fdb(list(rows.values()), "age")
     assert by_age[0].age == "" and by_age[-1].age == "3s"
+
+
+def test_a_fresh_read_of_one_bridge_replaces_only_its_entries():
+    snapshot = fdb_snapshot(3)
+    moved = FdbEntry("52:54:00:00:00:01", "eth1", 3, "br0", None, "", ())
+    after = with_bridge_fdb(snapshot, "br0", (moved,))
+    assert {(r.mac, r.port) for r in fdb_rows(after, "br0")} == {("52:54:00:00:00:01", "eth1")}
+    assert [e.mac for e in after.fdb if e.master == "br1"] == ["02:aa:00:00:00:01"]
 
 
 async def test_fdb_pane_with_50000_entries():

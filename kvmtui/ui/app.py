@@ -21,7 +21,7 @@ from textual.worker import Worker, WorkerState
 
 from kvmtui.collect.watch import SourceStatus
 from kvmtui.counters import LinkRates
-from kvmtui.model import FdbEntry, LinkStats, Snapshot
+from kvmtui.model import LinkStats, Snapshot
 from kvmtui.topology import TopologyNode, build_forest
 from kvmtui.ui.commands import VIEWS, KvmtuiCommands
 from kvmtui.ui.details_pane import DetailsPane
@@ -80,7 +80,7 @@ class KvmtuiApp(LiveUpdates, WizardFlow, App[int]):
         self._want_full = True
         self._last_collect = 0.0
         self._fdb_timer = None
-        self._bridge_fdb: dict[str, tuple[FdbEntry, ...]] = {}
+        self._audit_timer = None
         self._counters: tuple[float, dict[str, LinkStats]] | None = None
         self.rates: dict[str, LinkRates] = {}
         self.history: dict[str, deque[LinkRates]] = {}
@@ -218,15 +218,24 @@ class KvmtuiApp(LiveUpdates, WizardFlow, App[int]):
         if bridge is None:
             pane.show("FDB: select a bridge or port", [])
             return
-        rows = fdb_rows(self.snapshot, bridge, self._bridge_fdb.get(bridge))
+        rows = fdb_rows(self.snapshot, bridge)
         pane.show(f"FDB of {bridge}", rows)
 
     def show_bonds(self) -> None:
         if self.snapshot is not None:
             self.query_one(BondsTable).show(bond_rows(self.snapshot, self._failure_baseline or {}))
-            # once the screen shows the change: the audit competes with it for the interpreter
-            snapshot, baseline = self.snapshot, self._audit_baseline
-            self.set_timer(AUDIT_DELAY, lambda: self.run_audit(snapshot, baseline))
+            self.schedule_audit()
+
+    def schedule_audit(self) -> None:
+        """Once the screen shows a change: the audit competes with it for the interpreter.
+        Changes before the audit starts share one run, of the snapshot then on screen."""
+        if self._audit_timer is None:
+            self._audit_timer = self.set_timer(AUDIT_DELAY, self._start_audit)
+
+    def _start_audit(self) -> None:
+        self._audit_timer = None
+        if self.snapshot is not None:
+            self.run_audit(self.snapshot, self._audit_baseline)
 
     @work(thread=True, group="audit", description="audit", exclusive=True, exit_on_error=False)
     def run_audit(self, snapshot: Snapshot, baseline: Snapshot | None) -> None:

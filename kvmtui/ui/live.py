@@ -19,11 +19,12 @@ from kvmtui.counters import rates_between
 from kvmtui.model import Snapshot
 from kvmtui.ui.details_pane import HISTORY
 from kvmtui.ui.messages import BridgeFdbReady, HostChanged, PollDone, PollResult, SnapshotReady, SourceChanged
-from kvmtui.views import bridge_of
+from kvmtui.views import bridge_of, with_bridge_fdb
 
 DEBOUNCE = 0.2  # seconds: events closer than this become one refresh
-# Every @work here names a `description`: without one, Textual builds it from repr() of
-# the arguments, and repr() of a snapshot with 50,000 FDB entries costs the UI ~0.1 s.
+# Every @work names a `description` (tests/test_workers.py checks): without one, Textual
+# builds it from repr() of the arguments, and repr() of a snapshot with 50,000 FDB
+# entries costs the UI ~0.1 s.
 
 
 class LiveUpdates:
@@ -118,8 +119,11 @@ class LiveUpdates:
         self.set_timer(self.options.interval, self.poll_once)
 
     def on_bridge_fdb_ready(self, message: BridgeFdbReady) -> None:
-        self._bridge_fdb[message.bridge] = message.entries
+        if self.snapshot is None or self.snapshot.link(message.bridge) is None:
+            return
+        self.snapshot = with_bridge_fdb(self.snapshot, message.bridge, message.entries)
         self.show_fdb()
+        self.schedule_audit()
 
     def on_host_changed(self, message: HostChanged) -> None:
         event = message.event
