@@ -35,3 +35,12 @@ async def wait_for(pilot, predicate, timeout: float = 30.0, what: str = "conditi
             raise AssertionError(f"{what} did not happen within {timeout:g} s")
         await pilot.pause(0.1)
         await asyncio.sleep(0)
+
+
+async def select_in_tree(pilot, app: KvmtuiApp, key: str) -> None:
+    """Move the tree's cursor to `key` and wait until the app has taken it as the
+    selection (keys pressed before that act on the previous node)."""
+    from kvmtui.ui.topology_pane import TopologyTree
+
+    assert app.query_one(TopologyTree).select_key(key), f"{key} is not in the tree"
+    await wait_for(pilot, lambda: app.selected == key, what=f"{key} selected")

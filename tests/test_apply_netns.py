@@ -197,3 +197,18 @@ def test_confirmation_warns_about_the_ssh_session(uplink_ns):
     assert unrelated.warnings == ()
     marks = {line.text.split()[0]: line.mark for line in shown.tree}
     assert marks["kt-br0"] == "+" and marks["kt-up"] == "~"
+
+
+def test_diff_marks_what_changes_not_a_veth_pair_swapping_ends(netns):
+    """Which end of a veth pair is drawn on top follows what each end is enslaved to; the
+    diff marks the end leaving the bridge, not its peer that merely moves up."""
+    from kvmtui.plan import DeleteLink
+    from kvmtui.plan.diff import confirmation
+
+    sh("ip", "-n", netns, "link", "add", "kt-br0", "type", "bridge")
+    sh("ip", "-n", netns, "link", "add", "kt-v0", "type", "veth", "peer", "name", "kt-v0p")
+    sh("ip", "-n", netns, "link", "set", "kt-v0", "master", "kt-br0")
+    snapshot = collect_snapshot(netns=netns, with_libvirt=False)
+    shown = confirmation(make_plan(DeleteLink("kt-br0"), snapshot), snapshot)
+    marks = {line.text.split()[0]: line.mark for line in shown.tree}
+    assert marks == {"kt-v0": "~", "kt-br0": "−"}

@@ -107,5 +107,4 @@ async def test_readonly_badge_and_recorded_snapshot(tmp_path):
         assert app.screen.__class__.__name__ == "HelpScreen"
         await pilot.press("escape")
         await pilot.press("slash", "l", "o")
-        await pilot.pause(0.2)
-        assert [label.split()[1] for label in tree_labels(app)] == ["lo"]
+        await wait_for(pilot, lambda: [label.split()[1] for label in tree_labels(app)] == ["lo"], what="the filtered tree")

@@ -10,6 +10,7 @@ from kvmtui.collect.bonding import parse_bonding_file
 from kvmtui.model import Domain, DomainInterface, FdbEntry, HostInfo, Link, Snapshot
 from kvmtui.views import bond_rows, bridge_of, failure_counts, fdb_rows, sort_fdb, with_bridge_fdb
 from tests.conftest import SHARED_FIXTURES
+from tests.dashboard import wait_for
 
 HOST = HostInfo("h", "k", "t", None, None, None, "0")
 BONDING = SHARED_FIXTURES / "bonding"
@@ -92,7 +93,6 @@ async def test_fdb_pane_with_50000_entries():
     from kvmtui.ui.app import DashboardOptions, KvmtuiApp
     from kvmtui.ui.fdb_pane import FdbPane
     from kvmtui.ui.topology_pane import TopologyTree
-    from tests.dashboard import wait_for
 
     app = KvmtuiApp(DashboardOptions(), recorded=fdb_snapshot(50_000))
     async with app.run_test(size=(120, 40)) as pilot:
@@ -112,18 +112,20 @@ async def test_command_palette_offers_views_and_filters():
     from kvmtui.ui.topology_pane import TopologyTree
     from textual.widgets import TabbedContent
 
+    async def run_from_palette(pilot, text: str) -> None:
+        """ctrl+p, type, wait for the palette's matches (they arrive asynchronously), Enter."""
+        from textual.command import CommandList
+
+        await pilot.press("ctrl+p", *text)
+        await wait_for(pilot, lambda: any(l.option_count for l in app.screen.query(CommandList)), what=f"'{text}' offered")
+        await pilot.press("enter")
+
     app = KvmtuiApp(DashboardOptions(), recorded=fdb_snapshot(0))
     async with app.run_test(size=(100, 30)) as pilot:
-        await pilot.press("ctrl+p", *"view: bonds")
-        await pilot.pause(0.5)
-        await pilot.press("enter")
-        await pilot.pause(0.2)
-        assert app.query_one(TabbedContent).active == "bonds"
-        await pilot.press("ctrl+p", *"filter: vnet0")
-        await pilot.pause(0.5)
-        await pilot.press("enter")
-        await pilot.pause(0.2)
-        assert app.query_one(TopologyTree)._filter == "vnet0"
+        await run_from_palette(pilot, "view: bonds")
+        await wait_for(pilot, lambda: app.query_one(TabbedContent).active == "bonds", what="the bonds view")
+        await run_from_palette(pilot, "filter: vnet0")
+        await wait_for(pilot, lambda: app.query_one(TopologyTree)._filter == "vnet0", what="the tree filtered")
 
 
 async def test_findings_tab_counts_and_jump_to_the_object():
@@ -133,7 +135,6 @@ async def test_findings_tab_counts_and_jump_to_the_object():
     from kvmtui.ui.app import DashboardOptions, KvmtuiApp
     from kvmtui.ui.findings_pane import FindingsPane
     from kvmtui.ui.topology_pane import TopologyTree
-    from tests.dashboard import wait_for
 
     orphan = replace(_link("tap9", 9, "tun", "br0"), info_data=TunInfo("tap", False, True, False, True))
     base = fdb_snapshot(0)  # guest rules judge only what the local libvirt was asked about
@@ -149,6 +150,5 @@ async def test_findings_tab_counts_and_jump_to_the_object():
         row = next(i for i, f in enumerate(table.findings) if f.key == "link:tap9")
         table.move_cursor(row=row)
         await pilot.press("enter")
-        await pilot.pause(0.2)
         tree = app.query_one(TopologyTree)
-        assert tree.has_focus and tree.cursor_node.data == "link:tap9"
+        await wait_for(pilot, lambda: tree.has_focus and tree.cursor_node.data == "link:tap9", what="the jump to tap9")

@@ -10,9 +10,8 @@ import pytest
 from kvmtui.topology import walk
 from kvmtui.ui.app import DashboardOptions, KvmtuiApp
 from kvmtui.ui.forms import ConfirmScreen, ProgressScreen, WizardScreen
-from kvmtui.ui.topology_pane import TopologyTree
 from tests.conftest import sh
-from tests.dashboard import tree_keys, wait_for
+from tests.dashboard import select_in_tree, tree_keys, wait_for
 
 
 def ports_ns(netns: str) -> str:
@@ -29,11 +28,12 @@ async def open_app(pilot_size=(120, 40), **options):
     return KvmtuiApp(DashboardOptions(with_libvirt=False, interval=60, **options))
 
 
-async def open_wizard(pilot, app, keys: tuple[str, ...] = ("n", "b")) -> None:
-    """Wait for the first snapshot, then open a wizard with its keys (new bridge by default)."""
+async def open_wizard(pilot, app, keys: tuple[str, ...] = ("n", "b"), what: str = "the wizard") -> None:
+    """Wait for the first snapshot, then open a wizard with its keys (new bridge by default)
+    and wait until its first field has focus: keys typed before that would be lost."""
     await wait_for(pilot, lambda: app.snapshot is not None, what="the first snapshot")
     await pilot.press(*keys)
-    await wait_for(pilot, lambda: isinstance(app.screen, WizardScreen), what="the wizard")
+    await wait_for(pilot, lambda: isinstance(app.screen, WizardScreen) and app.screen.focused is not None, what=what)
 
 
 async def type_name(pilot, name: str) -> None:
@@ -81,8 +81,7 @@ async def test_bridge_wizard_to_confirmed_result(netns):
         await wait_for(pilot, lambda: "link:kt-br9" in tree_keys(app), what="the new bridge in the tree")
 
         # delete it again from the tree: d, confirm
-        assert app.query_one(TopologyTree).select_key("link:kt-br9")
-        await pilot.pause(0.2)
+        await select_in_tree(pilot, app, "link:kt-br9")
         await pilot.press("d")
         await confirm_and_apply(pilot, app, "delete")
         await wait_for(pilot, lambda: "link:kt-br9" not in tree_keys(app), what="the bridge gone from the tree")
@@ -98,10 +97,11 @@ async def test_cancel_leaves_the_host_untouched(netns):
         await pilot.press("ctrl+s")
         await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen), what="the confirmation")
         await pilot.press("n")
-        await pilot.pause(0.3)
-        assert not isinstance(app.screen, (ConfirmScreen, WizardScreen, ProgressScreen))
-        await pilot.press("n", "b", "escape")
-        await pilot.pause(0.3)
+        await wait_for(pilot, lambda: not isinstance(app.screen, (ConfirmScreen, WizardScreen, ProgressScreen)),
+                       what="back on the dashboard")
+        await open_wizard(pilot, app)
+        await pilot.press("escape")
+        await wait_for(pilot, lambda: not isinstance(app.screen, WizardScreen), what="the wizard closed")
     assert links(netns).keys() == before
 
 
@@ -112,9 +112,9 @@ async def test_a_bad_field_shows_its_error_there(netns):
         await open_wizard(pilot, app)
         await type_name(pilot, "kt-far-too-long-name")
         await pilot.press("ctrl+s")
-        await pilot.pause(0.2)
+        await wait_for(pilot, lambda: "at most 15 bytes" in str(app.screen.query_one("#error-name").render()),
+                       what="the error at the name field")
         assert isinstance(app.screen, WizardScreen)
-        assert "at most 15 bytes" in str(app.screen.query_one("#error-name").render())
     assert "kt-far-too-long-name" not in links(netns)
 
 
@@ -146,10 +146,8 @@ async def test_bond_and_vlan_wizards(netns):
         bonding = sh("ip", "netns", "exec", netns, "cat", "/proc/net/bonding/kt-bond0")
         assert "fault-tolerance (active-backup)" in bonding and "Slave Interface: kt-d1" in bonding
 
-        assert app.query_one(TopologyTree).select_key("link:kt-bond0")
-        await pilot.pause(0.2)
-        await pilot.press("n", "v")
-        await wait_for(pilot, lambda: isinstance(app.screen, WizardScreen), what="the VLAN wizard")
+        await select_in_tree(pilot, app, "link:kt-bond0")
+        await open_wizard(pilot, app, ("n", "v"), "the VLAN wizard")
         app.screen.query_one("#field-vid").focus()
         await pilot.press(*"100", "ctrl+s")
         await confirm_and_apply(pilot, app, "VLAN")
@@ -167,12 +165,10 @@ async def test_attach_wizard_and_detach_on_a_real_guest():
         async with app.run_test(size=(120, 45)) as pilot:
             await wait_for(pilot, lambda: app.snapshot is not None and any(d.name == dom.name() for d in app.snapshot.domains),
                            what="the guest")
-            assert app.query_one(TopologyTree).select_key(f"link:{bridge}")
-            await pilot.pause(0.2)
-            await pilot.press("a")
-            await wait_for(pilot, lambda: isinstance(app.screen, WizardScreen), what="the attach wizard")
+            await select_in_tree(pilot, app, f"link:{bridge}")
+            await open_wizard(pilot, app, ("a",), "the attach wizard")
             await pilot.press("enter", *dom.name(), "enter")  # the guest: open the list, type to find, pick
-            await pilot.pause(0.2)
+            await wait_for(pilot, lambda: app.screen.values()["domain"] == dom.name(), what="the guest chosen")
             app.screen.query_one("#field-model").focus()
             await pilot.press("ctrl+u", *"usb-net")
             app.screen.query_one("#field-live").focus()
@@ -187,8 +183,7 @@ async def test_attach_wizard_and_detach_on_a_real_guest():
 
             await wait_for(pilot, lambda: guest_nic_key() is not None, what="the new guest NIC in the tree")
             key = guest_nic_key()
-            assert app.query_one(TopologyTree).select_key(key)
-            await pilot.pause(0.2)
+            await select_in_tree(pilot, app, key)
             await pilot.press("d")
             await confirm_and_apply(pilot, app, "detach")
             assert mac not in domiflist(dom.name())

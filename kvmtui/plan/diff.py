@@ -42,13 +42,23 @@ def _text(node: TopologyNode) -> str:
     return f"{node.name} {node.kind}" + (f"  {node.summary}" if node.summary else "") + state
 
 
-def _flatten(forest: tuple[TopologyNode, ...]) -> dict[str, tuple[str, str, int]]:
-    """key -> (parent key, text, depth) of every fully shown node."""
-    out: dict[str, tuple[str, str, int]] = {}
+@dataclass(frozen=True, slots=True)
+class _Placed:
+    parent: str
+    text: str
+    depth: int
+    off_peer: bool  # shown under its veth peer
+    below: frozenset[str]  # what hangs off it, its veth peer aside (refs by their target)
+
+
+def _flatten(forest: tuple[TopologyNode, ...]) -> dict[str, _Placed]:
+    """key -> where and how every fully shown node is drawn."""
+    out: dict[str, _Placed] = {}
 
     def visit(node: TopologyNode, parent: str, depth: int) -> None:
         if node.ref is None:
-            out[node.key] = (parent, _text(node), depth)
+            below = frozenset(child.ref or child.key for child in node.children if child.role != "peer")
+            out[node.key] = _Placed(parent, _text(node), depth, node.role == "peer", below)
         for child in node.children:
             visit(child, node.key, depth + 1)
 
@@ -57,23 +67,31 @@ def _flatten(forest: tuple[TopologyNode, ...]) -> dict[str, tuple[str, str, int]
     return out
 
 
+def _changed(old: _Placed, new: _Placed) -> bool:
+    """Which end of a veth pair is drawn on top follows what each end is enslaved to, so
+    a pair can swap places without either end changing: only a move that is not such a
+    swap counts, besides what the node shows and what hangs off it."""
+    moved = old.parent != new.parent and not (old.off_peer or new.off_peer)
+    return moved or old.text != new.text or old.below != new.below
+
+
 def tree_diff(before: tuple[TopologyNode, ...], after: tuple[TopologyNode, ...]) -> tuple[DiffLine, ...]:
     """The after-tree, only where something changed (with its ancestors for context),
     then what disappears."""
     old, new = _flatten(before), _flatten(after)
     marks = {}
-    for key, (parent, text, _depth) in new.items():
+    for key, placed in new.items():
         if key not in old:
             marks[key] = ADDED
-        elif old[key][:2] != (parent, text):
+        elif _changed(old[key], placed):
             marks[key] = CHANGED
     keep = set()
     for key in marks:
         while key:
             keep.add(key)
-            key = new[key][0] if key in new else ""
-    lines = [DiffLine(marks.get(key, SAME), depth, text) for key, (_, text, depth) in new.items() if key in keep]
-    lines += [DiffLine(REMOVED, depth, text) for key, (_, text, depth) in old.items() if key not in new]
+            key = new[key].parent if key in new else ""
+    lines = [DiffLine(marks.get(key, SAME), p.depth, p.text) for key, p in new.items() if key in keep]
+    lines += [DiffLine(REMOVED, p.depth, p.text) for key, p in old.items() if key not in new]
     return tuple(lines)
 
 
