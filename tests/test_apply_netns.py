@@ -201,7 +201,8 @@ def test_confirmation_warns_about_the_ssh_session(uplink_ns):
 
 def test_diff_marks_what_changes_not_a_veth_pair_swapping_ends(netns):
     """Which end of a veth pair is drawn on top follows what each end is enslaved to; the
-    diff marks the end leaving the bridge, not its peer that merely moves up."""
+    diff marks the end leaving the bridge, not its peer that merely moves up, and draws
+    the deleted bridge under the port it leaves."""
     from kvmtui.plan import DeleteLink
     from kvmtui.plan.diff import confirmation
 
@@ -210,5 +211,4 @@ def test_diff_marks_what_changes_not_a_veth_pair_swapping_ends(netns):
     sh("ip", "-n", netns, "link", "set", "kt-v0", "master", "kt-br0")
     snapshot = collect_snapshot(netns=netns, with_libvirt=False)
     shown = confirmation(make_plan(DeleteLink("kt-br0"), snapshot), snapshot)
-    marks = {line.text.split()[0]: line.mark for line in shown.tree}
-    assert marks == {"kt-v0": "~", "kt-br0": "−"}
+    assert [(line.mark, line.depth, line.text.split()[0]) for line in shown.tree] == [("~", 0, "kt-v0"), ("−", 1, "kt-br0")]

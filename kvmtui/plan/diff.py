@@ -4,6 +4,7 @@ the equivalent commands, the libvirt XML, and warnings about cutting off this se
 from __future__ import annotations
 
 import ipaddress
+from collections import defaultdict
 from dataclasses import dataclass
 
 from kvmtui.model import Route, Snapshot
@@ -48,7 +49,7 @@ class _Placed:
     text: str
     depth: int
     off_peer: bool  # shown under its veth peer
-    below: frozenset[str]  # what hangs off it, its veth peer aside (refs by their target)
+    masters: frozenset[str]  # the bridge or bond it is enslaved to, when drawn below it
 
 
 def _flatten(forest: tuple[TopologyNode, ...]) -> dict[str, _Placed]:
@@ -57,8 +58,8 @@ def _flatten(forest: tuple[TopologyNode, ...]) -> dict[str, _Placed]:
 
     def visit(node: TopologyNode, parent: str, depth: int) -> None:
         if node.ref is None:
-            below = frozenset(child.ref or child.key for child in node.children if child.role != "peer")
-            out[node.key] = _Placed(parent, _text(node), depth, node.role == "peer", below)
+            masters = frozenset(child.ref or child.key for child in node.children if child.role == "master")
+            out[node.key] = _Placed(parent, _text(node), depth, node.role == "peer", masters)
         for child in node.children:
             visit(child, node.key, depth + 1)
 
@@ -68,16 +69,17 @@ def _flatten(forest: tuple[TopologyNode, ...]) -> dict[str, _Placed]:
 
 
 def _changed(old: _Placed, new: _Placed) -> bool:
-    """Which end of a veth pair is drawn on top follows what each end is enslaved to, so
-    a pair can swap places without either end changing: only a move that is not such a
-    swap counts, besides what the node shows and what hangs off it."""
+    """What the device shows, its master, or where it hangs changed. Which end of a veth
+    pair is drawn on top follows what each end is enslaved to, so a pair can swap places
+    without either end changing: that is not a move. A device stacked on it (a VLAN on
+    a NIC) does not change it."""
     moved = old.parent != new.parent and not (old.off_peer or new.off_peer)
-    return moved or old.text != new.text or old.below != new.below
+    return moved or old.text != new.text or old.masters != new.masters
 
 
 def tree_diff(before: tuple[TopologyNode, ...], after: tuple[TopologyNode, ...]) -> tuple[DiffLine, ...]:
-    """The after-tree, only where something changed (with its ancestors for context),
-    then what disappears."""
+    """The after-tree where something changed, with the ancestors for context; what
+    disappears is drawn where it was, under its old parent."""
     old, new = _flatten(before), _flatten(after)
     marks = {}
     for key, placed in new.items():
@@ -85,13 +87,28 @@ def tree_diff(before: tuple[TopologyNode, ...], after: tuple[TopologyNode, ...])
             marks[key] = ADDED
         elif _changed(old[key], placed):
             marks[key] = CHANGED
-    keep = set()
-    for key in marks:
-        while key:
+    removed_under: dict[str, list[str]] = defaultdict(list)
+    for key in old:
+        if key not in new:
+            removed_under[old[key].parent].append(key)
+    keep: set[str] = set()
+    for key in (*marks, *(parent for parent in removed_under if parent in new)):
+        while key and key not in keep:
             keep.add(key)
-            key = new[key].parent if key in new else ""
-    lines = [DiffLine(marks.get(key, SAME), p.depth, p.text) for key, p in new.items() if key in keep]
-    lines += [DiffLine(REMOVED, p.depth, p.text) for key, p in old.items() if key not in new]
+            key = new[key].parent
+
+    lines: list[DiffLine] = []
+
+    def removed(parent: str, depth: int) -> None:
+        for key in removed_under.pop(parent, ()):
+            lines.append(DiffLine(REMOVED, depth, old[key].text))
+            removed(key, depth + 1)
+
+    for key, placed in new.items():
+        if key in keep:
+            lines.append(DiffLine(marks.get(key, SAME), placed.depth, placed.text))
+            removed(key, placed.depth + 1)
+    removed("", 0)
     return tuple(lines)
 
 
