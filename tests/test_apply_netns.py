@@ -72,7 +72,7 @@ def test_create_and_delete_bridge_with_veth_ports(uplink_ns):
     assert (br["stp_state"], br["forward_delay"]) == (1, 400) and "UP" in links["kt-br0"]["flags"]
     assert links["kt-p1"]["master"] == links["kt-p2"]["master"] == "kt-br0"
     assert {p["ifname"] for p in ns_json(ns, "bridge", "-j", "link", "show")} == {"kt-p1", "kt-p2"}
-    proc = kvmtui(ns, "apply", "--yes", "delete", "kt-br0")
+    proc = kvmtui(ns, "apply", "delete", "kt-br0", "-y")  # --yes also after the rest, as people type it
     assert proc.returncode == 0, proc.stderr
     links = {link["ifname"]: link for link in ns_json(ns, "ip", "-d", "-j", "link", "show")}
     assert "kt-br0" not in links and "master" not in links["kt-p1"] and "master" not in links["kt-p2"]
