@@ -62,8 +62,9 @@ def rich_tree(forest: tuple[TopologyNode, ...], title: str) -> Tree:
     return root
 
 
-def confirmation_text(confirmation) -> Text:
-    """The whole confirmation as plain, colour-optional text (CLI and dashboard)."""
+def confirmation_text(confirmation, warnings: bool = True) -> Text:
+    """The whole confirmation as plain, colour-optional text (CLI and dashboard); the
+    dashboard draws the warnings apart, where they stay in view."""
     from kvmtui.plan.diff import ADDED, CHANGED, REMOVED
 
     styles = {ADDED: "green", REMOVED: "red", CHANGED: "yellow"}
@@ -81,8 +82,10 @@ def confirmation_text(confirmation) -> Text:
         text.append("\nlibvirt XML\n", style="bold underline")
         for xml in confirmation.xml:
             text.append(f"  {xml}\n")
-    for warning in confirmation.warnings:
-        text.append(f"\n! {warning}", style="bold red")
-    if confirmation.warnings:
-        text.append("\n")
+    if warnings and confirmation.warnings:
+        text.append("\n").append(warnings_text(confirmation.warnings)).append("\n")
     return text
+
+
+def warnings_text(warnings: tuple[str, ...]) -> Text:
+    return Text("\n".join(f"! {warning}" for warning in warnings), style="bold red")

@@ -70,6 +70,20 @@ async def fdb(pilot) -> None:
     await pilot.press("2", "s", "s", "s")  # mac -> port -> vlan -> state
 
 
+async def confirm(pilot) -> None:
+    """What deleting br100 asks before anything changes: the tree diff, the guests it cuts
+    off, the commands. (Pushed directly: a recorded snapshot offers no changes.)"""
+    from kvmtui.plan import DeleteLink, make_plan
+    from kvmtui.plan.diff import confirmation
+    from kvmtui.ui.forms import ConfirmScreen
+
+    await loaded(pilot)
+    snapshot = pilot.app.snapshot
+    shown = confirmation(make_plan(DeleteLink("br100"), snapshot), snapshot, ssh_connection=None)
+    await pilot.app.push_screen(ConfirmScreen(shown))
+    await pilot.pause()
+
+
 def view(key: str, kind: str = "", name: str = "") -> Scene:
     async def scene(pilot) -> None:
         await loaded(pilot)
@@ -94,6 +108,7 @@ SHOTS = (
     Shot("networks", view("5")),
     Shot("findings", view("6")),
     Shot("help", view("question_mark")),
+    Shot("confirm", confirm),
     Shot("topology-80x24", topology, (80, 24)),
 )
 

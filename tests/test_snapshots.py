@@ -16,13 +16,14 @@ import asyncio
 
 import pytest
 
-from scripts.screenshots import example_app, fdb, loaded, select, topology, view
+from scripts.screenshots import confirm, example_app, fdb, loaded, select, topology, view
 
 SCENES = {
     "tree": topology,
     "fdb": fdb,
     "bonds": view("3", "bond", "bond0"),
     "help": view("question_mark"),
+    "confirm": confirm,
 }
 
 

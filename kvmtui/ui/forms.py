@@ -8,12 +8,14 @@ from dataclasses import dataclass
 
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import VerticalScroll
+from textual.containers import Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Button, Checkbox, Input, Label, Select, SelectionList, Static
 
 from kvmtui.model import Snapshot
 from kvmtui.plan import Intent, Plan, PlanError, make_plan
+from kvmtui.plan.diff import Confirmation
+from kvmtui.render import confirmation_text, warnings_text
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,13 +110,17 @@ class ConfirmScreen(ModalScreen[bool]):
 
     BINDINGS = [Binding("y,enter", "confirm", "Apply"), Binding("n,escape", "cancel", "Cancel")]
 
-    def __init__(self, text) -> None:
+    def __init__(self, confirmation: Confirmation) -> None:
         super().__init__()
-        self.text = text
+        self.confirmation = confirmation
+        self.text = confirmation_text(confirmation)  # all of it, as `kvmtui plan` prints it
 
     def compose(self) -> ComposeResult:
-        with VerticalScroll(id="confirm"):
-            yield Static(self.text)
+        with Vertical(id="confirm"):  # warnings and keys stay in view however long the plan
+            with VerticalScroll(id="confirm-text"):
+                yield Static(confirmation_text(self.confirmation, warnings=False))
+            if self.confirmation.warnings:
+                yield Static(warnings_text(self.confirmation.warnings), id="confirm-warnings")
             yield Static("[b]y[/b]/Enter apply · [b]n[/b]/Esc cancel: nothing changes until you confirm",
                          id="confirm-keys")
 

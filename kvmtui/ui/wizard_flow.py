@@ -68,13 +68,12 @@ class WizardFlow:
 
     def confirm_plan(self, plan) -> None:
         from kvmtui.plan.diff import confirmation
-        from kvmtui.render import confirmation_text
         from kvmtui.ui.forms import ConfirmScreen
 
         if plan is None or self.snapshot is None:
             return
-        text = confirmation_text(confirmation(plan, self.snapshot, os.environ.get("SSH_CONNECTION")))
-        self.push_screen(ConfirmScreen(text), lambda ok: self._start_apply(plan) if ok else None)
+        shown = confirmation(plan, self.snapshot, os.environ.get("SSH_CONNECTION"))
+        self.push_screen(ConfirmScreen(shown), lambda ok: self._start_apply(plan) if ok else None)
 
     def _start_apply(self, plan) -> None:
         from kvmtui.ui.forms import ProgressScreen
