@@ -9,11 +9,12 @@ if they do not hold. In read-only mode it refuses before touching anything.
 from __future__ import annotations
 
 import ipaddress
+import socket
 from collections.abc import Callable
 from dataclasses import dataclass
 
 from kvmtui.collect.decode_links import LACP_RATE, VLAN_PROTOCOLS, XMIT_HASH
-from kvmtui.collect.decode_tables import ROUTE_PROTOCOLS
+from kvmtui.collect.decode_tables import ROUTE_PROTOCOLS, RTNH_F_ONLINK, SCOPES
 from kvmtui.errors import KvmtuiError, NetlinkError
 from kvmtui.model import BOND_MODES, Domain, Snapshot
 from kvmtui.plan.model import Plan
@@ -21,6 +22,7 @@ from kvmtui.plan.steps import Step
 
 # The decoders' tables read backwards: one vocabulary for both directions.
 PROTOCOL_NUMBERS = {name: number for number, name in ROUTE_PROTOCOLS.items()}
+SCOPE_NUMBERS = {name: number for number, name in SCOPES.items()}
 VLAN_NUMBERS = {name: number for number, name in VLAN_PROTOCOLS.items()}
 Progress = Callable[[int, Step, str], None]  # step number, step, "running" | "done" | "failed" | "undone"
 
@@ -172,19 +174,37 @@ def _netlink_call(ipr, step: Step, index: Callable[[str], int]) -> None:
             ipr.link("set", index=index(step.target), **args)
     elif step.action in ("addr_add", "addr_del"):
         interface = ipaddress.ip_interface(settings["address"])
+        extra = {key: settings[key] for key in ("broadcast", "label") if key in settings and step.action == "addr_add"}
         ipr.addr("add" if step.action == "addr_add" else "del", index=index(step.target),
-                 address=str(interface.ip), prefixlen=interface.network.prefixlen)
+                 address=str(interface.ip), prefixlen=interface.network.prefixlen, **extra)
     elif step.action in ("route_add", "route_del"):
-        dst = settings["dst"]
-        args = {"dst": "0.0.0.0/0" if dst == "default" else dst, "oif": index(step.target)}
-        if "via" in settings:
-            args["gateway"] = settings["via"]
-        if "metric" in settings:
-            args["priority"] = int(settings["metric"])
-        args["proto"] = PROTOCOL_NUMBERS.get(settings.get("proto", "boot"), 3)
-        ipr.route("add" if step.action == "route_add" else "del", **args)
+        ipr.route("add" if step.action == "route_add" else "del", **_route_args(settings, index(step.target)))
     else:
         raise KvmtuiError(f"unknown step {step.action}")
+
+
+def _route_args(settings: dict[str, str], oif: int) -> dict[str, object]:
+    """ip's words for a route -> pyroute2's RTA_* keyword arguments. The scope matters for
+    deleting too: the kernel matches an on-link route (scope link) only by its scope."""
+    v6 = settings.get("family") == "inet6"
+    dst = settings["dst"]
+    args: dict[str, object] = {"dst": ("::/0" if v6 else "0.0.0.0/0") if dst == "default" else dst, "oif": oif,
+                               "family": socket.AF_INET6 if v6 else socket.AF_INET,
+                               "proto": PROTOCOL_NUMBERS.get(settings.get("proto", "boot"), 3),
+                               "scope": _scope_number(settings.get("scope", "global"))}
+    if "via" in settings:
+        args["gateway"] = settings["via"]
+    if "src" in settings:
+        args["prefsrc"] = settings["src"]
+    if "metric" in settings:
+        args["priority"] = int(settings["metric"])
+    if "onlink" in settings:
+        args["flags"] = RTNH_F_ONLINK
+    return args
+
+
+def _scope_number(name: str) -> int:
+    return SCOPE_NUMBERS[name] if name in SCOPE_NUMBERS else int(name)
 
 
 def _kind_args(settings: dict[str, str], index: Callable[[str], int]) -> dict[str, object]:
@@ -193,10 +213,15 @@ def _kind_args(settings: dict[str, str], index: Callable[[str], int]) -> dict[st
     args: dict[str, object] = {"kind": kind}
     if "link" in settings:
         args["link"] = index(settings["link"])
+    if "address" in settings:
+        args["address"] = settings["address"]
+    if "mtu" in settings:
+        args["mtu"] = int(settings["mtu"])
     if kind == "bridge":
         args["br_stp_state"] = int(settings.get("stp_state", "0"))
-        if "forward_delay" in settings:
-            args["br_forward_delay"] = int(settings["forward_delay"])
+        for key in ("forward_delay", "hello_time", "max_age", "ageing_time", "priority", "vlan_filtering"):
+            if key in settings:
+                args[f"br_{key}"] = int(settings[key])
     elif kind == "bond":
         args["bond_mode"] = BOND_MODES.index(settings["mode"])
         for key, arg in (("miimon", "bond_miimon"), ("arp_interval", "bond_arp_interval")):

@@ -5,7 +5,8 @@
     kvmtui [...] audit [--format text|json|markdown] [--from FILE] [--previous FILE] [--fail-on LEVEL]
 
 Exit codes: 0 done, 1 a problem the user can act on (one clear line on stderr),
-2 usage, 3 a change failed and was rolled back. A user error never prints a traceback.
+2 usage, 3 a change failed and was rolled back, 4 a change failed and could not be fully
+undone. A user error never prints a traceback.
 `audit` is for scripts: 0 when no finding reaches --fail-on, 1 when one does, 2 on usage
 or when the snapshot cannot be had (collection error, unreadable file).
 """

@@ -1,7 +1,7 @@
 """`kvmtui plan|apply ...`: the wizards' engine without the screen.
 
-Exit codes: 0 applied (or planned), 1 refused by validation or read-only,
-2 usage, 3 failed and rolled back.
+Exit codes: 0 applied (or planned), 1 refused by validation, read-only or a recorded
+snapshot, 2 usage, 3 failed and rolled back, 4 failed and not fully undone.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from kvmtui.errors import KvmtuiError
 from kvmtui.plan import AttachInterface, CreateBond, CreateBridge, CreateVlan, DeleteLink, DetachInterface, Intent
 from kvmtui.plan.validate import VLAN_PROTOCOLS
 
-EXIT_REFUSED, EXIT_ROLLED_BACK = 1, 3
+EXIT_REFUSED, EXIT_USAGE, EXIT_ROLLED_BACK, EXIT_NOT_UNDONE = 1, 2, 3, 4
 
 
 def add_plan_commands(commands) -> None:
@@ -30,7 +30,7 @@ def add_plan_commands(commands) -> None:
         what = parser.add_subparsers(dest="what", metavar="WHAT", required=True)
         bridge = what.add_parser("bridge", help="create a Linux bridge", parents=[yes])
         bridge.add_argument("name")
-        bridge.add_argument("--port", action="append", default=[], metavar="IF")
+        bridge.add_argument("--port", dest="ports", action="append", default=[], metavar="IF")
         bridge.add_argument("--stp", choices=("on", "off"), default="off")
         bridge.add_argument("--forward-delay", type=int, metavar="S")
         bridge.add_argument("--mtu", type=int)
@@ -38,7 +38,7 @@ def add_plan_commands(commands) -> None:
         bond = what.add_parser("bond", help="create a bond", parents=[yes])
         bond.add_argument("name")
         bond.add_argument("--mode", required=True)
-        bond.add_argument("--slave", action="append", default=[], metavar="IF", required=True)
+        bond.add_argument("--slave", dest="slaves", action="append", default=[], metavar="IF", required=True)
         bond.add_argument("--miimon", type=int, metavar="MS")
         bond.add_argument("--arp-interval", type=int, metavar="MS")
         bond.add_argument("--arp-ip-target", action="append", default=[], metavar="IP")
@@ -68,13 +68,15 @@ def add_plan_commands(commands) -> None:
         delete = what.add_parser("delete", help="delete a bridge, bond or VLAN", parents=[yes])
         delete.add_argument("ifname")
         delete.add_argument("--move-ip-to", metavar="IF", help="give the addresses and routes back to this former port")
+        for sub in what.choices.values():  # a PlanError's field, as the user typed it: forward_delay -> --forward-delay
+            sub.set_defaults(options={a.dest: max(a.option_strings, key=len) for a in sub._actions if a.option_strings})
 
 
 def intent_from_args(args: argparse.Namespace) -> Intent:
     if args.what == "bridge":
-        return CreateBridge(args.name, tuple(args.port), args.stp == "on", args.forward_delay, args.mtu, args.move_ip_from)
+        return CreateBridge(args.name, tuple(args.ports), args.stp == "on", args.forward_delay, args.mtu, args.move_ip_from)
     if args.what == "bond":
-        return CreateBond(args.name, args.mode, tuple(args.slave), args.miimon, args.arp_interval,
+        return CreateBond(args.name, args.mode, tuple(args.slaves), args.miimon, args.arp_interval,
                           tuple(args.arp_ip_target), args.lacp_rate, args.xmit_hash_policy, args.primary)
     if args.what == "vlan":
         return CreateVlan(args.parent, args.vid, args.name, args.protocol)
@@ -89,19 +91,31 @@ def run_plan(args: argparse.Namespace) -> int:
     from rich.console import Console
 
     from kvmtui.apply import Executor, ReadOnlyRefused
+    from kvmtui.cli import read_snapshot_file
     from kvmtui.collect.snapshot import collect_snapshot
     from kvmtui.plan import PlanError, make_plan
     from kvmtui.plan.diff import confirmation
     from kvmtui.render import confirmation_text
 
+    if args.what == "attach" and args.mode and not args.macvtap:
+        print("kvmtui: --mode is the macvtap mode: it needs --macvtap (a bridge interface has none)", file=sys.stderr)
+        return EXIT_USAGE
+    if args.from_file and args.command == "apply":
+        print(f"kvmtui: {args.from_file} is a recorded snapshot: it cannot be changed (`plan` shows what the change "
+              "would do there)", file=sys.stderr)
+        return EXIT_REFUSED
     console = Console(highlight=False)
-    snapshot = collect_snapshot(netns=args.netns, uri=args.connect, with_libvirt=not args.no_libvirt)
+    if args.from_file:  # what the change would do on the recorded host; this session's SSH is not its
+        snapshot, ssh = read_snapshot_file(args.from_file), None
+    else:
+        snapshot = collect_snapshot(netns=args.netns, uri=args.connect, with_libvirt=not args.no_libvirt)
+        ssh = os.environ.get("SSH_CONNECTION")
     try:
         plan = make_plan(intent_from_args(args), snapshot)
     except PlanError as exc:
-        print(f"kvmtui: {exc.field}: {exc}", file=sys.stderr)
+        print(f"kvmtui: {args.options.get(exc.field, exc.field)}: {exc}", file=sys.stderr)
         return EXIT_REFUSED
-    console.print(confirmation_text(confirmation(plan, snapshot, os.environ.get("SSH_CONNECTION"))))
+    console.print(confirmation_text(confirmation(plan, snapshot, ssh)))
     if args.command == "plan":
         return 0
     if args.readonly:
@@ -120,7 +134,9 @@ def run_plan(args: argparse.Namespace) -> int:
         print(f"kvmtui: {exc}", file=sys.stderr)
         return EXIT_REFUSED
     print(f"kvmtui: {report.summary()}", file=sys.stderr if not report.ok else sys.stdout)
-    return 0 if report.ok else EXIT_ROLLED_BACK
+    if report.ok:
+        return 0
+    return EXIT_NOT_UNDONE if report.undo_errors else EXIT_ROLLED_BACK
 
 
 def _confirmed() -> bool:

@@ -13,6 +13,7 @@ STATE_STYLES: dict[str, tuple[str, str]] = {
     "up": ("●", "green"),
     "down": ("○", "red"),
     "lowerlayerdown": ("◌", "red"),
+    "no-carrier": ("◌", "red"),  # up, nothing behind it: not the same fix as "down"
     "going down": ("◐", "yellow"),
     "going back": ("◐", "yellow"),
     "unknown": ("◍", "cyan"),

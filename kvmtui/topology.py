@@ -9,6 +9,7 @@ uplinks), so a node is shown in full under its first parent and as a reference
 
 from __future__ import annotations
 
+import re
 from collections import defaultdict
 from dataclasses import dataclass
 
@@ -42,6 +43,11 @@ class _Edge:
 
 def link_key(ifname: str) -> str:
     return f"link:{ifname}"
+
+
+def natural(text: str) -> tuple:
+    """Sort key that reads numbers as numbers: n1, n2, n10 (not n1, n10, n2)."""
+    return tuple(int(part) if i % 2 else part for i, part in enumerate(re.split(r"(\d+)", text)))
 
 
 def build_forest(snapshot: Snapshot) -> tuple[TopologyNode, ...]:
@@ -124,8 +130,9 @@ class _Graph:
                 self.orphans.append(link_key(link.ifname))
 
     def _guest_parent(self, domain: Domain, nic: DomainInterface) -> str | None:
-        if domain.active:
+        if domain.active and nic.target:
             return link_key(nic.target) if nic.target in self.links else None
+        # No device (shut off, or being attached): where the NIC lands once it has one.
         if nic.type == "bridge" and nic.bridge in self.links:
             return link_key(nic.bridge)
         if nic.type == "network" and any(n.name == nic.network for n in self.snapshot.networks):
@@ -137,11 +144,7 @@ class _Graph:
     # -- labels --------------------------------------------------------------------
     def _link_label(self, link: Link) -> tuple[str, str, str, str]:
         kind = link.kind or ("loopback" if "LOOPBACK" in link.flags else "nic")
-        state = link.operstate.lower()
-        if state == "unknown" and "LOWER_UP" in link.flags:
-            state = "up"  # taps, dummies, lo: drivers that never set operstate, but up with carrier
-        if not link.is_up:
-            state = "down"
+        state = _link_state(link)
         summary = link_summary(link, self.bonds.get(link.ifname))
         master = self.links.get(link.master) if link.master else None
         if master is not None and master.kind == "bond":
@@ -156,7 +159,7 @@ class _Graph:
     # -- forest --------------------------------------------------------------------
     def forest(self) -> tuple[TopologyNode, ...]:
         primary: dict[str, _Edge] = {}
-        for edge in sorted(self.edges, key=lambda e: (e.priority, e.parent)):
+        for edge in sorted(self.edges, key=lambda e: (e.priority, natural(e.parent))):
             if not edge.ref_only and edge.child not in primary:
                 primary[edge.child] = edge
         children: dict[str, list[_Edge]] = defaultdict(list)
@@ -166,22 +169,28 @@ class _Graph:
         self._children, self._primary, self._emitted = children, primary, set()
         forest = [self._node(key, None, None) for key in roots if not key.startswith("guest:")]
         # A cycle (two veth halves holding each other) leaves nodes unreached: show them as roots.
-        forest += [self._node(k, None, None) for k in sorted(self.labels) if k not in self._emitted and not k.startswith("guest:")]
+        forest += [self._node(k, None, None) for k in sorted(self.labels, key=natural)
+                   if k not in self._emitted and not k.startswith("guest:")]
         forest += self._group(GROUP_GUEST_NICS, "guest NICs without a host device", self.loose_guest_nics)
         forest += self._group(GROUP_ORPHANS, "orphans: unclaimed taps, guest NICs whose device is missing", self.orphans)
         return tuple(forest)
 
-    def _root_order(self, key: str) -> tuple[int, str]:
+    def _root_order(self, key: str) -> tuple:
         kind = self.labels[key][0]
         order = {"nic": 0, "bond": 1, "bridge": 2, "network": 3, "loopback": 9}.get(kind, 5)
-        return order, key
+        return order, natural(key)
+
+    def _sibling_order(self, edge: _Edge) -> tuple:
+        """Guest NICs first (under a tap there is one), devices after; by name, then key."""
+        kind, name = self.labels[edge.child][:2]
+        return edge.role != "guest", kind == "guest", natural(name), natural(edge.child)
 
     def _node(self, key: str, role: str | None, parent: str | None) -> TopologyNode:
         kind, name, state, summary = self.labels[key]
         if key in self._emitted or (parent is not None and self._primary.get(key, _NO_EDGE).parent != parent):
             return TopologyNode(f"{parent}->{key}", kind, name, state, summary, role, ref=key)
         self._emitted.add(key)
-        kids = sorted(self._children.get(key, ()), key=lambda e: (e.role != "guest", self.labels[e.child][0] == "guest", e.child))
+        kids = sorted(self._children.get(key, ()), key=self._sibling_order)
         return TopologyNode(key, kind, name, state, summary, role,
                             children=tuple(self._node(e.child, e.role, key) for e in kids))
 
@@ -189,7 +198,7 @@ class _Graph:
         if not members:
             return []
         kids = []
-        for member in sorted(set(members)):
+        for member in sorted(set(members), key=natural):
             if member in self._emitted:
                 kind, name, state, summary = self.labels[member]
                 kids.append(TopologyNode(f"{key}->{member}", kind, name, state, summary, None, ref=member))
@@ -199,6 +208,20 @@ class _Graph:
 
 
 _NO_EDGE = _Edge("", "", "", 0)
+
+
+def _link_state(link: Link) -> str:
+    """ip's operstate, lowercased, except that admin down ("down": `ip link set X up`
+    fixes it) and up without carrier ("no-carrier": nothing behind it) differ."""
+    if not link.is_up:
+        return "down"
+    state = link.operstate.lower()
+    carrier = "LOWER_UP" in link.flags
+    if state == "unknown" and carrier:
+        return "up"  # taps, dummies, lo: drivers that never set operstate, but up with carrier
+    if state in ("down", "unknown") and not carrier and "NO-CARRIER" in link.flags:
+        return "no-carrier"
+    return state
 
 
 def _is_downstream_port(link: Link) -> bool:
@@ -233,7 +256,7 @@ def link_summary(link: Link, bond: Bond | None = None) -> str:
         return text + (", vlan filtering" if info.vlan_filtering else "")
     if kind == "vxlan" and info is not None:
         peer = info.remote or info.group
-        return f"vni {info.id}" + (f" -> {peer}" if peer else "")
+        return ("external" if info.external else f"vni {info.id}") + (f" -> {peer}" if peer else "")
     if kind == "veth":
         if link.link_netnsid is not None:
             where = f"netns {link.link_netns}" if link.link_netns else f"netns id {link.link_netnsid}"

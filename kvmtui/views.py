@@ -223,8 +223,8 @@ def link_details(snapshot: Snapshot, link: Link) -> list[tuple[str, str]]:
              ("mac", link.mac or "-"), ("mtu", str(link.mtu) + (f" (max {link.max_mtu})" if link.max_mtu else ""))]
     if link.master:
         lines.append(("master", link.master))
-    if link.link or link.link_index:
-        lines.append(("link", link.link or f"#{link.link_index} in netns id {link.link_netnsid}"))
+    if link.link or link.link_index is not None:
+        lines.append(("link", link.link or _elsewhere(link)))
     summary = link_summary(link, snapshot.bonds_by_name.get(link.ifname))
     if summary and summary != link.mac:
         lines.append(("summary", summary))
@@ -239,6 +239,14 @@ def link_details(snapshot: Snapshot, link: Link) -> list[tuple[str, str]]:
         lines.append(("rx", f"{s.rx_bytes} B, {s.rx_packets} pkts, {s.rx_errors} errors, {s.rx_dropped} dropped"))
         lines.append(("tx", f"{s.tx_bytes} B, {s.tx_packets} pkts, {s.tx_errors} errors, {s.tx_dropped} dropped"))
     return lines
+
+
+def _elsewhere(link: Link) -> str:
+    """An IFLA_LINK this namespace has no name for: its number, and where it lives."""
+    if link.link_netnsid is None:
+        return f"#{link.link_index}"
+    where = f"netns {link.link_netns}" if link.link_netns else f"netns id {link.link_netnsid}"
+    return f"#{link.link_index} in {where}"
 
 
 def _fields(obj) -> list[tuple[str, object]]:

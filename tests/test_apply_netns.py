@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import subprocess
 import sys
@@ -130,22 +131,35 @@ def test_readonly_executor_changes_nothing(uplink_ns):
     (("bridge", "kt-a-very-long-name"), "name", "at most 15 bytes"),
     (("bridge", "kt/br"), "name", "may not contain"),
     (("bridge", "kt br"), "name", "may not contain"),
+    (("bridge", "kt%d"), "name", "may not contain"),  # the kernel would have made kt0 of it
+    (("bridge", "all"), "name", "reserved: /proc/sys/net/ipv4/conf/all"),
+    (("bridge", "default"), "name", "reserved: /proc/sys/net/ipv4/conf/default"),
     (("bridge", "kt-up"), "name", "already exists"),
-    (("bridge", "kt-br0", "--port", "kt-p1", "--port", "kt-p1"), "ports", "listed twice"),
-    (("bridge", "kt-br0", "--port", "kt-nope"), "ports", "no device"),
+    (("bridge", "kt-br0", "--port", "kt-p1", "--port", "kt-p1"), "--port", "listed twice"),
+    (("bridge", "kt-br0", "--port", "kt-nope"), "--port", "no device"),
+    (("bridge", "kt-br0", "--forward-delay", "-1"), "--forward-delay", "0 to 30 seconds"),
+    (("bridge", "kt-br0", "--port", "kt-p1", "--move-ip-from", "kt-up"), "--move-ip-from", "must also be one of"),
+    *[(("bridge", "kt-br0", "--mtu", mtu), "--mtu", "68 to 65535") for mtu in ("0", "67", "65536", "70000", "-5")],
+    (("bridge", "kt-br0", "--port", "kt-p1", "--mtu", "70000"), "--mtu", "68 to 65535"),
     (("vlan", "kt-up", "4095"), "vid", "1 to 4094"),
     (("vlan", "kt-up", "0"), "vid", "1 to 4094"),
-    (("bond", "kt-bond0", "--mode", "active-backup", "--slave", "kt-p1", "--lacp-rate", "fast"), "lacp_rate", "802.3ad only"),
-    (("bond", "kt-bond0", "--mode", "802.3ad", "--slave", "kt-p1", "--primary", "kt-p1"), "primary", "applies to"),
-    (("bond", "kt-bond0", "--mode", "balance-rr", "--slave", "kt-up"), "slaves", "without addresses"),
-    (("bond", "kt-bond0", "--mode", "weird", "--slave", "kt-p1"), "mode", "unknown bonding mode"),
+    (("bond", "kt-bond0", "--mode", "active-backup", "--slave", "kt-p1", "--lacp-rate", "fast"), "--lacp-rate", "802.3ad only"),
+    (("bond", "kt-bond0", "--mode", "802.3ad", "--slave", "kt-p1", "--primary", "kt-p1"), "--primary", "applies to"),
+    (("bond", "kt-bond0", "--mode", "balance-rr", "--slave", "kt-up"), "--slave", "without addresses"),
+    (("bond", "kt-bond0", "--mode", "weird", "--slave", "kt-p1"), "--mode", "unknown bonding mode"),
+    (("bond", "kt-bond0", "--mode", "active-backup", "--slave", "kt-p1", "--miimon", "-5"), "--miimon", "0 or more"),
+    (("bond", "kt-bond0", "--mode", "active-backup", "--slave", "kt-p1", "--arp-interval", "-5"), "--arp-interval", "0 or more"),
+    *[(("bond", "kt-bond0", "--mode", "active-backup", "--slave", "kt-p1", "--arp-interval", "100", "--arp-ip-target", ip),
+       "--arp-ip-target", words) for ip, words in (("notanip", "not an IPv4 address"), ("fe80::1", "not an IPv4 address"),
+                                                   ("0.0.0.0", "cannot answer ARP"))],
     (("delete", "kt-up"), "ifname", "deletes bridges, bonds and VLANs only"),
-    (("bridge", "kt-br0", "--port", "kt-p1", "--mtu", "9000"), "mtu", "more than kt-p1's 1500"),
+    (("bridge", "kt-br0", "--port", "kt-p1", "--mtu", "9000"), "--mtu", "more than kt-p1's 1500"),
 ])
 def test_bad_input_is_refused_and_changes_nothing(uplink_ns, args, field, words):
+    """The CLI names the option as typed (--forward-delay), the wizard the field (forward_delay)."""
     before = host_state(uplink_ns)
     proc = kvmtui(uplink_ns, "apply", "--yes", *args)
-    assert proc.returncode == 1
+    assert proc.returncode == 1, proc.stdout + proc.stderr
     assert proc.stderr.startswith(f"kvmtui: {field}: ") and words in proc.stderr
     assert "Traceback" not in proc.stderr
     assert host_state(uplink_ns) == before
@@ -166,6 +180,48 @@ def test_kernel_refusal_rolls_back_with_exit_3(uplink_ns):
     proc = kvmtui(ns, "apply", "--yes", "bridge", "kt-br0", "--port", "kt-p1")
     assert proc.returncode == 3, proc.stdout + proc.stderr
     assert "failed" in proc.stderr and "undid" in proc.stderr
+    assert host_state(ns) == before
+
+
+def test_an_undo_that_fails_exits_4_and_says_what_is_left(uplink_ns, monkeypatch, capsys):
+    """As the kernel did with 'br%d': the new bridge is not under the name the plan knows
+    (renamed here, for real, before the failing step), so deleting it cannot be undone."""
+    from kvmtui import apply, cli
+
+    ns = uplink_ns
+    before = host_state(ns)
+
+    def rename_then_fail(number, step):
+        if step.setting("master") == "kt-br0":
+            sh("ip", "-n", ns, "link", "set", "kt-br0", "name", "kt-left")
+            raise RuntimeError("injected failure")
+
+    monkeypatch.setattr(apply, "Executor", functools.partial(apply.Executor, before_step=rename_then_fail))
+    code = cli.main(["--netns", ns, "--no-libvirt", "apply", "--yes", "bridge", "kt-br0", "--port", "kt-p1"])
+    err = capsys.readouterr().err
+    assert code == 4, err
+    assert "could NOT undo: ip link del kt-br0: kt-br0 does not exist" in err
+    left = {link["ifname"]: link for link in ns_json(ns, "ip", "-d", "-j", "link", "show")}["kt-left"]
+    assert left["linkinfo"]["info_kind"] == "bridge"
+    sh("ip", "-n", ns, "link", "del", "kt-left")
+    assert host_state(ns) == before  # the bridge is all that was left
+
+
+def test_plan_from_a_recording_and_no_apply_to_it(uplink_ns, tmp_path):
+    """`--from` plans against the recorded host, not this one; a recording cannot be changed."""
+    ns = uplink_ns
+    recorded = tmp_path / "snap.json"
+    recorded.write_text(kvmtui(ns, "dump", "--json").stdout)
+    sh("ip", "-n", ns, "link", "add", "kt-br0", "type", "bridge")  # the live host moves on, the recording does not
+    before = host_state(ns)
+    assert "'kt-br0' already exists" in kvmtui(ns, "plan", "bridge", "kt-br0").stderr
+    proc = kvmtui(ns, "--from", str(recorded), "plan", "bridge", "kt-br0", "--port", "kt-p1")
+    assert proc.returncode == 0, proc.stderr
+    assert "ip link set kt-p1 master kt-br0" in proc.stdout
+    proc = kvmtui(ns, "--from", str(recorded), "apply", "--yes", "bridge", "kt-br1", "--port", "kt-p1")
+    assert (proc.returncode, proc.stdout) == (1, "")
+    assert proc.stderr.startswith(f"kvmtui: {recorded} is a recorded snapshot: it cannot be changed")
+    assert len(proc.stderr.splitlines()) == 1
     assert host_state(ns) == before
 
 

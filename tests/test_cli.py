@@ -70,3 +70,35 @@ def test_ordinary_user_sees_what_it_can(netns):
     proc = kvmtui("--netns", netns, "--no-libvirt", "dump", prefix=NOBODY)
     assert proc.returncode == 1
     assert proc.stderr == f"kvmtui: cannot enter network namespace {netns!r}: permission denied (needs root)\n"
+
+
+def test_plan_from_a_recording_knows_its_guests():
+    """Offline: what attaching would do on the recorded host, guests included."""
+    proc = kvmtui("--from", str(REPO / "examples" / "kvm-host.json"), "plan", "attach", "web1", "--bridge", "br100")
+    assert proc.returncode == 0, proc.stderr
+    assert "virsh attach-device web1 nic.xml --live --config" in proc.stdout
+
+
+def test_guests_without_libvirt_say_why_there_are_none():
+    proc = kvmtui("--no-libvirt", "plan", "attach", "test", "--bridge", "br0")
+    assert (proc.returncode, proc.stderr) == (1, "kvmtui: domain: libvirt was not read (--no-libvirt), so no guest is known\n")
+    uri = "qemu+unix:///system?socket=/nonexistent/libvirt-sock"
+    proc = kvmtui("--connect", uri, "plan", "detach", "test", "52:54:00:12:34:56")
+    assert proc.returncode == 1 and len(proc.stderr.splitlines()) == 1
+    assert proc.stderr.startswith("kvmtui: domain: libvirt is not reachable, so no guest is known: "
+                                  f"cannot connect to libvirt at {uri}")
+
+
+def test_macvtap_mode_without_macvtap_is_a_usage_error():
+    proc = kvmtui("--no-libvirt", "plan", "attach", "test", "--bridge", "br0", "--mode", "vepa")
+    assert (proc.returncode, proc.stdout) == (2, "")
+    assert proc.stderr == "kvmtui: --mode is the macvtap mode: it needs --macvtap (a bridge interface has none)\n"
+
+
+def test_unknown_namespace_is_1_but_2_for_audit():
+    """As README says: audit keeps 1 for findings, so it cannot be had is 2 there."""
+    dump = kvmtui("--netns", "kt-no-such-namespace", "dump")
+    audit = kvmtui("--netns", "kt-no-such-namespace", "audit")
+    assert (dump.returncode, audit.returncode) == (1, 2)
+    assert dump.stderr == audit.stderr
+    assert dump.stderr == "kvmtui: network namespace 'kt-no-such-namespace' does not exist (see `ip netns list`)\n"

@@ -8,7 +8,7 @@ import pytest
 
 from kvmtui.collect.bonding import parse_bonding_file
 from kvmtui.model import Domain, DomainInterface, FdbEntry, HostInfo, Link, Snapshot
-from kvmtui.views import bond_rows, bridge_of, failure_counts, fdb_rows, sort_fdb, with_bridge_fdb
+from kvmtui.views import bond_rows, bridge_of, failure_counts, fdb_rows, link_details, sort_fdb, with_bridge_fdb
 from tests.conftest import SHARED_FIXTURES
 from tests.dashboard import wait_for
 
@@ -50,6 +50,16 @@ def test_every_shared_bond_sample_renders(path):
 
 def _link(name: str, index: int, kind: str | None, master: str | None = None, mac: str | None = None) -> Link:
     return Link(index, name, kind, mac, 1500, "UP", ("UP",), True, 0, master, None, None, None, None, None)
+
+
+def test_details_name_the_namespace_of_a_peer_elsewhere():
+    """The peer may have the device's own number: it is still a peer, in another namespace."""
+    veth = replace(_link("v", 2, "veth"), link_index=2, link_netnsid=0, link_netns="kt-b")
+    unnamed = replace(veth, link_netns=None)
+    snapshot = Snapshot(host=HOST, links=(veth,))
+    assert ("link", "#2 in netns kt-b") in link_details(snapshot, veth)
+    assert ("summary", "peer #2 in netns kt-b") in link_details(snapshot, veth)
+    assert ("link", "#2 in netns id 0") in link_details(snapshot, unnamed)
 
 
 def fdb_snapshot(entries: int) -> Snapshot:

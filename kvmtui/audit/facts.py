@@ -6,7 +6,6 @@ or without libvirt, must not produce findings about what it did not read.
 
 from __future__ import annotations
 
-import ipaddress
 from collections import defaultdict
 from collections.abc import Iterator
 from urllib.parse import urlsplit
@@ -129,26 +128,3 @@ def guest_bridges(snapshot: Snapshot) -> list[str]:
             if bridge:
                 found.add(bridge)
     return sorted(b for b in found if (link := snapshot.link(b)) is not None and link.kind == "bridge")
-
-
-def route_dev(snapshot: Snapshot, address: str) -> str | None:
-    """The device the main table sends `address` through (longest prefix, lowest metric)."""
-    try:
-        ip = ipaddress.ip_address(address)
-    except ValueError:
-        return None
-    family = "inet" if ip.version == 4 else "inet6"
-    best: tuple[int, int, str] | None = None
-    for route in snapshot.routes:
-        if route.family != family or route.dev is None or route.type not in ("unicast", "local"):
-            continue
-        try:
-            net = ipaddress.ip_network("::/0" if family == "inet6" else "0.0.0.0/0") if route.dst == "default" \
-                else ipaddress.ip_network(route.dst, strict=False)
-        except ValueError:
-            continue
-        if ip in net:
-            rank = (net.prefixlen, -(route.metric or 0), route.dev)
-            if best is None or rank[:2] > best[:2]:
-                best = rank
-    return best[2] if best else None

@@ -7,7 +7,7 @@ from __future__ import annotations
 import ipaddress
 from collections.abc import Iterator
 
-from kvmtui.audit.facts import STACKED_KINDS, is_downstream_port, link_key, route_dev
+from kvmtui.audit.facts import STACKED_KINDS, is_downstream_port, link_key
 from kvmtui.audit.findings import Finding
 from kvmtui.model import Link, Snapshot, VxlanInfo
 
@@ -69,7 +69,7 @@ def _underlay(snapshot: Snapshot, info: VxlanInfo) -> tuple[Link | None, int]:
     if info.link:
         return snapshot.link(info.link), VXLAN_OVERHEAD[version]
     if info.remote:
-        return snapshot.link(route_dev(snapshot, info.remote)), VXLAN_OVERHEAD[version]
+        return snapshot.link(snapshot.route_dev(info.remote)), VXLAN_OVERHEAD[version]
     return None, VXLAN_OVERHEAD[version]
 
 

@@ -57,6 +57,7 @@ BOND_MII = ("UP", "GOING_DOWN", "DOWN", "GOING_BACK")
 MACVLAN_MODES = {1: "private", 2: "vepa", 4: "bridge", 8: "passthru", 16: "source"}
 BRPORT_STATES = ("disabled", "listening", "learning", "forwarding", "blocking")
 VLAN_PROTOCOLS = {0x8100: "802.1Q", 0x88A8: "802.1ad"}
+IFLA_VXLAN_COLLECT_METADATA = 25  # `external`: the VNI and remote come per packet (OVS, tc, BGP EVPN)
 
 
 def _word(table, value: int) -> str:
@@ -88,8 +89,8 @@ def _link(data: bytes, arphrd: int, index: int, flags: int, attrs: dict[int, Spa
             slave_data = SLAVE_DECODERS[slave_kind](data, _nested(data, info[IFLA_INFO_SLAVE_DATA]))
     link_netnsid = opt(i32, data, attrs, IFLA_LINK_NETNSID)
     link_index = opt(i32, data, attrs, IFLA_LINK)
-    if link_index == index or link_index == 0:
-        link_index = None  # physical devices report themselves as their own link
+    if link_index == 0 or (link_index == index and link_netnsid is None):
+        link_index = None  # physical devices report themselves as their own link; a peer elsewhere may share the number
     return Link(
         ifindex=index,
         ifname=names.get(index, str(index)),
@@ -209,6 +210,7 @@ def _vxlan(data: bytes, a: dict[int, Span], names: dict[int, str]) -> VxlanInfo:
         group=peer if multicast else None,
         link=names.get(opt(u32, data, a, 3, 0)),
         learning=bool(opt(u8, data, a, 7, 1)),
+        external=bool(opt(u8, data, a, IFLA_VXLAN_COLLECT_METADATA, 0)),
     )
 
 

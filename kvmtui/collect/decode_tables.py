@@ -37,7 +37,8 @@ ROUTE_TYPES = {1: "unicast", 2: "local", 3: "broadcast", 4: "anycast", 5: "multi
 RT_TABLE_MAIN = 254
 USER_HZ = 100
 
-IFA_ADDRESS, IFA_LOCAL, IFA_LABEL = 1, 2, 3
+IFA_ADDRESS, IFA_LOCAL, IFA_LABEL, IFA_BROADCAST = 1, 2, 3, 4
+IFA_F_SECONDARY, RTNH_F_ONLINK = 0x01, 0x04
 RTA_DST, RTA_OIF, RTA_GATEWAY, RTA_PRIORITY, RTA_PREFSRC, RTA_TABLE = 1, 4, 5, 6, 7, 15
 NDA_DST, NDA_LLADDR, NDA_CACHEINFO, NDA_VLAN, NDA_VNI, NDA_MASTER = 1, 2, 3, 5, 7, 9
 NUD_PERMANENT, NUD_NOARP, NUD_STALE = 0x80, 0x40, 0x04
@@ -52,7 +53,7 @@ def decode_addresses(chunks: list[bytes]) -> dict[int, tuple[Address, ...]]:
     """Addresses per ifindex, in the kernel's order (the order `ip addr` shows)."""
     per_link: dict[int, list[Address]] = defaultdict(list)
     for data, offset, length in iter_messages(chunks, RTM_NEWADDR):
-        family, prefixlen, _flags, scope, index = IFADDRMSG.unpack_from(data, offset + 16)
+        family, prefixlen, flags, scope, index = IFADDRMSG.unpack_from(data, offset + 16)
         a = attributes(data, offset + 24, offset + length)
         local = opt(ip_address, data, a, IFA_LOCAL) or opt(ip_address, data, a, IFA_ADDRESS)
         if local is None or family not in FAMILIES:
@@ -60,6 +61,7 @@ def decode_addresses(chunks: list[bytes]) -> dict[int, tuple[Address, ...]]:
         per_link[index].append(Address(
             family=FAMILIES[family], local=local, prefixlen=prefixlen,
             scope=SCOPES.get(scope, str(scope)), label=opt(string, data, a, IFA_LABEL),
+            broadcast=opt(ip_address, data, a, IFA_BROADCAST), secondary=bool(flags & IFA_F_SECONDARY),
         ))
     return {index: tuple(addrs) for index, addrs in per_link.items()}
 
@@ -68,7 +70,7 @@ def decode_routes(chunks: list[bytes], names: dict[int, str]) -> tuple[Route, ..
     """Routes of the main table, what `ip route show` lists (multipath next hops are not split)."""
     routes = []
     for data, offset, length in iter_messages(chunks, RTM_NEWROUTE):
-        family, dst_len, _src, _tos, table, proto, scope, rtype, _flags = RTMSG.unpack_from(data, offset + 16)
+        family, dst_len, _src, _tos, table, proto, scope, rtype, flags = RTMSG.unpack_from(data, offset + 16)
         a = attributes(data, offset + 28, offset + length)
         table = opt(u32, data, a, RTA_TABLE, table)
         if table != RT_TABLE_MAIN or family not in FAMILIES:
@@ -85,6 +87,7 @@ def decode_routes(chunks: list[bytes], names: dict[int, str]) -> tuple[Route, ..
             table=table,
             metric=opt(u32, data, a, RTA_PRIORITY),
             type=ROUTE_TYPES.get(rtype, str(rtype)),
+            onlink=bool(flags & RTNH_F_ONLINK),
         ))
     return tuple(routes)
 

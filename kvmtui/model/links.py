@@ -17,6 +17,8 @@ class Address:
     prefixlen: int
     scope: str  # "global" | "link" | "host" | number as text
     label: str | None = None
+    broadcast: str | None = None
+    secondary: bool = False  # goes with the primary of its subnet when that is deleted
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,6 +92,7 @@ class VxlanInfo:
     group: str | None
     link: str | None  # underlay device name (ip's "link" inside info_data)
     learning: bool
+    external: bool = False  # collect metadata: the VNI comes with each packet, `id` is then 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -214,3 +217,4 @@ class Route:
     table: int
     metric: int | None
     type: str = "unicast"
+    onlink: bool = False  # the gateway is on the link even outside its subnets

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 from dataclasses import dataclass, field
 from functools import cached_property
 
@@ -56,3 +57,26 @@ class Snapshot:
 
     def link(self, ifname: str | None) -> Link | None:
         return self.links_by_name.get(ifname) if ifname else None
+
+    def route_dev(self, address: str) -> str | None:
+        """The device the main table sends `address` through (longest prefix, then
+        lowest metric), as `ip route get` would answer without policy rules."""
+        try:
+            ip = ipaddress.ip_address(address)
+        except ValueError:
+            return None
+        family = "inet" if ip.version == 4 else "inet6"
+        best: tuple[int, int, str] | None = None
+        for route in self.routes:
+            if route.family != family or route.dev is None or route.type not in ("unicast", "local"):
+                continue
+            try:
+                net = ipaddress.ip_network("::/0" if family == "inet6" else "0.0.0.0/0") if route.dst == "default" \
+                    else ipaddress.ip_network(route.dst, strict=False)
+            except ValueError:
+                continue
+            if ip in net:
+                rank = (net.prefixlen, -(route.metric or 0), route.dev)
+                if best is None or rank[:2] > best[:2]:
+                    best = rank
+        return best[2] if best else None

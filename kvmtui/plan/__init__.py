@@ -14,7 +14,7 @@ from kvmtui.plan.intents import (
     Intent,
 )
 from kvmtui.plan.model import Plan
-from kvmtui.plan.validate import PlanError
+from kvmtui.plan.validate import PlanError, check_values
 
 _BUILDERS = {
     CreateBridge: plan_create_bridge,
@@ -27,6 +27,7 @@ _BUILDERS = {
 
 
 def make_plan(intent: Intent, snapshot: Snapshot) -> Plan:
+    check_values(intent)
     return _BUILDERS[type(intent)](intent, snapshot)
 
 

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from kvmtui.model import Link, Snapshot
+from dataclasses import dataclass
+
+from kvmtui.model import Link, Route, Snapshot
 from kvmtui.plan import steps as s
 from kvmtui.plan.expect import AddressOn, Expectation, LinkGone, LinkPresent, LinkSetting, RouteVia
 from kvmtui.plan.intents import CreateBond, CreateBridge, CreateVlan, DeleteLink
@@ -30,6 +32,57 @@ def _enslave(port: Link, master: str) -> s.Step:
 
 def _cidrs(link: Link) -> list[str]:
     return [f"{a.local}/{a.prefixlen}" for a in link.addresses if a.scope != "link"]
+
+
+def _routes_on(snapshot: Snapshot, dev: str) -> list[Route]:
+    """The routes an administrator gave `dev`: not the kernel's prefix routes and not
+    router advertisements (both follow the addresses by themselves)."""
+    return [r for r in snapshot.routes if r.dev == dev and r.protocol not in ("kernel", "ra") and r.type == "unicast"]
+
+
+def _route(r: Route) -> s.RouteSpec:
+    return s.RouteSpec(r.dst, r.gateway, r.metric, r.protocol, r.prefsrc, r.scope, r.onlink, r.family)
+
+
+def _label_on(label: str | None, old: str, new: str) -> str | None:
+    """An alias label names its device (`eno1:mgmt`): on the new device it is `br0:mgmt`."""
+    if not label or label == old or not label.startswith(old):
+        return None
+    moved = new + label[len(old):]
+    return moved if len(moved.encode()) <= 15 else None
+
+
+@dataclass
+class IpMove:
+    """Addresses and routes of one device given to another: `off` runs before the devices
+    are rewired, `on` after the new one is up."""
+
+    off: list[s.Step]
+    on: list[s.Step]
+    expectations: list[Expectation]
+    warnings: list[str]
+
+
+def move_ip(snapshot: Snapshot, source: Link, target: str) -> IpMove:
+    # In `ip addr` order, except that secondaries come back after their primaries and go
+    # before them: deleting a primary takes its secondaries along (promote_secondaries off).
+    addresses = sorted((a for a in source.addresses if a.scope != "link"), key=lambda a: a.secondary)
+    routes = _routes_on(snapshot, source.ifname)
+    off = [s.route_del(source.ifname, _route(r)) for r in routes]
+    off += [s.addr_del(source.ifname, f"{a.local}/{a.prefixlen}", a.broadcast, _label_on(a.label, source.ifname, source.ifname))
+            for a in reversed(addresses)]
+    on = [s.addr_add(target, f"{a.local}/{a.prefixlen}", a.broadcast, _label_on(a.label, source.ifname, target))
+          for a in addresses]
+    on += [s.route_add(target, _route(r)) for r in routes]
+    expectations: list[Expectation] = []
+    for a in addresses:
+        cidr = f"{a.local}/{a.prefixlen}"
+        expectations += [AddressOn(target, cidr), AddressOn(source.ifname, cidr, present=False)]
+    expectations += [RouteVia(r.dst, target) for r in routes]
+    multipath = [r.dst for r in snapshot.routes if r.dev is None and r.type == "unicast"]
+    warnings = [f"multipath routes are not moved ({', '.join(multipath)}): check their next hops via "
+                f"{source.ifname} afterwards"] if multipath and target != source.ifname else []
+    return IpMove(off, on, expectations, warnings)
 
 
 def plan_create_bridge(intent: CreateBridge, snapshot: Snapshot) -> Plan:
@@ -60,12 +113,10 @@ def plan_create_bridge(intent: CreateBridge, snapshot: Snapshot) -> Plan:
         steps.append(s.link_set(intent.name, (("mtu", str(intent.mtu)),), (("mtu", "1500"),)))
     expectations: list[Expectation] = [LinkPresent(intent.name, "bridge", up=True),
                                        LinkSetting(intent.name, "stp_state", 1 if intent.stp else 0)]
-    moved_routes = []
+    moved = move_ip(snapshot, uplink, intent.name) if uplink is not None else None
     if uplink is not None:
         steps.append(s.link_set(intent.name, (("address", uplink.mac),), ()))  # new device: nothing to restore
-        moved_routes = [r for r in snapshot.routes if r.dev == uplink.ifname and r.protocol != "kernel" and r.family == "inet"]
-        steps += [s.route_del(uplink.ifname, r.dst, r.gateway, r.metric, r.protocol) for r in moved_routes]
-        steps += [s.addr_del(uplink.ifname, cidr) for cidr in _cidrs(uplink)]
+        steps += moved.off
     for port in ports:
         steps.append(_enslave(port, intent.name))
         expectations.append(LinkPresent(port.ifname, master=intent.name))
@@ -73,14 +124,13 @@ def plan_create_bridge(intent: CreateBridge, snapshot: Snapshot) -> Plan:
     for port in ports:
         if not port.is_up:
             steps.append(s.link_set(port.ifname, (("state", "up"),), (("state", "down"),)))
-    if uplink is not None:
-        for cidr in _cidrs(uplink):
-            steps.append(s.addr_add(intent.name, cidr))
-            expectations += [AddressOn(intent.name, cidr), AddressOn(uplink.ifname, cidr, present=False)]
-        for r in moved_routes:
-            steps.append(s.route_add(intent.name, r.dst, r.gateway, r.metric, r.protocol))
-            expectations.append(RouteVia(r.dst, intent.name))
-    return Plan(intent, f"create bridge {intent.name}", tuple(steps), tuple(expectations))
+    if moved is not None:
+        steps += moved.on
+        expectations += moved.expectations
+    warnings = tuple(moved.warnings if moved is not None else ()) + tuple(f"{port.ifname} keeps {', '.join(_cidrs(port))}, which stop working on a bridge port: "
+                     f"move them onto the bridge (--move-ip-from {port.ifname})"
+                     for port in ports if _cidrs(port) and port is not uplink)
+    return Plan(intent, f"create bridge {intent.name}", tuple(steps), tuple(expectations), warnings)
 
 
 def plan_create_bond(intent: CreateBond, snapshot: Snapshot) -> Plan:
@@ -142,13 +192,20 @@ def plan_create_vlan(intent: CreateVlan, snapshot: Snapshot) -> Plan:
 
 
 def _recreate(link: Link) -> s.Step:
-    """The link_add that brings a deleted device back with its kind's settings."""
+    """The link_add that brings a deleted device back as it was: its MAC (its IPv6
+    link-local address follows from it), MTU and its kind's settings. Only the ifindex
+    is new."""
+    device: s.Settings = ((("address", link.mac),) if link.mac else ()) + (("mtu", str(link.mtu)),)
     info = link.info_data
     if link.kind == "bridge":
-        settings = (("stp_state", str(info.stp_state)), ("forward_delay", str(info.forward_delay)))
+        settings = device + (("stp_state", str(info.stp_state)), ("forward_delay", str(info.forward_delay)),
+                             ("hello_time", str(info.hello_time)), ("max_age", str(info.max_age)),
+                             ("ageing_time", str(info.ageing_time)), ("priority", str(info.priority)))
+        if info.vlan_filtering:
+            settings += (("vlan_filtering", "1"),)
         return s.link_add(link.ifname, "bridge", settings)
     if link.kind == "bond":
-        settings = (("mode", info.mode), ("miimon", str(info.miimon)))
+        settings = device + (("mode", info.mode), ("miimon", str(info.miimon)))
         if info.arp_interval:
             settings += (("arp_interval", str(info.arp_interval)), ("arp_ip_target", ",".join(info.arp_ip_target)))
         if info.mode == "802.3ad":
@@ -156,7 +213,7 @@ def _recreate(link: Link) -> s.Step:
         if info.mode in ("balance-xor", "802.3ad", "balance-tlb"):
             settings += (("xmit_hash_policy", info.xmit_hash_policy),)
         return s.link_add(link.ifname, "bond", settings)
-    return s.link_add(link.ifname, "vlan", (("protocol", info.protocol), ("id", str(info.id))), parent=link.link)
+    return s.link_add(link.ifname, "vlan", device + (("protocol", info.protocol), ("id", str(info.id))), parent=link.link)
 
 
 def plan_delete(intent: DeleteLink, snapshot: Snapshot) -> Plan:
@@ -166,14 +223,19 @@ def plan_delete(intent: DeleteLink, snapshot: Snapshot) -> Plan:
         raise PlanError("ifname", f"{link.ifname} is {what}; kvmtui deletes bridges, bonds and VLANs only")
     warnings = []
     members = [other for other in snapshot.links if other.master == link.ifname]
+    networks = sorted(n.name for n in snapshot.networks if n.bridge == link.ifname)
     guests = [d.name for d in snapshot.domains if d.active for nic in d.interfaces
-              if nic.target in {m.ifname for m in members} or nic.bridge == link.ifname]
+              if nic.target in {m.ifname for m in members} or nic.bridge == link.ifname or nic.network in networks]
     if guests:
         warnings.append(f"guests lose their network on {link.ifname}: {', '.join(sorted(set(guests)))}")
-    uppers = [other.ifname for other in snapshot.links if other.link == link.ifname and other.kind in ("vlan", "macvlan", "macvtap")]
+    if networks:
+        warnings.append(f"libvirt network {', '.join(networks)} is built on {link.ifname}: "
+                        f"stop it first (virsh net-destroy), or libvirt is left with a network that has no bridge")
+    uppers = [other.ifname for other in snapshot.links
+              if (other.link == link.ifname and other.kind in ("vlan", "macvlan", "macvtap"))
+              or (other.kind == "vxlan" and other.info_data is not None and other.info_data.link == link.ifname)]
     if uppers:
         raise PlanError("ifname", f"{link.ifname} carries {', '.join(uppers)}: delete those first")
-    routes = [r for r in snapshot.routes if r.dev == link.ifname and r.protocol != "kernel" and r.family == "inet"]
     target = None
     if intent.move_ip_to:
         target = existing_link(snapshot, intent.move_ip_to, "move_ip_to")
@@ -181,20 +243,19 @@ def plan_delete(intent: DeleteLink, snapshot: Snapshot) -> Plan:
             raise PlanError("move_ip_to", f"{target.ifname} is not a port of {link.ifname}")
     elif link.addresses and _cidrs(link):
         warnings.append(f"addresses go with it: {', '.join(_cidrs(link))}")
-    if target is None and any(r.dst == "default" for r in routes):
+    if target is None and any(r.dst == "default" for r in _routes_on(snapshot, link.ifname)):
         warnings.append(f"the default route goes through {link.ifname}: this host loses its way out")
-    steps = [s.route_del(link.ifname, r.dst, r.gateway, r.metric, r.protocol) for r in routes]
-    steps += [s.addr_del(link.ifname, cidr) for cidr in _cidrs(link)]
+    moved = move_ip(snapshot, link, target.ifname if target is not None else link.ifname)
+    steps = list(moved.off)
     steps += [s.link_set(m.ifname, (("master", ""),), (("master", link.ifname),)) for m in members]
     if link.is_up:
         steps.append(s.link_set(link.ifname, (("state", "down"),), (("state", "up"),)))
     steps.append(s.link_del(link.ifname, inverse=_recreate(link)))
     expectations: list[Expectation] = [LinkGone(link.ifname), *(LinkPresent(m.ifname, master="") for m in members)]
     if target is not None:
-        steps += [s.addr_add(target.ifname, cidr) for cidr in _cidrs(link)]
-        steps += [s.route_add(target.ifname, r.dst, r.gateway, r.metric, r.protocol) for r in routes]
-        expectations += [AddressOn(target.ifname, cidr) for cidr in _cidrs(link)]
-        expectations += [RouteVia(r.dst, target.ifname) for r in routes]
+        steps += moved.on
+        expectations += moved.expectations
+        warnings += moved.warnings
     return Plan(intent, f"delete {link.kind} {link.ifname}", tuple(steps), tuple(expectations), tuple(warnings))
 
 

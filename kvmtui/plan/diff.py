@@ -3,11 +3,10 @@ the equivalent commands, the libvirt XML, and warnings about cutting off this se
 
 from __future__ import annotations
 
-import ipaddress
 from collections import defaultdict
 from dataclasses import dataclass
 
-from kvmtui.model import Route, Snapshot
+from kvmtui.model import Snapshot
 from kvmtui.plan.model import Plan
 from kvmtui.plan.simulate import simulate
 from kvmtui.topology import TopologyNode, build_forest
@@ -112,21 +111,6 @@ def tree_diff(before: tuple[TopologyNode, ...], after: tuple[TopologyNode, ...])
     return tuple(lines)
 
 
-def _dev_for(address: str, snapshot: Snapshot) -> str | None:
-    """The device a packet to `address` leaves by: the longest matching route."""
-    ip = ipaddress.ip_address(address)
-    best: tuple[int, Route] | None = None
-    for route in snapshot.routes:
-        try:
-            net = ipaddress.ip_network("0.0.0.0/0" if route.dst == "default" and ip.version == 4 else
-                                       "::/0" if route.dst == "default" else route.dst, strict=False)
-        except ValueError:
-            continue
-        if ip.version == net.version and ip in net and (best is None or net.prefixlen > best[0]):
-            best = (net.prefixlen, route)
-    return best[1].dev if best else None
-
-
 def session_warnings(plan: Plan, snapshot: Snapshot, ssh_connection: str | None) -> tuple[str, ...]:
     """SSH_CONNECTION is "client-ip client-port server-ip server-port"."""
     touched = {s.target for s in plan.steps if s.action in ("link_del", "addr_del", "route_del")}
@@ -136,13 +120,13 @@ def session_warnings(plan: Plan, snapshot: Snapshot, ssh_connection: str | None)
     if ssh_connection:
         client, _, server, _ = (ssh_connection.split() + ["", "", "", ""])[:4]
         carrying = {link.ifname for link in snapshot.links if any(a.local == server for a in link.addresses)}
-        try:
-            carrying.add(_dev_for(client, snapshot) or "")
-        except ValueError:
-            pass
+        carrying.add(snapshot.route_dev(client) or "")
         for dev in sorted(carrying & touched):
             warnings.append(f"this changes {dev}, which carries your SSH session ({client} -> {server}): "
                             "you may lose this connection")
-    if any(s.action == "route_del" and s.setting("dst") == "default" for s in plan.steps):
-        warnings.append("this removes the default route (it is put back on the new device)")
+    removed = {s.target for s in plan.steps if s.action == "route_del" and s.setting("dst") == "default"}
+    put_back = {s.target for s in plan.steps if s.action == "route_add" and s.setting("dst") == "default"}
+    if removed and put_back:
+        warnings.append(f"the default route moves from {', '.join(sorted(removed))} to {', '.join(sorted(put_back))}: "
+                        "for a moment this host has no way out")
     return tuple(warnings)

@@ -28,12 +28,14 @@ def simulate(snapshot: Snapshot, steps: tuple[Step, ...]) -> Snapshot:
         elif step.action in ("addr_add", "addr_del") and step.target in links:
             link = links[step.target]
             iface = ipaddress.ip_interface(settings["address"])
-            address = Address("inet" if iface.version == 4 else "inet6", str(iface.ip), iface.network.prefixlen, "global")
+            address = Address("inet" if iface.version == 4 else "inet6", str(iface.ip), iface.network.prefixlen, "global",
+                              settings.get("label"), settings.get("broadcast"))
             kept = tuple(a for a in link.addresses if (a.local, a.prefixlen) != (address.local, address.prefixlen))
             links[step.target] = replace(link, addresses=kept + ((address,) if step.action == "addr_add" else ()))
         elif step.action == "route_add":
-            routes.append(Route("inet", settings["dst"], settings.get("via"), step.target, None, "static", "global", 254,
-                                int(settings["metric"]) if "metric" in settings else None))
+            routes.append(Route(settings.get("family", "inet"), settings["dst"], settings.get("via"), step.target,
+                                settings.get("src"), settings.get("proto", "boot"), settings.get("scope", "global"), 254,
+                                int(settings["metric"]) if "metric" in settings else None, onlink="onlink" in settings))
         elif step.action == "route_del":
             routes = [r for r in routes if not (r.dst == settings["dst"] and r.dev == step.target)]
         elif step.action in ("attach", "detach") and step.target in domains:

@@ -30,11 +30,17 @@ def _words(settings: Settings) -> str:
     return " ".join(f"{key} {shlex.quote(value)}" for key, value in settings)
 
 
+DEVICE_SETTINGS = ("address", "mtu")  # ip link add's own words, before `type`; the rest are the kind's
+
+
 def link_add(name: str, kind: str, settings: Settings = (), parent: str | None = None) -> Step:
     link = f"link {parent} " if parent else ""
-    kind_words = f" {_words(settings)}" if settings else ""
+    device = [(k, v) for k, v in settings if k in DEVICE_SETTINGS]
+    own = [(k, v) for k, v in settings if k not in DEVICE_SETTINGS]
+    device_words = f" {_words(tuple(device))}" if device else ""
+    kind_words = f" {_words(tuple(own))}" if own else ""
     full = (("kind", kind),) + ((("link", parent),) if parent else ()) + settings
-    return Step("link_add", name, full, f"ip link add {link}name {name} type {kind}{kind_words}",
+    return Step("link_add", name, full, f"ip link add {link}name {name}{device_words} type {kind}{kind_words}",
                 inverse=link_del(name, inverse=None))
 
 
@@ -62,28 +68,60 @@ def _link_set_command(name: str, settings: Settings, kind: str | None) -> str:
     return f"ip link set {name}" + (f" type {kind}" if kind else "") + f" {' '.join(words)}"
 
 
-def addr_add(dev: str, cidr: str) -> Step:
-    return Step("addr_add", dev, (("address", cidr),), f"ip addr add {cidr} dev {dev}",
-                inverse=Step("addr_del", dev, (("address", cidr),), f"ip addr del {cidr} dev {dev}"))
+def addr_add(dev: str, cidr: str, broadcast: str | None = None, label: str | None = None) -> Step:
+    """The address with what `ip addr` shows beside it: a move keeps the broadcast and
+    the alias label (`eno1:mgmt` becomes `br0:mgmt`)."""
+    settings: Settings = (("address", cidr),) + ((("broadcast", broadcast),) if broadcast else ()) + (
+        (("label", label),) if label else ())
+    words = (f" brd {broadcast}" if broadcast else "") + (f" label {shlex.quote(label)}" if label else "")
+    return Step("addr_add", dev, settings, f"ip addr add {cidr}{words} dev {dev}",
+                inverse=Step("addr_del", dev, settings, f"ip addr del {cidr} dev {dev}"))
 
 
-def addr_del(dev: str, cidr: str) -> Step:
-    added = addr_add(dev, cidr)
+def addr_del(dev: str, cidr: str, broadcast: str | None = None, label: str | None = None) -> Step:
+    added = addr_add(dev, cidr, broadcast, label)
     return Step("addr_del", dev, added.settings, added.inverse.command, inverse=added)
 
 
-def route_add(dev: str, dst: str, gateway: str | None, metric: int | None, protocol: str = "boot") -> Step:
-    """`protocol` is kept so that a route put back is the same route (ip's default is boot)."""
-    settings: Settings = (("dst", dst),) + ((("via", gateway),) if gateway else ()) + (
-        (("metric", str(metric)),) if metric is not None else ()) + ((("proto", protocol),) if protocol != "boot" else ())
-    words = " ".join(f"{k} {v}" for k, v in settings[1:])
-    tail = f" {words}" if words else ""
-    return Step("route_add", dev, settings, f"ip route add {dst}{tail} dev {dev}",
-                inverse=Step("route_del", dev, settings, f"ip route del {dst}{tail} dev {dev}"))
+@dataclass(frozen=True, slots=True)
+class RouteSpec:
+    """What makes a route the same route when it is put back, in ip's words."""
+
+    dst: str
+    gateway: str | None = None
+    metric: int | None = None
+    protocol: str = "boot"  # ip's default
+    prefsrc: str | None = None
+    scope: str = "global"
+    onlink: bool = False
+    family: str = "inet"
+
+    def settings(self) -> Settings:
+        return ((("dst", self.dst),) + ((("via", self.gateway),) if self.gateway else ())
+                + ((("onlink", "1"),) if self.onlink else ()) + ((("src", self.prefsrc),) if self.prefsrc else ())
+                + ((("metric", str(self.metric)),) if self.metric is not None else ())
+                + ((("proto", self.protocol),) if self.protocol != "boot" else ())
+                + ((("scope", self.scope),) if self.scope != "global" else ())
+                + ((("family", self.family),) if self.family != "inet" else ()))
+
+    def words(self) -> str:
+        out = []
+        for key, value in self.settings()[1:]:
+            if key == "onlink":
+                out.append("onlink")
+            elif key != "family":
+                out.append(f"{key} {value}")
+        return "".join(f" {w}" for w in out)
 
 
-def route_del(dev: str, dst: str, gateway: str | None, metric: int | None, protocol: str = "boot") -> Step:
-    added = route_add(dev, dst, gateway, metric, protocol)
+def route_add(dev: str, route: RouteSpec) -> Step:
+    ip = "ip -6 route" if route.family == "inet6" else "ip route"
+    return Step("route_add", dev, route.settings(), f"{ip} add {route.dst}{route.words()} dev {dev}",
+                inverse=Step("route_del", dev, route.settings(), f"{ip} del {route.dst}{route.words()} dev {dev}"))
+
+
+def route_del(dev: str, route: RouteSpec) -> Step:
+    added = route_add(dev, route)
     return Step("route_del", dev, added.settings, added.inverse.command, inverse=added)
 
 

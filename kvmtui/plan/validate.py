@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import re
 
 from kvmtui.collect.decode_links import LACP_RATE, XMIT_HASH
@@ -10,6 +11,8 @@ from kvmtui.errors import KvmtuiError
 from kvmtui.model import BOND_MODES, Domain, Link, Snapshot
 
 IFNAMSIZ = 15  # bytes, not characters
+MTU_MIN, MTU_MAX = 68, 65535  # the kernel's ETH_MIN_MTU and ETH_MAX_MTU
+BOND_MAX_ARP_TARGETS = 16  # the bonding driver's array size
 MAC = re.compile(r"^[0-9a-f]{2}(:[0-9a-f]{2}){5}$")
 MACVTAP_MODES = ("vepa", "bridge", "private", "passthrough")
 VLAN_PROTOCOLS = tuple(KERNEL_VLAN_PROTOCOLS.values())  # "802.1Q", "802.1ad"
@@ -29,10 +32,24 @@ def check_new_name(snapshot: Snapshot, name: str, field: str = "name") -> None:
     size = len(name.encode())
     if size > IFNAMSIZ:
         raise PlanError(field, f"interface names are at most {IFNAMSIZ} bytes; {name!r} has {size}")
-    if name in (".", "..") or any(c in name for c in "/:") or any(c.isspace() for c in name):
-        raise PlanError(field, f"{name!r}: interface names may not contain '/', ':' or white space")
+    if name in (".", "..") or any(c in name for c in "/:%") or any(c.isspace() for c in name):
+        # '%' would not reach the kernel as typed: it expands "br%d" to the first free br<N>
+        raise PlanError(field, f"{name!r}: interface names may not contain '/', ':', '%' or white space")
+    if name in ("all", "default"):
+        raise PlanError(field, f"{name!r} is reserved: /proc/sys/net/ipv4/conf/{name} sets every interface's "
+                               "defaults, so no interface can have that name")
     if snapshot.link(name) is not None:
         raise PlanError(field, f"{name!r} already exists")
+
+
+def check_mtu(mtu: int | None, field: str = "mtu") -> None:
+    if mtu is not None and not MTU_MIN <= mtu <= MTU_MAX:
+        raise PlanError(field, f"the MTU is {MTU_MIN} to {MTU_MAX} bytes; {mtu} is outside that range")
+
+
+def check_values(intent: object) -> None:
+    """Ranges that hold whatever the host: checked before the host is looked at."""
+    check_mtu(getattr(intent, "mtu", None))
 
 
 def existing_link(snapshot: Snapshot, name: str | None, field: str) -> Link:
@@ -61,12 +78,18 @@ def check_bond_options(mode: str, miimon: int | None, arp_interval: int | None, 
                        slaves: tuple[str, ...]) -> None:
     if mode not in BOND_MODES:
         raise PlanError("mode", f"unknown bonding mode {mode!r}; one of {', '.join(BOND_MODES)}")
+    for field, interval in (("miimon", miimon), ("arp_interval", arp_interval)):
+        if interval is not None and interval < 0:
+            raise PlanError(field, f"the interval is in milliseconds, 0 or more; not {interval}")
+    check_arp_targets(arp_targets)
     if miimon and arp_interval:
         raise PlanError("arp_interval", "choose MII or ARP monitoring, not both")
     if arp_interval and mode in ("802.3ad", "balance-tlb", "balance-alb"):
         raise PlanError("arp_interval", f"ARP monitoring does not work in {mode} mode; use miimon")
     if arp_interval and not arp_targets:
         raise PlanError("arp_ip_target", "ARP monitoring needs at least one target address")
+    if arp_targets and not arp_interval:
+        raise PlanError("arp_ip_target", "ARP targets are used by ARP monitoring only: give an ARP interval too")
     if lacp_rate is not None and mode != "802.3ad":
         raise PlanError("lacp_rate", f"lacp_rate applies to 802.3ad only, not {mode}")
     if lacp_rate is not None and lacp_rate not in LACP_RATE:
@@ -82,6 +105,19 @@ def check_bond_options(mode: str, miimon: int | None, arp_interval: int | None, 
             raise PlanError("primary", f"the primary {primary} is not one of the slaves")
 
 
+def check_arp_targets(targets: tuple[str, ...]) -> None:
+    """The bonding driver takes IPv4 targets only, and refuses 0.0.0.0/8 and the broadcast."""
+    if len(targets) > BOND_MAX_ARP_TARGETS:
+        raise PlanError("arp_ip_target", f"a bond takes at most {BOND_MAX_ARP_TARGETS} ARP targets, not {len(targets)}")
+    for target in targets:
+        try:
+            address = ipaddress.IPv4Address(target)
+        except ValueError:
+            raise PlanError("arp_ip_target", f"{target!r} is not an IPv4 address (ARP targets are IPv4 only)") from None
+        if address in ipaddress.IPv4Network("0.0.0.0/8") or address == ipaddress.IPv4Address("255.255.255.255"):
+            raise PlanError("arp_ip_target", f"{target} cannot answer ARP: give the address of a host to ask")
+
+
 def check_vlan_id(vid: int) -> None:
     if not 1 <= vid <= 4094:
         raise PlanError("vid", f"VLAN ids are 1 to 4094; {vid} is not one")
@@ -89,7 +125,9 @@ def check_vlan_id(vid: int) -> None:
 
 def existing_domain(snapshot: Snapshot, name: str) -> Domain:
     if snapshot.libvirt_error:
-        raise PlanError("domain", f"libvirt is not reachable: {snapshot.libvirt_error}")
+        raise PlanError("domain", f"libvirt is not reachable, so no guest is known: {snapshot.libvirt_error}")
+    if snapshot.host.libvirt_uri is None:
+        raise PlanError("domain", "libvirt was not read (--no-libvirt), so no guest is known")
     domain = next((d for d in snapshot.domains if d.name == name), None)
     if domain is None:
         raise PlanError("domain", f"there is no guest {name!r}")
