@@ -10,7 +10,7 @@ from kvmtui.plan import steps as s
 from kvmtui.plan.expect import GuestNic
 from kvmtui.plan.intents import AttachInterface, DetachInterface
 from kvmtui.plan.model import Plan
-from kvmtui.plan.validate import MACVTAP_MODES, PlanError, check_mac, existing_domain, existing_link
+from kvmtui.plan.validate import MACVTAP_MODES, PlanError, check_mac, ethernet_link, existing_domain, existing_link
 
 # One line on what each macvtap mode means, for the wizard and the confirmation.
 MACVTAP_MEANING = {
@@ -66,7 +66,7 @@ def plan_attach(intent: AttachInterface, snapshot: Snapshot) -> Plan:
             raise PlanError("bridge", f"{bridge.ifname} is not a bridge")
         nic_type, source, mode = "bridge", bridge.ifname, None
     else:
-        lower = existing_link(snapshot, intent.macvtap, "macvtap")
+        lower = ethernet_link(snapshot, intent.macvtap, "macvtap")
         mode = intent.mode or "vepa"
         if mode not in MACVTAP_MODES:
             raise PlanError("mode", f"the macvtap mode is one of {', '.join(MACVTAP_MODES)}")

@@ -16,6 +16,7 @@ from kvmtui.plan.validate import (
     check_free_port,
     check_new_name,
     check_vlan_id,
+    ethernet_link,
     existing_link,
 )
 
@@ -140,9 +141,11 @@ def plan_create_bond(intent: CreateBond, snapshot: Snapshot) -> Plan:
     seen: set[str] = set()
     slaves = [check_free_port(snapshot, slave, "slaves", seen) for slave in intent.slaves]
     for slave in slaves:
-        if slave.kind in ("bridge", "bond", "vlan") or slave.addresses and any(a.scope != "link" for a in slave.addresses):
-            what = slave.kind or "device with addresses"
-            raise PlanError("slaves", f"{slave.ifname} is a {what}; bond slaves are NICs without addresses")
+        if slave.kind in ("bridge", "bond", "vlan"):
+            raise PlanError("slaves", f"{slave.ifname} is a {slave.kind}; bond slaves are NICs without addresses")
+        if _cidrs(slave):
+            raise PlanError("slaves", f"{slave.ifname} has {', '.join(_cidrs(slave))}; bond slaves are NICs without "
+                                      "addresses: remove them, or put them on the bond once it exists")
     miimon = intent.miimon if intent.miimon is not None or intent.arp_interval else 100
     check_bond_options(intent.mode, miimon, intent.arp_interval, intent.arp_ip_target, intent.lacp_rate,
                        intent.xmit_hash_policy, intent.primary, intent.slaves)
@@ -175,12 +178,17 @@ def vlan_name(intent: CreateVlan) -> str:
 
 
 def plan_create_vlan(intent: CreateVlan, snapshot: Snapshot) -> Plan:
-    parent = existing_link(snapshot, intent.parent, "parent")
+    parent = ethernet_link(snapshot, intent.parent, "parent")
     check_vlan_id(intent.vid)
     if intent.protocol not in VLAN_PROTOCOLS:
         raise PlanError("protocol", f"the VLAN protocol is 802.1Q or 802.1ad, not {intent.protocol!r}")
     name = vlan_name(intent)
-    check_new_name(snapshot, name)
+    try:
+        check_new_name(snapshot, name)
+    except PlanError as exc:
+        if intent.name:
+            raise
+        raise PlanError("name", f"{exc} (the default name {name}): give the VLAN a name") from None
     for link in snapshot.links:
         info = link.info_data
         if link.kind == "vlan" and link.link == parent.ifname and info.id == intent.vid and info.protocol == intent.protocol:

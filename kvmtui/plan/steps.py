@@ -7,6 +7,8 @@ from __future__ import annotations
 import shlex
 from dataclasses import dataclass, field
 
+q = shlex.quote  # names in the commands shown: copied into a shell, `a;b` stays one word
+
 Settings = tuple[tuple[str, str], ...]  # ip's own words: (("mode", "802.3ad"), ("miimon", "100"))
 
 
@@ -34,18 +36,18 @@ DEVICE_SETTINGS = ("address", "mtu")  # ip link add's own words, before `type`; 
 
 
 def link_add(name: str, kind: str, settings: Settings = (), parent: str | None = None) -> Step:
-    link = f"link {parent} " if parent else ""
+    link = f"link {q(parent)} " if parent else ""
     device = [(k, v) for k, v in settings if k in DEVICE_SETTINGS]
     own = [(k, v) for k, v in settings if k not in DEVICE_SETTINGS]
     device_words = f" {_words(tuple(device))}" if device else ""
     kind_words = f" {_words(tuple(own))}" if own else ""
     full = (("kind", kind),) + ((("link", parent),) if parent else ()) + settings
-    return Step("link_add", name, full, f"ip link add {link}name {name}{device_words} type {kind}{kind_words}",
+    return Step("link_add", name, full, f"ip link add {link}name {q(name)}{device_words} type {kind}{kind_words}",
                 inverse=link_del(name, inverse=None))
 
 
 def link_del(name: str, inverse: Step | None) -> Step:
-    return Step("link_del", name, (), f"ip link del {name}", inverse=inverse)
+    return Step("link_del", name, (), f"ip link del {q(name)}", inverse=inverse)
 
 
 def link_set(name: str, after: Settings, before: Settings, kind: str | None = None) -> Step:
@@ -62,10 +64,10 @@ def _link_set_command(name: str, settings: Settings, kind: str | None) -> str:
         if key == "state":
             words.append(value)
         elif key == "master":
-            words.append(f"master {value}" if value else "nomaster")
+            words.append(f"master {q(value)}" if value else "nomaster")
         else:
             words.append(f"{key} {value}")
-    return f"ip link set {name}" + (f" type {kind}" if kind else "") + f" {' '.join(words)}"
+    return f"ip link set {q(name)}" + (f" type {kind}" if kind else "") + f" {' '.join(words)}"
 
 
 def addr_add(dev: str, cidr: str, broadcast: str | None = None, label: str | None = None) -> Step:
@@ -74,8 +76,8 @@ def addr_add(dev: str, cidr: str, broadcast: str | None = None, label: str | Non
     settings: Settings = (("address", cidr),) + ((("broadcast", broadcast),) if broadcast else ()) + (
         (("label", label),) if label else ())
     words = (f" brd {broadcast}" if broadcast else "") + (f" label {shlex.quote(label)}" if label else "")
-    return Step("addr_add", dev, settings, f"ip addr add {cidr}{words} dev {dev}",
-                inverse=Step("addr_del", dev, settings, f"ip addr del {cidr} dev {dev}"))
+    return Step("addr_add", dev, settings, f"ip addr add {cidr}{words} dev {q(dev)}",
+                inverse=Step("addr_del", dev, settings, f"ip addr del {cidr} dev {q(dev)}"))
 
 
 def addr_del(dev: str, cidr: str, broadcast: str | None = None, label: str | None = None) -> Step:
@@ -116,8 +118,8 @@ class RouteSpec:
 
 def route_add(dev: str, route: RouteSpec) -> Step:
     ip = "ip -6 route" if route.family == "inet6" else "ip route"
-    return Step("route_add", dev, route.settings(), f"{ip} add {route.dst}{route.words()} dev {dev}",
-                inverse=Step("route_del", dev, route.settings(), f"{ip} del {route.dst}{route.words()} dev {dev}"))
+    return Step("route_add", dev, route.settings(), f"{ip} add {route.dst}{route.words()} dev {q(dev)}",
+                inverse=Step("route_del", dev, route.settings(), f"{ip} del {route.dst}{route.words()} dev {q(dev)}"))
 
 
 def route_del(dev: str, route: RouteSpec) -> Step:
@@ -128,8 +130,8 @@ def route_del(dev: str, route: RouteSpec) -> Step:
 def attach(domain: str, xml: str, live: bool, config: bool) -> Step:
     flags = _virsh_flags(live, config)
     settings: Settings = (("xml", xml), ("live", str(live)), ("config", str(config)))
-    return Step("attach", domain, settings, f"virsh attach-device {domain} nic.xml{flags}",
-                inverse=Step("detach", domain, settings, f"virsh detach-device {domain} nic.xml{flags}"))
+    return Step("attach", domain, settings, f"virsh attach-device {q(domain)} nic.xml{flags}",
+                inverse=Step("detach", domain, settings, f"virsh detach-device {q(domain)} nic.xml{flags}"))
 
 
 def detach(domain: str, xml: str, live: bool, config: bool) -> Step:

@@ -59,6 +59,14 @@ def existing_link(snapshot: Snapshot, name: str | None, field: str) -> Link:
     return link
 
 
+def ethernet_link(snapshot: Snapshot, name: str | None, field: str) -> Link:
+    """A device that frames can go out of: VLANs and macvtap need one below them."""
+    link = existing_link(snapshot, name, field)
+    if "LOOPBACK" in link.flags:
+        raise PlanError(field, f"{link.ifname} is the loopback device: nothing it sends leaves this host")
+    return link
+
+
 def check_free_port(snapshot: Snapshot, name: str, field: str, seen: set[str]) -> Link:
     """A device that may become a bridge port or bond slave."""
     link = existing_link(snapshot, name, field)
