@@ -12,8 +12,9 @@ import struct
 from collections import defaultdict
 from collections.abc import Iterable
 
+from kvmtui.collect.fastbuild import maker
 from kvmtui.collect.nlattr import ip_address, opt, string, u32
-from kvmtui.collect.rtnl import NLATTR, NLMSGHDR, RTM_NEWADDR, RTM_NEWLINK, RTM_NEWNEIGH, RTM_NEWROUTE, attributes, iter_messages
+from kvmtui.collect.rtnl import NLATTR, RTM_NEWADDR, RTM_NEWLINK, RTM_NEWNEIGH, RTM_NEWROUTE, attributes, iter_messages
 from kvmtui.model.links import Address, BridgeVlan, FdbEntry, Route
 
 IFADDRMSG = struct.Struct("=BBBBI")
@@ -21,6 +22,7 @@ RTMSG = struct.Struct("=BBBBBBBBI")
 NDMSG = struct.Struct("=BxxxiHBB")
 BRIDGE_VLAN_INFO = struct.Struct("=HH")
 _U16 = struct.Struct("=H").unpack_from
+_LENGTH_TYPE = struct.Struct("=IH").unpack_from  # the start of a netlink message header
 _U32 = struct.Struct("=I").unpack_from
 _CACHEINFO_UPDATED = struct.Struct("=8xI").unpack_from
 
@@ -111,20 +113,25 @@ def decode_fdb(chunks: Iterable[bytes], names: dict[int, str]) -> tuple[FdbEntry
     """
     entries: list[FdbEntry] = []
     append = entries.append
+    new_entry = _new_fdb_entry
     layouts: dict[int, _FdbLayout | None] = {}
     states: dict[int, str] = {}
     flag_words: dict[int, tuple[str, ...]] = {}
     ifnames = names.get
-    header = NLMSGHDR.unpack_from
+    header = _LENGTH_TYPE
     for data in chunks:  # the message walk is inlined: this loop runs once per FDB entry
         offset, end = 0, len(data)
         while offset + 16 <= end:
-            length, kind = header(data, offset)[:2]
+            length, kind = header(data, offset)
             if length < 16:
                 break
             if kind == RTM_NEWNEIGH:
                 layout = layouts.get(length)
-                fields = layout.read(data, offset) if layout is not None else None
+                fields = None
+                if layout is not None:
+                    record = layout.unpack(data, offset)
+                    if layout.headers(record) == layout.expected:
+                        fields = layout.pick(record + _NONE)
                 if fields is None:
                     fields = _fdb_fields(data, offset, length)
                     if length not in layouts:
@@ -135,13 +142,14 @@ def decode_fdb(chunks: Iterable[bytes], names: dict[int, str]) -> tuple[FdbEntry
                         states[state] = _fdb_state(state)
                     if flags not in flag_words:
                         flag_words[flags] = tuple(word for bit, word in NTF_NAMES if flags & bit)
-                    append(FdbEntry(lladdr.hex(":"), ifnames(index) or str(index), index,
-                                    ifnames(master) if master else None, vlan, states[state], flag_words[flags],
-                                    dst, vni, None if updated is None else updated // USER_HZ))
+                    append(new_entry(lladdr.hex(":"), ifnames(index) or str(index), index,
+                                     ifnames(master) if master else None, vlan, states[state], flag_words[flags],
+                                     dst, vni, None if updated is None else updated // USER_HZ))
             offset += (length + 3) & ~3
     return tuple(entries)
 
 
+_new_fdb_entry = maker(FdbEntry)
 _FdbFields = tuple  # (ifindex, state, flags, lladdr bytes, vlan, master, updated, dst, vni)
 
 
@@ -177,16 +185,21 @@ _FIELD_ORDER = (NDA_LLADDR, NDA_VLAN, NDA_MASTER, NDA_CACHEINFO)
 
 
 class _FdbLayout:
-    """A compiled reader for one attribute layout of RTM_NEWNEIGH messages."""
+    """A compiled reader for one attribute layout of RTM_NEWNEIGH messages: one unpack
+    gives the attribute headers (to check that a message really has this layout) and
+    the values, so a message costs a single struct call."""
 
-    def __init__(self, headers: struct.Struct, expected: tuple, values: struct.Struct, slots: tuple[int, ...]):
-        self.headers, self.expected, self.values = headers, expected, values
-        # ifindex, state, flags, then the attribute slots; -1 picks the None appended in read().
-        self.pick = operator.itemgetter(0, 1, 2, *slots, -1, -1)
+    def __init__(self, fmt: str, header_slots: tuple[int, ...], expected: tuple, value_slots: tuple[int, ...]):
+        self.unpack = struct.Struct(fmt).unpack_from
+        self.headers = operator.itemgetter(*header_slots)  # attributes come in (length, type) pairs: never one item
+        self.expected = expected
+        # ifindex, state, flags, then the attribute values; -1 picks the None appended to the record.
+        self.pick = operator.itemgetter(*value_slots, -1, -1)
 
     @classmethod
     def of(cls, data: bytes, offset: int, length: int) -> _FdbLayout | None:
-        header_fmt, value_fmt, expected, kinds = ["=28x"], ["=20xiHB1x"], [], []
+        fmt, header_slots, expected, values = ["=20xiHB1x"], [], [], {}
+        slot = 3  # after ifindex, state, flags
         pos, end = offset + 28, offset + length
         while pos + 4 <= end:
             alen, akind = NLATTR.unpack_from(data, pos)
@@ -194,24 +207,22 @@ class _FdbLayout:
             if alen < 4 or (akind & 0x3FFF, alen) not in _FAST_ATTRS and akind & 0x3FFF in (NDA_DST, NDA_VNI):
                 return None  # vxlan entries: rare, take the general walk
             code = _FAST_ATTRS.get((akind & 0x3FFF, alen))
-            header_fmt.append(f"HH{padded - 4}x")
+            fmt.append("HH" + (f"{code}{padded - alen}x" if code else f"{padded - 4}x"))
+            header_slots += [slot, slot + 1]
             expected += [alen, akind]
-            value_fmt.append(f"4x{code}{padded - alen}x" if code else f"{padded}x")
             if code:
-                kinds.append(akind & 0x3FFF)
+                values[akind & 0x3FFF] = slot + 2
+            slot += 3 if code else 2
             pos += padded
-        if pos != end:
+        if pos != end or not header_slots:
             return None
-        slots = tuple(3 + kinds.index(k) if k in kinds else -1 for k in _FIELD_ORDER)
-        return cls(struct.Struct("".join(header_fmt)), tuple(expected), struct.Struct("".join(value_fmt)), slots)
-
-    def read(self, data: bytes, offset: int) -> _FdbFields | None:
-        if self.headers.unpack_from(data, offset) != self.expected:
-            return None
-        return self.pick(self.values.unpack_from(data, offset) + _NONE)
+        value_slots = (0, 1, 2, *(values.get(k, -1) for k in _FIELD_ORDER))
+        return cls("".join(fmt), tuple(header_slots), tuple(expected), value_slots)
 
 
 _NONE = (None,)
+
+
 
 
 def decode_bridge_vlans(chunks: list[bytes], names: dict[int, str]) -> tuple[BridgeVlan, ...]:
