@@ -24,6 +24,7 @@ from kvmtui.plan.steps import Step
 PROTOCOL_NUMBERS = {name: number for number, name in ROUTE_PROTOCOLS.items()}
 SCOPE_NUMBERS = {name: number for number, name in SCOPES.items()}
 VLAN_NUMBERS = {name: number for number, name in VLAN_PROTOCOLS.items()}
+IFA_F_NODAD = 0x02  # linux/if_addr.h: no duplicate address detection for this address
 Progress = Callable[[int, Step, str], None]  # step number, step, "running" | "done" | "failed" | "undone"
 
 
@@ -42,11 +43,18 @@ class ApplyReport:
     undo_errors: tuple[str, ...] = ()
     unmet: tuple[str, ...] = ()  # expectations that did not hold after all steps ran
     snapshot: Snapshot | None = None  # the host as re-read after a success
+    interrupted: bool = False  # Ctrl-C stopped it; the completed steps were undone
 
     def summary(self) -> str:
         if self.ok:
             return f"applied {len(self.applied)} step(s) and verified the result"
-        cause = f"step {self.failed.command!r} failed: {self.error}" if self.failed else "verification failed: " + "; ".join(self.unmet)
+        if self.failed:
+            cause = f"interrupted (Ctrl-C) at step {self.failed.command!r}" if self.interrupted else \
+                f"step {self.failed.command!r} failed: {self.error}"
+        elif self.error:
+            cause = f"stopped {self.error}"
+        else:
+            cause = "verification failed: " + "; ".join(self.unmet)
         undo = f"; undid {len(self.undone)} step(s)" + (f"; could NOT undo: {'; '.join(self.undo_errors)}" if self.undo_errors else "")
         return cause + undo
 
@@ -59,40 +67,56 @@ class Executor:
         self.netns, self.uri, self.readonly, self.before_step = netns, uri, readonly, before_step
 
     def apply(self, plan: Plan, progress: Progress | None = None) -> ApplyReport:
+        """Whatever stops the run half-way - a failed step, an exception in `progress` or
+        `before_step`, Ctrl-C, a re-read that fails - undoes the completed steps first.
+        Ctrl-C is then reported (`interrupted`); other BaseExceptions are raised again."""
         if self.readonly:
             raise ReadOnlyRefused()
         progress = progress or (lambda *_: None)
         done: list[Step] = []
-        for number, step in enumerate(plan.steps, 1):
-            progress(number, step, "running")
-            try:
+        number, step = 0, None
+        try:
+            for number, step in enumerate(plan.steps, 1):
+                progress(number, step, "running")
                 if self.before_step is not None:
                     self.before_step(number, step)
                 self._run(step)
-            except Exception as exc:  # noqa: BLE001 - any failure means: roll back
-                progress(number, step, "failed")
-                undone, errors = self._undo(done, progress)
-                return ApplyReport(False, tuple(done), step, _reason(exc), undone, errors)
-            done.append(step)
-            progress(number, step, "done")
-        snapshot = self._reread(plan)
-        unmet = tuple(u for e in plan.expectations if (u := e.unmet(snapshot, self._read_config)) is not None)
+                done.append(step)
+                progress(number, step, "done")
+            number, step = 0, None
+            snapshot = self._reread(plan)
+            unmet = tuple(u for e in plan.expectations if (u := e.unmet(snapshot, self._read_config)) is not None)
+        except BaseException as exc:  # noqa: BLE001 - anything that stops the run means: roll back
+            failed = step if step is not None and len(done) < number else None
+            if failed is not None:
+                _quietly(progress, number, failed, "failed")
+            undone, errors = self._undo(done, progress)
+            if not isinstance(exc, Exception | KeyboardInterrupt):
+                raise
+            interrupted = isinstance(exc, KeyboardInterrupt)
+            reason = "interrupted (Ctrl-C)" if interrupted else _reason(exc)
+            if failed is None:
+                reason = f"after step {number}: {reason}" if step is not None else f"while re-reading the host: {reason}"
+            return ApplyReport(False, tuple(done), failed, reason, undone, errors, interrupted=interrupted)
         if unmet:
             undone, errors = self._undo(done, progress)
             return ApplyReport(False, tuple(done), None, None, undone, errors, unmet)
         return ApplyReport(True, tuple(done), snapshot=snapshot)
 
     def _undo(self, done: list[Step], progress: Progress) -> tuple[tuple[Step, ...], tuple[str, ...]]:
+        """Every inverse is tried, in reverse order; one that fails (or is interrupted) is
+        reported and the rest still run."""
         undone, errors = [], []
         for number, step in reversed(list(enumerate(done, 1))):
             if step.inverse is None or not step.inverse.settings and step.inverse.action == "link_set":
                 continue
             try:
                 self._run(step.inverse)
-                undone.append(step.inverse)
-                progress(number, step.inverse, "undone")
-            except Exception as exc:  # noqa: BLE001 - keep undoing the rest, report this one
+            except BaseException as exc:  # noqa: BLE001 - keep undoing the rest, report this one
                 errors.append(f"{step.inverse.command}: {_reason(exc)}")
+                continue
+            undone.append(step.inverse)
+            _quietly(progress, number, step.inverse, "undone")
         return tuple(undone), tuple(errors)
 
     def _reread(self, plan: Plan) -> Snapshot:
@@ -174,9 +198,17 @@ def _netlink_call(ipr, step: Step, index: Callable[[str], int]) -> None:
             ipr.link("set", index=index(step.target), **args)
     elif step.action in ("addr_add", "addr_del"):
         interface = ipaddress.ip_interface(settings["address"])
-        extra = {key: settings[key] for key in ("broadcast", "label") if key in settings and step.action == "addr_add"}
-        ipr.addr("add" if step.action == "addr_add" else "del", index=index(step.target),
-                 address=str(interface.ip), prefixlen=interface.network.prefixlen, **extra)
+        where = {"index": index(step.target), "address": str(interface.ip), "prefixlen": interface.network.prefixlen}
+        if step.action == "addr_del":
+            ipr.addr("del", **where)
+        elif "nodad" in settings:  # usable at once (no DAD), then the flag cleared: DAD on the next link up
+            ipr.addr("add", **where, flags=IFA_F_NODAD)
+            try:
+                ipr.addr("replace", **where)
+            except Exception:  # noqa: BLE001, S110 - the address is there and usable; only the flag stays
+                pass
+        else:
+            ipr.addr("add", **where, **{key: settings[key] for key in ("broadcast", "label") if key in settings})
     elif step.action in ("route_add", "route_del"):
         ipr.route("add" if step.action == "route_add" else "del", **_route_args(settings, index(step.target)))
     else:
@@ -237,6 +269,14 @@ def _kind_args(settings: dict[str, str], index: Callable[[str], int]) -> dict[st
         args["vlan_id"] = int(settings["id"])
         args["vlan_protocol"] = VLAN_NUMBERS[settings["protocol"]]
     return args
+
+
+def _quietly(progress: Progress, number: int, step: Step, state: str) -> None:
+    """Progress during a rollback: nothing it raises may stop the undoing."""
+    try:
+        progress(number, step, state)
+    except BaseException:  # noqa: BLE001, S110 - a closed terminal or a second Ctrl-C
+        pass
 
 
 def _reason(exc: BaseException) -> str:

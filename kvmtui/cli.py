@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 
 from kvmtui import __version__
@@ -150,5 +151,11 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     except KeyboardInterrupt:
         return 130
-    except BrokenPipeError:
-        return 0
+    except BrokenPipeError:  # the reader went away (`| head`)
+        try:  # nothing more can reach it: no "Exception ignored" when Python flushes stdout at exit
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        except OSError:
+            pass
+        # dump and audit output cut short is what `| head` asks for; a plan or apply that
+        # could not be shown in full was not applied (apply's own lines never raise this)
+        return 0 if args.command in ("dump", "audit") else 1

@@ -1,19 +1,22 @@
 """`kvmtui plan|apply ...`: the wizards' engine without the screen.
 
 Exit codes: 0 applied (or planned), 1 refused by validation, read-only or a recorded
-snapshot, 2 usage, 3 failed and rolled back, 4 failed and not fully undone.
+snapshot, 2 usage, 3 failed (or Ctrl-C) and rolled back, 4 failed and not fully undone.
 """
 
 from __future__ import annotations
 
 import argparse
-import os
+import signal
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 from kvmtui.collect.decode_links import LACP_RATE
 from kvmtui.errors import KvmtuiError
 from kvmtui.plan import AttachInterface, CreateBond, CreateBridge, CreateVlan, DeleteLink, DetachInterface, Intent
 from kvmtui.plan.validate import VLAN_PROTOCOLS
+from kvmtui.session import ssh_connection
 
 EXIT_REFUSED, EXIT_USAGE, EXIT_ROLLED_BACK, EXIT_NOT_UNDONE = 1, 2, 3, 4
 
@@ -109,7 +112,7 @@ def run_plan(args: argparse.Namespace) -> int:
         snapshot, ssh = read_snapshot_file(args.from_file), None
     else:
         snapshot = collect_snapshot(netns=args.netns, uri=args.connect, with_libvirt=not args.no_libvirt)
-        ssh = os.environ.get("SSH_CONNECTION")
+        ssh = ssh_connection()  # also under sudo or su -, which drop $SSH_CONNECTION
     try:
         plan = make_plan(intent_from_args(args), snapshot)
     except PlanError as exc:
@@ -125,15 +128,22 @@ def run_plan(args: argparse.Namespace) -> int:
         print("kvmtui: nothing changed", file=sys.stderr)
         return EXIT_REFUSED
 
-    def progress(number: int, step, state: str) -> None:
-        print(f"  [{number}/{len(plan.steps)}] {state:7} {step.command}", file=sys.stderr)
+    stop: list[bool] = []
 
-    try:
-        report = Executor(args.netns, args.connect, args.readonly).apply(plan, progress)
-    except KvmtuiError as exc:
-        print(f"kvmtui: {exc}", file=sys.stderr)
-        return EXIT_REFUSED
-    print(f"kvmtui: {report.summary()}", file=sys.stderr if not report.ok else sys.stdout)
+    def progress(number: int, step, state: str) -> None:
+        _say(f"  [{number}/{len(plan.steps)}] {state:7} {step.command}")
+        if stop and state in ("running", "done"):  # Ctrl-C, acted on between steps: the executor rolls back
+            raise KeyboardInterrupt
+
+    with _shielded(stop):
+        try:
+            report = Executor(args.netns, args.connect, args.readonly).apply(plan, progress)
+        except KvmtuiError as exc:
+            _say(f"kvmtui: {exc}")
+            return EXIT_REFUSED
+    if stop and report.ok:
+        _say("kvmtui: Ctrl-C came after the last step: the change stays")
+    _say(f"kvmtui: {report.summary()}", sys.stderr if not report.ok else sys.stdout)
     if report.ok:
         return 0
     return EXIT_NOT_UNDONE if report.undo_errors else EXIT_ROLLED_BACK
@@ -145,3 +155,30 @@ def _confirmed() -> bool:
     except EOFError:
         return False
     return answer.strip().lower() in ("y", "yes")
+
+
+@contextmanager
+def _shielded(stop: list[bool]) -> Iterator[None]:
+    """While the steps run: SIGHUP is ignored (an SSH drop must not kill a half-applied
+    change), and Ctrl-C is noted, to stop and roll back between steps rather than in the
+    middle of one; a second Ctrl-C stops a step that hangs. Both handlers are put back."""
+    def interrupted(*_) -> None:
+        if stop:
+            raise KeyboardInterrupt
+        stop.append(True)
+
+    hangup = signal.signal(signal.SIGHUP, signal.SIG_IGN)
+    interrupt = signal.signal(signal.SIGINT, interrupted)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGHUP, hangup)
+        signal.signal(signal.SIGINT, interrupt)
+
+
+def _say(text: str, stream=None) -> None:
+    """A line about the apply; a terminal or pipe that went away (SSH drop, `| head`) does not stop it."""
+    try:
+        print(text, file=stream or sys.stderr, flush=True)
+    except OSError:
+        pass

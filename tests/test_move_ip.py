@@ -4,6 +4,8 @@ beside them: secondary addresses, alias labels, broadcast, on-link routes (scope
 
 from __future__ import annotations
 
+import time
+
 import pytest
 
 from kvmtui.apply import Executor
@@ -94,3 +96,46 @@ def test_a_port_that_keeps_its_addresses_is_warned_about(uplink_ns):  # noqa: F8
     assert any("kt-up keeps 10.20.0.2/24" in w and "--move-ip-from kt-up" in w for w in plan.warnings)
     moved = make_plan(CreateBridge("kt-br0", ("kt-up",), move_ip_from="kt-up"), collect_snapshot(netns=uplink_ns, with_libvirt=False))
     assert not any("keeps" in w for w in moved.warnings)
+
+
+def settled(ns: str, timeout: float = 15.0) -> None:
+    """Waits until no address of the namespace is tentative (duplicate address detection done)."""
+    deadline = time.monotonic() + timeout
+    while any(a.get("tentative") for link in ns_json(ns, "ip", "-j", "addr", "show") for a in link["addr_info"]):
+        assert time.monotonic() < deadline, "IPv6 duplicate address detection did not end"
+        time.sleep(0.1)
+
+
+@pytest.fixture
+def dad_uplink(make_netns):
+    """kt-up with an IPv6 address and a route whose `src` is that address, in a namespace
+    that keeps duplicate address detection ON (the kernel's default)."""
+    ns, wire = make_netns(), make_netns()
+    sh("ip", "-n", ns, "link", "add", "kt-up", "type", "veth", "peer", "name", "kt-wire", "netns", wire)
+    sh("ip", "-n", wire, "link", "set", "kt-wire", "up")
+    sh("ip", "-n", ns, "link", "set", "kt-up", "up")
+    sh("ip", "-n", ns, "addr", "add", "2001:db8:1::5/64", "dev", "kt-up")
+    settled(ns)
+    sh("ip", "-n", ns, "-6", "route", "add", "2001:db8:9::/48", "via", "2001:db8:1::1", "dev", "kt-up", "src", "2001:db8:1::5")
+    return ns
+
+
+def test_an_ipv6_address_moves_with_its_src_route_while_dad_is_on(dad_uplink):
+    """A moved IPv6 address is usable at once (nodad: the host had it already), so the
+    route that names it as `src` can follow; afterwards it carries no nodad flag, so
+    DAD guards it on the next link up as before. And back, to the same state."""
+    ns = dad_uplink
+    before = state(ns)
+    shown = kvmtui(ns, "plan", "bridge", "kt-br0", "--port", "kt-up", "--move-ip-from", "kt-up")
+    assert "ip addr add 2001:db8:1::5/64 dev kt-br0 nodad" in shown.stdout
+    proc = kvmtui(ns, "apply", "--yes", "bridge", "kt-br0", "--port", "kt-up", "--move-ip-from", "kt-up")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    (moved,) = [a for a in ns_json(ns, "ip", "-j", "addr", "show", "dev", "kt-br0")[0]["addr_info"]
+                if a["local"] == "2001:db8:1::5"]
+    assert not moved.get("tentative") and not moved.get("nodad")
+    (route,) = [r for r in routes(ns, "kt-br0", "-6") if r["dst"] == "2001:db8:9::/48"]
+    assert (route["gateway"], route["prefsrc"]) == ("2001:db8:1::1", "2001:db8:1::5")
+    proc = kvmtui(ns, "apply", "--yes", "delete", "kt-br0", "--move-ip-to", "kt-up")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    settled(ns)  # kt-up's link-local address, re-checked after the link came back
+    assert state(ns) == before

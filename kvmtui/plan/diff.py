@@ -111,19 +111,55 @@ def tree_diff(before: tuple[TopologyNode, ...], after: tuple[TopologyNode, ...])
     return tuple(lines)
 
 
+STACKED_KINDS = ("vlan", "macvlan", "macvtap", "ipvlan", "ipvtap")  # IFLA_LINK is the parent they send through
+
+
+def session_path(snapshot: Snapshot, carrying: set[str]) -> dict[str, str]:
+    """Every device the session's packets go through -> the carrying device above it: the
+    carrying devices and, recursively, a bridge's ports, a bond's slaves, the parent of a
+    VLAN or macvtap, a vxlan's underlay. Changing any of them can cut the session."""
+    lower: dict[str, set[str]] = defaultdict(set)
+    for link in snapshot.links:
+        if link.master and link.kind != "tun":  # a guest's tap does not carry the host's session
+            lower[link.master].add(link.ifname)
+        if link.kind in STACKED_KINDS and link.link and link.link_netnsid is None:
+            lower[link.ifname].add(link.link)
+        underlay = getattr(link.info_data, "link", None) if link.kind == "vxlan" else None
+        if underlay:
+            lower[link.ifname].add(underlay)
+    path: dict[str, str] = {}
+    for top in sorted(carrying):
+        todo = [top]
+        while todo:
+            dev = todo.pop()
+            if dev not in path:
+                path[dev] = top
+                todo.extend(sorted(lower[dev]))
+    return path
+
+
+def _changes(step) -> bool:
+    """A step that can interrupt traffic through its device (bringing one up cannot)."""
+    if step.action in ("link_del", "addr_del", "route_del"):
+        return True
+    return step.action == "link_set" and any((key, value) != ("state", "up") for key, value in step.settings)
+
+
 def session_warnings(plan: Plan, snapshot: Snapshot, ssh_connection: str | None) -> tuple[str, ...]:
     """SSH_CONNECTION is "client-ip client-port server-ip server-port"."""
-    touched = {s.target for s in plan.steps if s.action in ("link_del", "addr_del", "route_del")}
-    touched |= {s.target for s in plan.steps if s.action == "link_set" and ("master" in dict(s.settings) or
-                                                                          dict(s.settings).get("state") == "down")}
+    touched = {s.target for s in plan.steps if _changes(s)}
     warnings = []
     if ssh_connection:
         client, _, server, _ = (ssh_connection.split() + ["", "", "", ""])[:4]
         carrying = {link.ifname for link in snapshot.links if any(a.local == server for a in link.addresses)}
-        carrying.add(snapshot.route_dev(client) or "")
-        for dev in sorted(carrying & touched):
-            warnings.append(f"this changes {dev}, which carries your SSH session ({client} -> {server}): "
-                            "you may lose this connection")
+        carrying |= {dev} if (dev := snapshot.route_dev(client)) else set()
+        path = session_path(snapshot, carrying)
+        for top in sorted(set(path.values())):
+            lowers = sorted(dev for dev, above in path.items() if above == top and dev != top and dev in touched)
+            what = ([top] if top in touched else []) + ([f"{', '.join(lowers)} below {top}"] if lowers else [])
+            if what:
+                warnings.append(f"this changes {' and '.join(what)}, which carries your SSH session ({client} -> {server}): "
+                                "you may lose this connection")
     removed = {s.target for s in plan.steps if s.action == "route_del" and s.setting("dst") == "default"}
     put_back = {s.target for s in plan.steps if s.action == "route_add" and s.setting("dst") == "default"}
     if removed and put_back:

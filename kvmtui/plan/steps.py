@@ -72,11 +72,15 @@ def _link_set_command(name: str, settings: Settings, kind: str | None) -> str:
 
 def addr_add(dev: str, cidr: str, broadcast: str | None = None, label: str | None = None) -> Step:
     """The address with what `ip addr` shows beside it: a move keeps the broadcast and
-    the alias label (`eno1:mgmt` becomes `br0:mgmt`)."""
+    the alias label (`eno1:mgmt` becomes `br0:mgmt`). An IPv6 address is added `nodad`:
+    the host had it already (DAD was done), and a tentative one cannot be a route's `src`;
+    the `replace` then clears the flag, so that DAD guards it again on the next link up."""
+    nodad = ":" in cidr
     settings: Settings = (("address", cidr),) + ((("broadcast", broadcast),) if broadcast else ()) + (
-        (("label", label),) if label else ())
+        (("label", label),) if label else ()) + ((("nodad", "1"),) if nodad else ())
     words = (f" brd {broadcast}" if broadcast else "") + (f" label {shlex.quote(label)}" if label else "")
-    return Step("addr_add", dev, settings, f"ip addr add {cidr}{words} dev {q(dev)}",
+    clear = f" nodad && ip addr replace {cidr} dev {q(dev)}" if nodad else ""
+    return Step("addr_add", dev, settings, f"ip addr add {cidr}{words} dev {q(dev)}{clear}",
                 inverse=Step("addr_del", dev, settings, f"ip addr del {cidr} dev {q(dev)}"))
 
 

@@ -7,8 +7,6 @@ reports each step as a message.
 
 from __future__ import annotations
 
-import os
-
 from textual import work
 
 from kvmtui.ui.messages import ApplyDone, ApplyStep
@@ -68,11 +66,12 @@ class WizardFlow:
 
     def confirm_plan(self, plan) -> None:
         from kvmtui.plan.diff import confirmation
+        from kvmtui.session import ssh_connection
         from kvmtui.ui.forms import ConfirmScreen
 
         if plan is None or self.snapshot is None:
             return
-        shown = confirmation(plan, self.snapshot, os.environ.get("SSH_CONNECTION"))
+        shown = confirmation(plan, self.snapshot, ssh_connection())
         self.push_screen(ConfirmScreen(shown), lambda ok: self._start_apply(plan) if ok else None)
 
     def _start_apply(self, plan) -> None:
