@@ -70,6 +70,13 @@ async def fdb(pilot) -> None:
     await pilot.press("2", "s", "s", "s")  # mac -> port -> vlan -> state
 
 
+async def fdb_zoomed(pilot) -> None:
+    """80x24: the FDB of br100 zoomed (`z`) to the full width, so the OWNER column shows."""
+    await loaded(pilot)
+    await select(pilot, "tun", "vnet0")
+    await pilot.press("2", "z")
+
+
 async def confirm(pilot) -> None:
     """What deleting br100 asks before anything changes: the tree diff, the guests it cuts
     off, the commands. (Pushed directly: a recorded snapshot offers no changes.)"""
@@ -110,6 +117,7 @@ SHOTS = (
     Shot("help", view("question_mark")),
     Shot("confirm", confirm),
     Shot("topology-80x24", topology, (80, 24)),
+    Shot("fdb-80x24-zoomed", fdb_zoomed, (80, 24)),
 )
 
 

@@ -16,7 +16,7 @@ import asyncio
 
 import pytest
 
-from scripts.screenshots import confirm, example_app, fdb, loaded, select, topology, view
+from scripts.screenshots import confirm, example_app, fdb, fdb_zoomed, loaded, select, topology, view
 
 SCENES = {
     "tree": topology,
@@ -36,6 +36,11 @@ def colour(monkeypatch):
 @pytest.mark.parametrize("scene", SCENES)
 def test_dashboard(snap_compare, scene, size):
     assert snap_compare(example_app(), terminal_size=size, run_before=SCENES[scene])
+
+
+def test_fdb_zoomed_at_80x24(snap_compare):
+    """`z`: beside the tree the FDB stops at STATE; zoomed, the owners show."""
+    assert snap_compare(example_app(), terminal_size=(80, 24), run_before=fdb_zoomed)
 
 
 def test_dashboard_no_color(snap_compare, monkeypatch):

@@ -28,6 +28,7 @@ from kvmtui.ui.details_pane import DetailsPane
 from kvmtui.ui.fdb_pane import FdbPane
 from kvmtui.ui.findings_pane import FindingChosen, FindingsPane, short_counts
 from kvmtui.ui.help import HelpScreen
+from kvmtui.ui.layout import MainArea
 from kvmtui.ui.messages import FindingsReady, NodeChosen, SnapshotReady, SourceChanged
 from kvmtui.ui.tables import BondsTable, GuestsTable, NetworksTable
 from kvmtui.ui.live import LiveUpdates
@@ -53,15 +54,18 @@ class KvmtuiApp(LiveUpdates, WizardFlow, App[int]):
     TITLE = "kvmtui"
     COMMANDS = App.COMMANDS | {KvmtuiCommands}
     BINDINGS = [
-        Binding("q", "quit", "Quit"),
+        # The footer shows these in this order after the focused pane's keys; at 80 columns
+        # what comes last may be cut off (`?` lists them all).
         Binding("question_mark", "help", "Help"),
+        Binding("z", "zoom", "Zoom"),
         Binding("slash", "filter_tree", "Filter"),
-        Binding("r", "refresh", "Refresh"),
         Binding("t", "focus_tree", "Tree"),
         Binding("n", "new", "New"),
         Binding("a", "attach", "Attach"),
         Binding("d", "delete", "Del/detach"),
-        *(Binding(str(n), f"view('{view}')", view.capitalize(), show=False) for n, view in enumerate(VIEWS, 1)),
+        Binding("r", "refresh", "Refresh"),
+        Binding("q", "quit", "Quit"),
+        *(Binding(str(n), f"show_view('{view}')", view.capitalize(), show=False) for n, view in enumerate(VIEWS, 1)),
     ]
 
     def __init__(self, options: DashboardOptions, recorded: Snapshot | None = None) -> None:
@@ -107,7 +111,7 @@ class KvmtuiApp(LiveUpdates, WizardFlow, App[int]):
             yield Static("kvmtui", id="status")
             if self.readonly:
                 yield Static(" READ-ONLY ", id="badge")
-        with Horizontal(id="main"):
+        with MainArea(id="main"):
             with Vertical(id="left"):
                 yield TopologyTree(id="tree")
                 yield Input(placeholder="filter the tree (Esc clears)", id="tree-filter")
@@ -124,7 +128,7 @@ class KvmtuiApp(LiveUpdates, WizardFlow, App[int]):
                     yield NetworksTable(id="networks-table")
                 with TabPane("6 Findings", id="findings"):
                     yield FindingsPane(id="findings-pane")
-        yield Footer()
+        yield Footer(compact=True, show_command_palette=False)  # 80 columns: room for keys; ? names ctrl+p
 
     def on_mount(self) -> None:
         self.query_one("#tree-filter", Input).display = False
@@ -302,6 +306,15 @@ class KvmtuiApp(LiveUpdates, WizardFlow, App[int]):
                   "networks": "#networks-table", "findings": "#findings-table"}.get(view)
         if target:
             self.query_one(target).focus()
+
+    def action_zoom(self) -> None:
+        """The focused side (tree or panes) to the full width, and back."""
+        self.query_one(MainArea).toggle_zoom()
+
+    def action_show_view(self, view: str) -> None:
+        """1-6: the pane, in place of the tree when the tree is zoomed."""
+        self.action_view(view)
+        self.query_one(MainArea).show_panes()
 
     def action_focus_tree(self) -> None:
         self.query_one(TopologyTree).focus()

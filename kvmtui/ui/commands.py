@@ -1,22 +1,53 @@
-"""Command palette entries: "view: fdb", "filter: <text>", "refresh"."""
+"""Command palette entries: every action that has a key, for who does not remember it.
+
+Each entry names the app action it runs; the app's check_action decides, as for the
+keys, so --readonly and a recorded snapshot never offer new/attach/delete here either.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from functools import partial
 
 from textual.command import DiscoveryHit, Hit, Hits, Provider
+
+from kvmtui.views import FDB_SORT_KEYS
 
 VIEWS = ("details", "fdb", "bonds", "guests", "networks", "findings")
 
 
 class KvmtuiCommands(Provider):
-    def _commands(self) -> list[tuple[str, object, str]]:
+    def _commands(self) -> list[tuple[str, Callable[[], object], str]]:
         app = self.app
-        commands = [(f"view: {view}", partial(app.action_view, view), f"show the {view} pane") for view in VIEWS]
-        commands.append(("view: topology", app.action_focus_tree, "focus the topology tree"))
-        commands.append(("refresh", app.action_refresh, "re-read everything now"))
-        commands.append(("filter: clear", partial(app.apply_tree_filter, ""), "show the whole tree"))
-        return commands
+        entries: list[tuple[str, str, Callable[[], object], str]] = [
+            (f"view: {view}", "show_view", partial(app.action_show_view, view), f"show the {view} pane (key {n})")
+            for n, view in enumerate(VIEWS, 1)
+        ]
+        entries += [
+            ("view: topology", "focus_tree", app.action_focus_tree, "focus the topology tree (t)"),
+            ("zoom", "zoom", app.action_zoom, "the tree or the pane in focus takes the whole width, and back (z)"),
+            ("refresh", "refresh", app.action_refresh, "re-read everything now (r)"),
+            ("filter: clear", "filter_tree", partial(app.apply_tree_filter, ""), "show the whole tree (Esc)"),
+            ("help", "help", app.action_help, "every key (?)"),
+            ("new: bridge, bond or VLAN", "new", app.action_new, "plan a new device, confirm before it is made (n)"),
+            ("attach: a NIC to a guest", "attach", app.action_attach,
+             "plan an attachment, confirm before it is made (a)"),
+            ("delete: the selected device, or detach the guest NIC", "delete", app.action_delete,
+             "plan the removal, confirm before anything changes (d)"),
+        ]
+        entries += [(f"fdb: sort by {key}", "show_view", partial(self._sort_fdb, key),
+                     "the FDB pane, sorted (s cycles)") for key in FDB_SORT_KEYS]
+        return [(title, run, help_text) for title, action, run, help_text in entries
+                if app.check_action(action, ()) is not False]
+
+    def _sort_fdb(self, key: str) -> None:
+        """Through the pane's own `s`: one step from the key before this one."""
+        from kvmtui.ui.fdb_pane import FdbPane
+
+        self.app.action_show_view("fdb")
+        pane = self.app.query_one(FdbPane)
+        pane.sort_key = FDB_SORT_KEYS[FDB_SORT_KEYS.index(key) - 1]
+        pane.action_cycle_sort()
 
     async def discover(self) -> Hits:
         for title, callback, help_text in self._commands():

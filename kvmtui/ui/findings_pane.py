@@ -81,13 +81,8 @@ class FindingsTable(DataTable):
 
 
 class FindingsPane(Vertical):
-    """`show(findings)` after every snapshot; the app handles FindingChosen."""
-
-    DEFAULT_CSS = """
-    FindingsPane > #findings-summary { height: 1; text-style: bold; }
-    FindingsPane > FindingsTable { height: 1fr; }
-    FindingsPane > #finding-detail { height: auto; max-height: 50%; padding: 0 1; border-top: solid $primary-darken-2; }
-    """
+    """`show(findings)` after every snapshot; the app handles FindingChosen. Styles:
+    styles/kvmtui.tcss (#findings-summary, #findings-table, #finding-detail)."""
 
     def compose(self) -> ComposeResult:
         yield Static("no audit yet", id="findings-summary")

@@ -1,44 +1,99 @@
-"""`?`: every key, in one screen."""
+"""`?`: every key, in one screen that scrolls by keyboard (it is taller than 24 lines),
+with a line under it that says whether there is more and which keys show it."""
 
 from __future__ import annotations
 
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import VerticalScroll
+from textual.containers import Vertical, VerticalScroll
 from textual.screen import ModalScreen
-from textual.widgets import Static
+from textual.widgets import Footer, Static
 
 HELP = """\
 [b]kvmtui[/b]: the network of this KVM host, from the wire to the guests.
 
 [b]Anywhere[/b]
   1-6        details, FDB, bonds, guests, networks, findings
-             (on a finding, Enter jumps to its object in the tree)
   t          back to the topology tree
+  z          zoom: the tree or the pane in focus takes the whole width
+             (at 80 columns: the FDB's owners, the bonds' alerts);
+             z again shows both
   /          filter the tree by name, MAC, guest or kind (Esc clears)
   r          re-read everything now
-  ctrl+p     command palette: "view: fdb", "filter: ...", "refresh"
-  ?          this help;  q  quit
+  ctrl+p     command palette: views, filter, zoom, FDB sort, new,
+             attach, delete, help
+  ?          this help
+  q          quit
+
+[b]Changing the host[/b] (not with --readonly or --from FILE)
+  n          new bridge, bond or VLAN (on the selected device)
+  a          attach a NIC to the selected guest, or onto the selected
+             bridge or device
+  d          detach the selected guest NIC, or delete the selected
+             bridge, bond or VLAN
+             Each shows the plan (tree before -> after, commands) and
+             asks before anything changes: y applies, n or Esc cancels.
+             In a wizard: Tab moves, ctrl+s plans, Esc cancels.
 
 [b]Topology tree[/b]
-  up/down    move;  left/right  collapse/expand;  enter  toggle, or jump
-             from a reference (↪) to where the node is shown in full
-  symbols    ● up  ○ down  ◍ unknown  ◐ going down/back  ▶ running
-             ‖ paused  ■ shut off (colour is never the only signal)
+  up/down    move;  left/right  collapse/expand
+  enter      toggle, or jump from a reference (↪) to where the node
+             is shown in full
+  symbols    ● up  ○ down  ◌ no carrier  ◍ unknown  ◐ going down/back
+             ▶ running  ‖ paused  ■ shut off  ✗ crashed
+             (colour is never the only signal)
 
 [b]FDB[/b] (of the bridge selected in the tree, or of the port's bridge)
   s          sort by MAC, port, VLAN, state, age, owner
   f          filter the entries (Esc clears)
+  up/down, PgUp/PgDn, Home/End  move
+
+[b]Findings[/b]
+  enter      jump to the finding's object in the tree
 
 The screen follows netlink and libvirt events; counters and bonding
 files are polled every --interval seconds. The top line says how old
 the data is. With --readonly nothing can change the host.
 """
 
+MORE = "↓ PgDn: more below · Esc closes"
+END = "end of help · ↑ PgUp: back · Esc closes"
+
 
 class HelpScreen(ModalScreen[None]):
-    BINDINGS = [Binding("escape,q,question_mark", "dismiss", "Close")]
+    BINDINGS = [
+        Binding("escape,q,question_mark", "dismiss", "Close"),
+        Binding("down,j", "scroll('down')", "Scroll"),
+        Binding("up,k", "scroll('up')", "Up", show=False),
+        Binding("pagedown,space", "scroll('page_down')", "Page", show=False),
+        Binding("pageup", "scroll('page_up')", "Page up", show=False),
+        Binding("home", "scroll('home')", "Top", show=False),
+        Binding("end", "scroll('end')", "End", show=False),
+    ]
 
     def compose(self) -> ComposeResult:
-        with VerticalScroll(id="help"):
-            yield Static(HELP)
+        with Vertical(id="help"):
+            # Not focusable: the screen's bindings, listed in its footer, do the scrolling.
+            with VerticalScroll(id="help-body", can_focus=False):
+                yield Static(HELP, id="help-text")
+            yield Static(MORE, id="help-more")
+        yield Footer(compact=True, show_command_palette=False)
+
+    def on_mount(self) -> None:
+        body = self.query_one("#help-body", VerticalScroll)
+        self.watch(body, "scroll_y", self._show_more, init=False)
+        self.watch(body, "virtual_size", self._show_more)
+
+    def on_resize(self) -> None:
+        self.call_after_refresh(self._show_more)
+
+    @property
+    def at_end(self) -> bool:
+        body = self.query_one("#help-body", VerticalScroll)
+        return body.scroll_y >= body.max_scroll_y
+
+    def _show_more(self) -> None:
+        self.query_one("#help-more", Static).update(END if self.at_end else MORE)
+
+    def action_scroll(self, how: str) -> None:
+        getattr(self.query_one("#help-body", VerticalScroll), f"scroll_{how}")(animate=False)

@@ -3,37 +3,64 @@
 from __future__ import annotations
 
 from rich.text import Text
+from textual.binding import Binding
 from textual.widgets import Tree
 from textual.widgets.tree import TreeNode
 
+from kvmtui.model import Snapshot
 from kvmtui.render import node_label
-from kvmtui.topology import TopologyNode
+from kvmtui.topology import TopologyNode, link_key
 from kvmtui.ui.messages import NodeChosen
 
 
-def matches(node: TopologyNode, needle: str) -> bool:
-    """Filter by name, MAC, guest name or kind (the summary holds MACs and modes)."""
-    return needle in node.name.lower() or needle in node.summary.lower() or needle == node.kind
+def search_texts(snapshot: Snapshot | None) -> dict[str, str]:
+    """Key -> what `/` finds a node by beyond its label: MACs are not all in the labels
+    (a tap's, a bridge's), and a tap is found by its guest's name and MAC too."""
+    if snapshot is None:
+        return {}
+    texts: dict[str, list[str]] = {}
+    guests_on: dict[str, list[str]] = {}
+    for domain in snapshot.domains:
+        for number, nic in enumerate(domain.interfaces):
+            facts = [domain.name, nic.mac or "", nic.target or "", nic.type, nic.model or ""]
+            texts[f"guest:{domain.uuid}:{number}"] = facts
+            if nic.target:
+                guests_on.setdefault(nic.target, []).extend((domain.name, nic.mac or ""))
+    for link in snapshot.links:
+        texts[link_key(link.ifname)] = [link.mac or "", link.kind or "", *guests_on.get(link.ifname, ())]
+    for network in snapshot.networks:
+        texts[f"net:{network.name}"] = [network.bridge or ""]
+    return {key: " ".join(facts).lower() for key, facts in texts.items()}
 
 
-def filter_forest(forest: tuple[TopologyNode, ...], needle: str) -> tuple[TopologyNode, ...]:
+def matches(node: TopologyNode, needle: str, texts: dict[str, str] | None = None) -> bool:
+    """By name, MAC, guest or kind; `needle` is lowercase."""
+    return (needle in node.name.lower() or needle in node.summary.lower() or node.kind.startswith(needle)
+            or needle in (texts or {}).get(node.key.rsplit("->", 1)[-1], ""))
+
+
+def filter_forest(forest: tuple[TopologyNode, ...], needle: str,
+                  texts: dict[str, str] | None = None) -> tuple[TopologyNode, ...]:
     """Nodes that match, with their ancestors (so the path to the wire stays visible)."""
     if not needle:
         return forest
     needle = needle.lower()
     kept = []
     for node in forest:
-        children = filter_forest(node.children, needle)
-        if children or matches(node, needle):
+        children = filter_forest(node.children, needle, texts)
+        hit = matches(node, needle, texts)
+        if children or hit:
             kept.append(TopologyNode(node.key, node.kind, node.name, node.state, node.summary,
-                                     node.role, node.ref, children if not matches(node, needle) else node.children))
+                                     node.role, node.ref, node.children if hit else children))
     return tuple(kept)
 
 
 class TopologyTree(Tree[str]):
     """Tree of TopologyNode keys. The app hands it a forest; it never collects anything."""
 
-    BINDINGS = [("right", "expand_node", "Expand"), ("left", "collapse_node", "Collapse")]
+    # Arrows need no footer room at 80 columns; the help screen lists them.
+    BINDINGS = [Binding("right", "expand_node", "Expand", show=False),
+                Binding("left", "collapse_node", "Collapse", show=False)]
 
     def __init__(self, **kwargs) -> None:
         super().__init__("host", **kwargs)
@@ -43,6 +70,7 @@ class TopologyTree(Tree[str]):
         self._filter = ""
         self._collapsed: set[str] = set()
         self._faces: dict[str, tuple] = {}  # key -> what its label was built from
+        self._texts: tuple[object, dict[str, str]] = (None, {})  # snapshot -> search_texts of it
 
     def show_forest(self, forest: tuple[TopologyNode, ...], title: str) -> None:
         """Update in place: a new tap on a 1,000-node host changes one line, not the tree."""
@@ -54,18 +82,28 @@ class TopologyTree(Tree[str]):
         if not self.root.children:
             self._rebuild()
             return
-        self._sync(self.root, filter_forest(forest, self._filter))
+        self._sync(self.root, self._filtered())
 
     def set_filter(self, text: str) -> None:
         self._filter = text.strip()
         self._rebuild()
+
+    def _filtered(self) -> tuple[TopologyNode, ...]:
+        """The forest through the filter. MACs come from the app's snapshot (the one this
+        forest was built from), indexed once per snapshot and only while filtering."""
+        if not self._filter:
+            return self._forest
+        snapshot = getattr(self.app, "snapshot", None)
+        if self._texts[0] is not snapshot:
+            self._texts = (snapshot, search_texts(snapshot))
+        return filter_forest(self._forest, self._filter, self._texts[1])
 
     def _rebuild(self) -> None:
         selected = self.cursor_node.data if self.cursor_node is not None else None
         self._remember_collapsed(self.root)
         self.clear()
         cursor: TreeNode[str] | None = None
-        for node in filter_forest(self._forest, self._filter):
+        for node in self._filtered():
             found = self._add(self.root, node, selected)
             cursor = cursor or found
         self.root.expand()
