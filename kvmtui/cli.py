@@ -23,6 +23,17 @@ from kvmtui.errors import KvmtuiError, SnapshotFileError
 from kvmtui.model import Snapshot
 
 
+def _interval(text: str) -> float:
+    """Seconds between polls: 0 or less would spin the CPU, nan never fires, hours look frozen."""
+    try:
+        seconds = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
+    if not 0.1 <= seconds <= 3600:  # also refuses nan and inf
+        raise argparse.ArgumentTypeError(f"{text} is outside 0.1 to 3600 seconds")
+    return seconds
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="kvmtui", description="The network of a KVM host, from the wire to the guests.")
     parser.add_argument("--version", action="version", version=f"kvmtui {__version__}")
@@ -31,7 +42,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--no-libvirt", action="store_true", help="do not ask libvirt about guests and networks")
     parser.add_argument("--from", dest="from_file", metavar="FILE", help="show a snapshot recorded with `kvmtui dump --json`")
     parser.add_argument("--readonly", action="store_true", help="never change the host (audits)")
-    parser.add_argument("--interval", type=float, default=2.0, metavar="S", help="polling interval for counters and bonding files")
+    parser.add_argument("--interval", type=_interval, default=2.0, metavar="S",
+                        help="polling interval for counters and bonding files, 0.1 to 3600 seconds")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
     dump = commands.add_parser("dump", help="print the topology tree, or the whole snapshot as JSON")
     dump.add_argument("--json", action="store_true", help="snapshot and tree as JSON (docs/dump-json.md)")

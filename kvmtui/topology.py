@@ -13,6 +13,7 @@ import re
 from collections import defaultdict
 from dataclasses import dataclass
 
+from kvmtui.audit.facts import guests_in_view, is_tap, libvirt_helper_tap
 from kvmtui.model import Bond, Domain, DomainInterface, Link, Network, Snapshot
 
 STACKED_KINDS = {"vlan", "macvlan", "macvtap", "ipvlan", "ipvtap"}
@@ -112,25 +113,29 @@ class _Graph:
                 self.edges.append(_Edge(key, link_key(dev), "uses", 9, ref_only=True))
 
     def _guests(self, domains: tuple[Domain, ...]) -> None:
+        """Orphans only when this host's libvirt was read for this namespace (the audit's
+        guard): otherwise every vnet would look unclaimed, every guest's device missing."""
+        in_view = guests_in_view(self.snapshot)
         running_targets = {nic.target for d in domains if d.active for nic in d.interfaces if nic.target}
         for domain in domains:
             for number, nic in enumerate(domain.interfaces):
                 key = f"guest:{domain.uuid}:{number}"
                 self.labels[key] = ("guest", domain.name, domain.state, _guest_summary(nic))
-                parent = self._guest_parent(domain, nic)
+                parent = self._guest_parent(domain, nic, in_view)
                 if parent is not None:
                     self.edges.append(_Edge(parent, key, "guest", 0))
-                elif domain.active and nic.target:
+                elif domain.active and nic.target and in_view:
                     self.orphans.append(key)  # its device is gone
                 elif domain.active:
                     self.loose_guest_nics.append(key)
+        if not in_view:
+            return
         for link in self.snapshot.links:
-            tap = link.kind == "tun" and link.info_data is not None and link.info_data.type == "tap"
-            if tap and link.ifname not in running_targets:
+            if is_tap(link) and link.ifname not in running_targets and not libvirt_helper_tap(link):
                 self.orphans.append(link_key(link.ifname))
 
-    def _guest_parent(self, domain: Domain, nic: DomainInterface) -> str | None:
-        if domain.active and nic.target:
+    def _guest_parent(self, domain: Domain, nic: DomainInterface, in_view: bool) -> str | None:
+        if domain.active and nic.target and in_view:
             return link_key(nic.target) if nic.target in self.links else None
         # No device (shut off, or being attached): where the NIC lands once it has one.
         if nic.type == "bridge" and nic.bridge in self.links:

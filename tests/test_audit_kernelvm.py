@@ -7,13 +7,15 @@ import json
 import subprocess
 import sys
 import time
+from dataclasses import replace
 
 import pytest
 
 from kvmtui.audit import audit
 from kvmtui.collect.snapshot import collect_snapshot
-from tests.topologies import bond_with_dummies, ip
 from tests.conftest import sh
+from tests.frames import send_frame
+from tests.topologies import bond_with_dummies, ip, ns_json
 
 pytestmark = pytest.mark.kernelvm
 
@@ -105,20 +107,62 @@ def test_promiscuous_bond_outside_a_bridge(netns):
     assert found(netns) == set()
 
 
-def test_one_mac_on_two_ports_of_a_vlan_bridge(netns):
+def test_mac_flapping_inside_one_vlan_but_not_across_vlans(make_netns, tmp_path):
+    """Real frames into a VLAN-filtering bridge from two containers (veths to another namespace).
+    One MAC in VLAN 10 behind kt-p1 and in VLAN 20 behind kt-p2 is normal (a router's VLAN
+    interfaces share a MAC); the kernel keys its FDB by (MAC, VLAN), so it holds both. Once kt-p2
+    is in VLAN 10 too and the MAC arrives there, it moved within one VLAN: found against the
+    previous snapshot, and only with it."""
+    netns, outside = make_netns(), make_netns()
+    mac = "02:00:00:00:00:99"
     ip(netns, "link", "add", "kt-brv", "type", "bridge", "vlan_filtering", "1")
-    for port, vid in (("kt-p1", "10"), ("kt-p2", "20")):
-        ip(netns, "link", "add", port, "type", "dummy")
+    for port, peer, vid in (("kt-p1", "kt-q1", "10"), ("kt-p2", "kt-q2", "20")):
+        ip(netns, "link", "add", port, "type", "veth", "peer", "name", peer, "netns", outside)
         ip(netns, "link", "set", port, "master", "kt-brv")
+        sh("bridge", "-n", netns, "vlan", "add", "dev", port, "vid", vid, "pvid", "untagged")
         ip(netns, "link", "set", port, "up")
-        sh("bridge", "-n", netns, "vlan", "add", "dev", port, "vid", vid)
+        ip(outside, "link", "set", peer, "up")
     ip(netns, "link", "set", "kt-brv", "up")
-    assert found(netns) == set()
-    for port, vid in (("kt-p1", "10"), ("kt-p2", "20")):
-        sh("bridge", "-n", netns, "fdb", "add", "02:00:00:00:00:99", "dev", port, "master", "dynamic", "vlan", vid)
-    (finding,) = audit(snap(netns))
-    assert (finding.rule, finding.key) == ("bridge-mac-two-ports", "link:kt-brv")
-    assert "02:00:00:00:00:99 is learned on 2 ports of kt-brv: kt-p1, kt-p2" in finding.what
+    for peer in ("kt-q1", "kt-q2"):
+        send_frame(outside, peer, mac)
+    learned = {(e["ifname"], e.get("vlan")) for e in ns_json(netns, "bridge", "-j", "fdb", "show", "br", "kt-brv")
+               if e["mac"] == mac}
+    assert learned == {("kt-p1", 10), ("kt-p2", 20)}
+    before = snap(netns)
+    assert found(netns) == set() and audit(snap(netns), before) == ()
+    record(netns, tmp_path / "before.json")
+
+    sh("bridge", "-n", netns, "vlan", "add", "dev", "kt-p2", "vid", "10", "pvid", "untagged")
+    send_frame(outside, "kt-q2", mac)
+    assert found(netns) == set()  # one snapshot cannot tell a move
+    (finding,) = audit(snap(netns), before)
+    assert (finding.rule, finding.key) == ("bridge-mac-moved", "link:kt-brv")
+    assert finding.what == f"{mac} moved from kt-p1 to kt-p2 on kt-brv in VLAN 10 since {before.host.taken_at}"
+
+    record(netns, tmp_path / "after.json")
+    proc = kvmtui("audit", "--from", str(tmp_path / "after.json"), "--previous", str(tmp_path / "before.json"),
+                  "--format", "json")
+    assert proc.returncode == 1, proc.stderr
+    assert [(f["rule"], f["key"]) for f in json.loads(proc.stdout)["findings"]] == [("bridge-mac-moved", "link:kt-brv")]
+
+
+def test_bond_rules_fall_back_to_netlink_without_the_bonding_file(netns):
+    """Neither /proc/net/bonding nor sysfs readable (bonds empty): netlink's data says the same."""
+    bond_with_dummies(netns, "bond4", ("kt-d7",), "mode", "active-backup")
+    expected = {("bond-single-slave", "link:bond4"), ("bond-no-monitor", "link:bond4")}
+    assert until(netns, expected) == expected
+    bare = replace(snap(netns), bonds=())
+    assert {(f.rule, f.key) for f in audit(bare)} == expected
+    ip(netns, "link", "set", "bond4", "type", "bond", "miimon", "100")
+    ip(netns, "link", "set", "kt-d7", "down")
+    expected = {("bond-single-slave", "link:bond4"), ("bond-slave-down", "link:kt-d7")}
+    assert until(netns, expected) == expected
+    deadline = time.monotonic() + 10
+    while {(f.rule, f.key) for f in audit(replace(snap(netns), bonds=()))} != expected and time.monotonic() < deadline:
+        time.sleep(0.2)
+    bare = audit(replace(snap(netns), bonds=()))
+    assert {(f.rule, f.key, f.severity) for f in bare} == {
+        ("bond-single-slave", "link:bond4", "warning"), ("bond-slave-down", "link:kt-d7", "error")}
 
 
 def record(ns: str, path) -> None:

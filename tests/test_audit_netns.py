@@ -11,12 +11,15 @@ import subprocess
 import sys
 import time
 from contextlib import contextmanager
+from dataclasses import replace
 
 import pytest
 
 from kvmtui.audit import audit
 from kvmtui.collect.snapshot import collect_snapshot
+from kvmtui.model import Domain, DomainInterface, Snapshot
 from tests.conftest import sh
+from tests.frames import send_frame
 from tests.topologies import build_host_like
 
 # Opens taps the way QEMU does (TUNSETIFF), so they have carrier while this runs.
@@ -241,3 +244,77 @@ def test_host_like_topology_findings_are_real(make_netns):
         ("host-bridge-nf-call-iptables", "link:br0"),
     }
 
+
+
+GUEST_MACS = ("52:54:00:6b:74:01", "52:54:00:6b:74:02")
+
+
+def as_host_with_guest(snapshot: Snapshot) -> Snapshot:
+    """The namespace read as if it were the host's own, with libvirt's answer being one running
+    guest whose two NICs are tap0 and tap1. The guest is a pure Domain: the rule only needs to
+    know which tap is whose, and the FDB it judges is the kernel's, learned from real frames."""
+    nics = tuple(DomainInterface("bridge", mac, "virtio", tap, "br0", "br0", None, None, None, None, None)
+                 for mac, tap in zip(GUEST_MACS, ("tap0", "tap1")))
+    guest = Domain("web1", "uuid-web1", "running", 7, True, nics)
+    host = replace(snapshot.host, netns=None, libvirt_uri="qemu:///system", libvirt_version="10.0.0")
+    return replace(snapshot, host=host, domains=(guest,))
+
+
+def learning_at_once(ns: str) -> None:
+    """STP off and the ports set forwarding: they learn now, not after two forward delays."""
+    ip(ns, "link", "set", "br0", "type", "bridge", "stp_state", "0")
+    for port in ("kt-up", "ct0", "tap0", "tap1"):
+        sh("bridge", "-n", ns, "link", "set", "dev", port, "state", "3")
+
+
+def test_guest_mac_learned_behind_another_port(host):
+    """A frame from the wire with the guest's MAC: a clone or a loop, reported on the guest."""
+    learning_at_once(host)
+    snap = lambda: as_host_with_guest(collect_snapshot(host, with_libvirt=False))  # noqa: E731
+    assert audit(snap()) == ()
+    send_frame(host, "kt-wire", "02:00:00:00:00:42")  # some machine on the wire: nothing wrong
+    assert audit(snap()) == ()
+    send_frame(host, "kt-wire", GUEST_MACS[0])
+    fdb = sh("bridge", "-n", host, "fdb", "show", "br", "br0")
+    assert f"{GUEST_MACS[0]} dev kt-up" in fdb  # the kernel learned it on the uplink
+    (finding,) = audit(snap())
+    assert (finding.rule, finding.key, finding.severity) == ("bridge-mac-two-ports", "guest:uuid-web1:0", "warning")
+    assert finding.what == "the MAC of guest web1 (tap0) is in br0's FDB on kt-up"
+    # Read as what it is (a namespace, no libvirt), nobody's MAC is known: silent.
+    assert audit(collect_snapshot(host, with_libvirt=False)) == ()
+
+
+def test_mac_moving_between_ports_is_found_against_the_previous_snapshot(host, make_netns):
+    """One MAC first behind the uplink, then behind the container's veth: flapping. Ports that
+    come and go (a guest restarted on a new vnet) do not count as a move."""
+    learning_at_once(host)
+    read = lambda: collect_snapshot(host, with_libvirt=False)  # noqa: E731
+    mac = "02:00:00:00:00:43"
+    send_frame(host, "kt-wire", mac)
+    before = read()
+    assert audit(read(), before) == ()
+    peer = next(link.link_netns for link in before.links if link.ifname == "ct0")
+    send_frame(peer, "eth0", mac)
+    after = read()
+    assert audit(after) == ()  # one snapshot alone cannot tell
+    (finding,) = audit(after, before)
+    assert (finding.rule, finding.key) == ("bridge-mac-moved", "link:br0")
+    assert finding.what == f"{mac} moved from kt-up to ct0 on br0 since {before.host.taken_at}"
+    # ct0 deleted and made again (new ifindex): the MAC behind it is a new arrival, not a move.
+    ip(host, "link", "del", "ct0")
+    ip(host, "link", "add", "ct0", "type", "veth", "peer", "name", "eth0", "netns", peer)
+    ip(host, "link", "set", "ct0", "master", "br0")
+    ip(host, "link", "set", "ct0", "up")
+    sh("ip", "-n", peer, "link", "set", "eth0", "up")
+    send_frame(host, "kt-wire", mac)
+    back = read()
+    send_frame(peer, "eth0", mac)
+    assert [f.rule for f in audit(read(), back)] == ["bridge-mac-moved"]  # same ports both times
+    recreated = read()
+    ip(host, "link", "del", "ct0")
+    ip(host, "link", "add", "ct0", "type", "veth", "peer", "name", "eth0", "netns", peer)
+    ip(host, "link", "set", "ct0", "master", "br0")
+    for dev, where in (("ct0", host), ("eth0", peer)):
+        sh("ip", "-n", where, "link", "set", dev, "up")
+    send_frame(peer, "eth0", mac)
+    assert audit(read(), recreated) == ()

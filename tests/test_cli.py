@@ -7,6 +7,8 @@ import os
 import subprocess
 import sys
 
+import pytest
+
 from tests.conftest import REPO
 
 NOBODY = ("setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "--")
@@ -49,7 +51,41 @@ def test_bad_snapshot_files(tmp_path):
     wrong = tmp_path / "wrong.json"
     wrong.write_text(json.dumps({"schema": 1, "host": {"hostname": "x"}, "links": [{"ifname": 3}]}))
     proc = kvmtui("--from", str(wrong), "dump")
-    assert proc.returncode == 1 and proc.stderr.startswith(f"kvmtui: cannot read snapshot {wrong}: malformed snapshot")
+    assert (proc.returncode, proc.stderr) == (1, f"kvmtui: cannot read snapshot {wrong}: host: 'kernel' is missing\n")
+
+
+EXAMPLE = REPO / "examples" / "kvm-host.json"
+
+
+@pytest.mark.parametrize("where, value, message", [
+    (("links", 1, "mtu"), "9000", "links[1].mtu: expected an integer, got a string"),
+    (("domains", 0, "interfaces", 0, "mac"), 5, "domains[0].interfaces[0].mac: expected a string, got an integer"),
+    (("links", 0, "carrier"), 1, "links[0].carrier: expected true or false, got an integer"),
+    (("links", 0, "flags"), "UP", "links[0].flags: expected a list, got a string"),
+    (("links", 0, "flags", 0), None, "links[0].flags[0]: expected a string, got null"),
+    (("host",), [], "host: expected an object, got a list"),
+])
+def test_badly_typed_snapshot_is_one_line_naming_the_field(tmp_path, where, value, message):
+    """A hand-edited recording: dump and the dashboard exit 1, audit 2 (1 would mean findings)."""
+    document = json.loads(EXAMPLE.read_text())
+    *path, last = where
+    node = document
+    for step in path:
+        node = node[step]
+    node[last] = value
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps(document))
+    line = f"kvmtui: cannot read snapshot {bad}: {message}\n"
+    for argv, code in ((("--from", str(bad), "dump"), 1), (("--from", str(bad), "dump", "--json"), 1),
+                       (("--from", str(bad)), 1), (("audit", "--from", str(bad)), 2),
+                       (("--from", str(bad), "audit", "--format", "json"), 2)):
+        proc = kvmtui(*argv)
+        assert (proc.returncode, proc.stderr, proc.stdout) == (code, line, ""), argv
+    fine = tmp_path / "fine.json"
+    fine.write_text(EXAMPLE.read_text())
+    assert kvmtui("audit", "--from", str(bad), "--previous", str(fine)).stderr == line
+    previous = kvmtui("audit", "--from", str(fine), "--previous", str(bad))
+    assert (previous.returncode, previous.stderr) == (2, line)
 
 
 def test_dashboard_from_a_bad_file_is_one_line(tmp_path):
@@ -60,6 +96,19 @@ def test_dashboard_from_a_bad_file_is_one_line(tmp_path):
 def test_usage_errors_exit_2():
     assert kvmtui("frobnicate").returncode == 2
     assert kvmtui("dump", "--bogus").returncode == 2
+
+
+@pytest.mark.parametrize("seconds", ["0", "-1", "nan", "inf", "0.05", "3601", "soon"])
+def test_interval_outside_a_tenth_to_an_hour_is_a_usage_error(seconds):
+    proc = kvmtui("--interval", seconds, "--from", str(EXAMPLE), "dump")
+    assert proc.returncode == 2 and proc.stdout == ""
+    assert proc.stderr.splitlines()[-1].startswith("kvmtui: error: argument --interval:")
+    assert "Traceback" not in proc.stderr
+
+
+@pytest.mark.parametrize("seconds", ["0.1", "2", "3600"])
+def test_interval_in_range_is_accepted(seconds):
+    assert kvmtui("--interval", seconds, "--from", str(EXAMPLE), "dump").returncode == 0
 
 
 def test_ordinary_user_sees_what_it_can(netns):

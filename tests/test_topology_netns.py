@@ -103,3 +103,16 @@ def test_plan_attach_draws_the_new_nic_under_where_it_lands(netns):
         assert lines[added[0]].lstrip("+ ").startswith("test guest  52:54:"), lines
         assert lines[added[0] - 1].strip().startswith(parent), lines
         assert not any("without a host device" in line for line in lines), lines
+
+
+def test_no_orphan_taps_when_guests_were_not_read(netns):
+    """--netns --no-libvirt: nothing says whose the taps are, so none is called an orphan;
+    they hang under their bridge as before."""
+    ip(netns, "link", "add", "br0", "type", "bridge")
+    for tap in ("vnet0", "vnet1"):
+        ip(netns, "tuntap", "add", tap, "mode", "tap")
+        ip(netns, "link", "set", tap, "master", "br0")
+    tree = dump(netns)["tree"]
+    assert [node["key"] for node in tree if node["key"].startswith("group:")] == []
+    br0 = nodes_by_name(tree)["br0"]
+    assert {child["name"] for child in br0["children"]} == {"vnet0", "vnet1"}

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
+import pytest
+
 from kvmtui.model import Domain, DomainInterface, HostInfo, Link, Network, Snapshot
 from kvmtui.model.links import TunInfo, VxlanInfo
 from kvmtui.render import node_label
 from kvmtui.topology import GROUP_GUEST_NICS, GROUP_ORPHANS, build_forest, walk
 
-HOST = HostInfo("h", "k", "t", None, None, None, "0")
+HOST = HostInfo("h", "k", "t", None, "qemu:///system", "10.0.0", "0")  # libvirt of this host was read
+NO_LIBVIRT = HostInfo("h", "k", "t", None, None, None, "0")
 UP = ("BROADCAST", "MULTICAST", "UP", "LOWER_UP")
 
 
@@ -96,3 +101,51 @@ def test_external_vxlan_shows_no_vni():
     info = VxlanInfo(0, 4789, None, None, None, None, False, external=True)
     forest = build_forest(Snapshot(host=HOST, links=(link("vx0", 2, "vxlan", info=info),)))
     assert forest[0].summary == "external"
+
+
+TAP = TunInfo("tap", False, True, False, False)
+
+
+def orphan_names(snapshot: Snapshot) -> set[str]:
+    forest = build_forest(snapshot)
+    group = next((node for node in forest if node.key == GROUP_ORPHANS), None)
+    return {node.name for node in group.children} if group else set()
+
+
+def host_with_taps() -> Snapshot:
+    """vnet0 is web1's, vnet1 nobody's, virbr0-nic is libvirt's own helper on virbr0."""
+    links = (link("br0", 2, "bridge"), link("virbr0", 3, "bridge"),
+             link("vnet0", 4, "tun", "br0", info=TAP), link("vnet1", 5, "tun", "br0", info=TAP),
+             link("virbr0-nic", 6, "tun", "virbr0", operstate="DOWN", flags=("BROADCAST", "MULTICAST"), info=TAP))
+    guest = running("web1", nic("bridge", "52:54:00:00:00:01", target="vnet0", bridge="br0"))
+    network = Network("default", None, True, True, True, "nat", "virbr0", None)
+    return Snapshot(host=HOST, links=links, domains=(guest,), networks=(network,))
+
+
+def test_unclaimed_tap_is_an_orphan_but_libvirts_helper_tap_is_not():
+    assert orphan_names(host_with_taps()) == {"vnet1"}
+
+
+@pytest.mark.parametrize("why", ["--no-libvirt", "libvirt unreachable", "--netns", "remote libvirt", "test driver"])
+def test_without_this_hosts_guests_no_tap_is_an_orphan(why):
+    """The domain list says nothing about these taps: calling them orphans would be a guess."""
+    snap = host_with_taps()
+    snap = {
+        "--no-libvirt": replace(snap, host=NO_LIBVIRT, domains=(), networks=()),
+        "libvirt unreachable": replace(snap, domains=(), networks=(), libvirt_error="cannot connect to libvirt"),
+        "--netns": replace(snap, host=replace(HOST, netns="ns1")),
+        "remote libvirt": replace(snap, host=replace(HOST, libvirt_uri="qemu+ssh://other/system")),
+        "test driver": replace(snap, host=replace(HOST, libvirt_uri="test:///default")),
+    }[why]
+    forest = build_forest(snap)
+    assert orphan_names(snap) == set()
+    assert all(node.key != GROUP_ORPHANS for node in forest)
+    taps = {node.name for _, node in walk(forest) if node.ref is None and node.kind == "tun"}
+    assert taps == {"vnet0", "vnet1", "virbr0-nic"}  # still drawn, under their bridges
+
+
+def test_running_guest_out_of_view_hangs_where_its_xml_lands():
+    """With --netns the guests' vnets are in the host namespace: not 'device missing'."""
+    snap = replace(host_with_taps(), host=replace(HOST, netns="ns1"),
+                   links=(link("br0", 2, "bridge"),))
+    assert parents(build_forest(snap))["52:54:00:00:00:01"] == "link:br0"

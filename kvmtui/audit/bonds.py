@@ -1,5 +1,6 @@
 """Bond rules. They read the bonding file's view (kvmtui.model.Bond), which is what the
-kernel uses for failover, so they work on a bonding file alone as well as on a host."""
+kernel uses for failover, so they work on a bonding file alone as well as on a host; when
+that file could not be read, the same rules judge netlink's bond data instead."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from collections.abc import Iterator
 
 from kvmtui.audit.facts import ZERO_MAC, link_key
 from kvmtui.audit.findings import Finding
-from kvmtui.model import Bond, BondInfo, Snapshot
+from kvmtui.model import Bond, BondInfo, BondSlave, BondSlaveInfo, Link, Snapshot
 
 RULES = {
     "bond-slave-down": "a bond slave whose MII status is down",
@@ -24,8 +25,41 @@ PRIMARY_MODES = frozenset({"active-backup", "balance-tlb", "balance-alb"})
 SEE = "cat /proc/net/bonding/{bond}"
 
 
+def _from_netlink(snapshot: Snapshot, link: Link) -> Bond | None:
+    """A bond as netlink describes it, for when neither /proc/net/bonding nor sysfs could be
+    read (a container, a hardened host): enough for MII, slave count and monitoring."""
+    info = link.info_data
+    members = [s for s in snapshot.links if s.master == link.ifname and s.slave_kind == "bond"]
+    if not isinstance(info, BondInfo) or not all(isinstance(s.info_slave_data, BondSlaveInfo) for s in members):
+        return None
+    slaves = tuple(
+        BondSlave(s.ifname, s.info_slave_data.mii_status.lower().replace("_", " "), None, None,
+                  s.info_slave_data.link_failure_count, s.info_slave_data.perm_hwaddr, s.info_slave_data.queue_id,
+                  s.info_slave_data.ad_aggregator_id, state=s.info_slave_data.state.lower())
+        for s in members)
+    return Bond(
+        name=link.ifname, source="netlink", driver_version=None, mode=info.mode, mode_text=info.mode,
+        fail_over_mac=info.fail_over_mac, xmit_hash_policy=info.xmit_hash_policy, primary=info.primary,
+        primary_reselect=info.primary_reselect, active_slave=info.active_slave, mii_status=None,
+        miimon=info.miimon, updelay=info.updelay, downdelay=info.downdelay, peer_notify_delay=None,
+        arp_interval=info.arp_interval, arp_ip_target=info.arp_ip_target, arp_validate=info.arp_validate,
+        lacp_active=None, lacp_rate=info.lacp_rate, min_links=info.min_links, ad_select=info.ad_select,
+        ad_actor_sys_prio=None, ad_actor_system=None, active_aggregator=None, slaves=slaves)
+
+
+def bonds(snapshot: Snapshot) -> list[Bond]:
+    """Every bond: the bonding file's view, else the netlink one (see _from_netlink)."""
+    found = list(snapshot.bonds)
+    for link in snapshot.links:
+        if link.kind == "bond" and link.ifname not in snapshot.bonds_by_name:
+            bond = _from_netlink(snapshot, link)
+            if bond is not None:
+                found.append(bond)
+    return found
+
+
 def slave_down(snapshot: Snapshot) -> Iterator[Finding]:
-    for bond in snapshot.bonds:
+    for bond in bonds(snapshot):
         down = [s for s in bond.slaves if s.mii_status == "down"]
         all_down = len(down) == len(bond.slaves)
         for slave in down:
@@ -47,8 +81,8 @@ def slave_down(snapshot: Snapshot) -> Iterator[Finding]:
 
 
 def failures_grown(previous: Snapshot, snapshot: Snapshot) -> Iterator[Finding]:
-    before = {(b.name, s.name): s.link_failure_count for b in previous.bonds for s in b.slaves}
-    for bond in snapshot.bonds:
+    before = {(b.name, s.name): s.link_failure_count for b in bonds(previous) for s in b.slaves}
+    for bond in bonds(snapshot):
         for slave in bond.slaves:
             old = before.get((bond.name, slave.name))
             if old is None or slave.link_failure_count <= old:
@@ -66,7 +100,7 @@ def failures_grown(previous: Snapshot, snapshot: Snapshot) -> Iterator[Finding]:
 
 
 def single_slave(snapshot: Snapshot) -> Iterator[Finding]:
-    for bond in snapshot.bonds:
+    for bond in bonds(snapshot):
         if len(bond.slaves) != 1:
             continue
         only = bond.slaves[0].name
@@ -86,7 +120,7 @@ def _up_slaves(bond: Bond):
 
 
 def lacp_no_partner(snapshot: Snapshot) -> Iterator[Finding]:
-    for bond in snapshot.bonds:
+    for bond in bonds(snapshot):
         if bond.mode != "802.3ad":
             continue
         fix = ("configure the switch ports as one LACP port-channel (LACP active or passive, "
@@ -116,7 +150,7 @@ def lacp_no_partner(snapshot: Snapshot) -> Iterator[Finding]:
 
 
 def lacp_split(snapshot: Snapshot) -> Iterator[Finding]:
-    for bond in snapshot.bonds:
+    for bond in bonds(snapshot):
         if bond.mode != "802.3ad":
             continue
         ids = {s.name: s.aggregator_id for s in bond.slaves if s.aggregator_id is not None}
@@ -140,7 +174,7 @@ def lacp_split(snapshot: Snapshot) -> Iterator[Finding]:
 
 
 def not_primary(snapshot: Snapshot) -> Iterator[Finding]:
-    for bond in snapshot.bonds:
+    for bond in bonds(snapshot):
         primary, active = bond.primary, bond.active_slave
         if bond.mode not in PRIMARY_MODES or not primary or primary == "None" or not active or active == primary:
             continue
@@ -168,7 +202,7 @@ def _monitoring(snapshot: Snapshot, bond: Bond) -> tuple[int, int]:
 
 
 def no_monitor(snapshot: Snapshot) -> Iterator[Finding]:
-    for bond in snapshot.bonds:
+    for bond in bonds(snapshot):
         miimon, arp = _monitoring(snapshot, bond)
         if miimon or arp:
             continue

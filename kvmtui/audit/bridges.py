@@ -1,5 +1,6 @@
 """Bridge rules: ports that pass nothing, loops waiting to happen, addresses in the wrong
-place, and MACs the FDB shows where they do not belong."""
+place, and MACs the FDB shows where they do not belong (a guest's MAC behind another port,
+a MAC that moved between two snapshots)."""
 
 from __future__ import annotations
 
@@ -27,7 +28,8 @@ RULES = {
     "bridge-down-with-guests": "a bridge that is down while guests are attached to it",
     "bridge-stp-off-uplinks": "STP off on a bridge with two or more uplinks",
     "bridge-port-address": "an IP address on a bridge port instead of on the bridge",
-    "bridge-mac-two-ports": "the same MAC in a bridge's FDB on two ports, or a guest's MAC on a port not its own",
+    "bridge-mac-two-ports": "a running guest's MAC in its bridge's FDB on a port that is not the guest's tap",
+    "bridge-mac-moved": "a MAC that moved to another port of the same bridge and VLAN since the previous snapshot",
 }
 
 UPLINK_KINDS = frozenset({None, "bond", "team", "vlan", "veth"})
@@ -145,27 +147,11 @@ def port_address(snapshot: Snapshot) -> Iterator[Finding]:
 
 
 def mac_two_ports(snapshot: Snapshot) -> Iterator[Finding]:
-    by_bridge: dict[str, dict[str, set[str]]] = defaultdict(lambda: defaultdict(set))
-    for entry in snapshot.fdb:
-        if entry.master and entry.learned and entry.ifname != entry.master:
-            by_bridge[entry.master][entry.mac.lower()].add(entry.ifname)
-    for bridge, macs in sorted(by_bridge.items()):
-        for mac, where in sorted(macs.items()):
-            if len(where) < 2:
-                continue
-            yield Finding(
-                "bridge-mac-two-ports", "warning", link_key(bridge), bridge,
-                f"{mac} is learned on {len(where)} ports of {bridge}: {', '.join(sorted(where))}",
-                "one MAC behind two ports means a loop or two machines with the same MAC: "
-                "frames for it go to whichever port it was last seen on",
-                "find the two machines (or the loop) and give one of them another MAC",
-                (f"bridge fdb show br {bridge} | grep -i {mac}",),
-            )
-    yield from _guest_mac_elsewhere(snapshot)
+    """A running guest's MAC in its bridge's FDB on another port than the guest's tap.
 
-
-def _guest_mac_elsewhere(snapshot: Snapshot) -> Iterator[Finding]:
-    """A running guest's MAC in its bridge's FDB on another port than the guest's tap."""
+    The FDB is keyed by (MAC, VLAN), so "one MAC on two ports" only ever shows across
+    VLANs, which is normal (a router's VLAN interfaces share a MAC). A guest's MAC is
+    different: it may only come in through the guest's own tap, in any VLAN."""
     if not guests_in_view(snapshot):
         return
     where: dict[tuple[str, str], set[str]] = defaultdict(set)  # (bridge, mac) -> ports
@@ -194,4 +180,53 @@ def _guest_mac_elsewhere(snapshot: Snapshot) -> Iterator[Finding]:
         )
 
 
+def _learned(snapshot: Snapshot) -> dict[tuple[str, str, int | None], tuple[str, int]]:
+    """(bridge, MAC, VLAN) -> the port (name, ifindex) the bridge learned it on."""
+    return {(e.master, e.mac.lower(), e.vlan): (e.ifname, e.ifindex) for e in snapshot.fdb
+            if e.master and e.learned and e.ifname != e.master}
+
+
+def _same_guest(snapshot: Snapshot, one: str, other: str) -> bool:
+    """Both ports are taps of one running guest: a guest bonding its NICs moves its MAC."""
+    claimed = claimed_targets(snapshot)
+    return one in claimed and other in claimed and claimed[one][0].uuid == claimed[other][0].uuid
+
+
+def _stp_reroute(snapshot: Snapshot, bridge: str, one: str, other: str) -> bool:
+    """Between two uplinks of a bridge running STP, a move is STP healing the topology."""
+    info = getattr(snapshot.link(bridge), "info_data", None)
+    sides = [snapshot.link(one), snapshot.link(other)]
+    return isinstance(info, BridgeInfo) and info.stp_state != 0 and \
+        all(p is not None and not is_downstream_port(p) for p in sides)
+
+
+def mac_moved(previous: Snapshot, snapshot: Snapshot) -> Iterator[Finding]:
+    """A MAC learned on one port before and on another port of the same bridge and VLAN now,
+    both ports there both times: the bridge keeps relearning it (a loop or a duplicate MAC).
+    A port that came or went (a guest restarted on a new vnet, same name or not) explains
+    the move, so ports are compared by name and ifindex."""
+    before = _learned(previous)
+    ports_before = {(link.ifname, link.ifindex) for link in previous.links}
+    ports_now = {(link.ifname, link.ifindex) for link in snapshot.links}
+    for (bridge, mac, vlan), now in sorted(_learned(snapshot).items(), key=lambda kv: (*kv[0][:2], kv[0][2] or 0)):
+        then = before.get((bridge, mac, vlan))
+        if then is None or then == now or then not in ports_now or now not in ports_before:
+            continue
+        old, port = then[0], now[0]
+        if _same_guest(snapshot, old, port) or _stp_reroute(snapshot, bridge, old, port):
+            continue
+        in_vlan = f" in VLAN {vlan}" if vlan is not None else ""
+        yield Finding(
+            "bridge-mac-moved", "warning", link_key(bridge), bridge,
+            f"{mac} moved from {old} to {port} on {bridge}{in_vlan} since {previous.host.taken_at}",
+            "in one VLAN a MAC lives behind one port: when the bridge relearns it elsewhere, two "
+            "machines use that MAC or a loop sends its frames back, and its traffic flaps between "
+            "the ports",
+            "find the machines behind both ports that use this MAC and change one, or remove the "
+            "loop (STP on, bond the uplinks); watch whether it keeps moving",
+            (f"bridge fdb show br {bridge} | grep -i {mac}", f"bridge monitor fdb | grep -i {mac}"),
+        )
+
+
 CHECKS = (port_blocked, down_with_guests, stp_off_uplinks, port_address, mac_two_ports)
+DIFF_CHECKS = (mac_moved,)
