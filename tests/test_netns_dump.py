@@ -150,8 +150,8 @@ def test_tree_has_expected_chains(dump):
     for mode in MACVTAP_MODES:
         assert (f"lowp-{mode}", f"low-{mode}", f"mvt-{mode}") in paths or (f"low-{mode}", f"mvt-{mode}") in paths
     assert ("lowv", "vx0") in paths or ("lowvp", "lowv", "vx0") in paths
-    orphans = next(node for node in dump["tree"] if node["key"] == "group:orphans")
-    assert {child["name"] for child in orphans["children"]} == {"tap0", "tap1", "tap2", "tap3"}
+    # libvirt was not read for this namespace: its taps are not called orphans, they stay on their bridges.
+    assert not any(node["key"] == "group:orphans" for node in dump["tree"])
     xns = next(link for link in dump["links"] if link["ifname"] == "xns")
     assert xns["link_netnsid"] is not None and xns["link"] is None
     assert xns["link_netns"] == PEER_NS
