@@ -6,6 +6,7 @@ import functools
 import json
 import subprocess
 import sys
+import time
 
 import pytest
 
@@ -60,6 +61,12 @@ def uplink_ns(make_netns):
     sh("ip", "-n", wire, "link", "set", "kt-wire", "up")
     sh("ip", "-n", ns, "route", "add", "default", "via", "10.20.0.1")
     sh("ip", "-n", ns, "route", "add", "10.30.0.0/16", "via", "10.20.0.254", "metric", "5")
+    # the kernel gives kt-up its IPv6 link-local address when the carrier comes, a moment
+    # later: a state read before that would see it appear under a test that changes nothing
+    deadline = time.monotonic() + 10
+    while not any(a["family"] == "inet6" for a in ns_json(ns, "ip", "-j", "addr", "show", "dev", "kt-up")[0]["addr_info"]):
+        assert time.monotonic() < deadline, "kt-up got no IPv6 link-local address"
+        time.sleep(0.05)
     return ns
 
 
