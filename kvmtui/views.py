@@ -287,3 +287,13 @@ def node_details(snapshot: Snapshot, forest: tuple[TopologyNode, ...], key: str)
     if node is not None:
         return node.name, [("kind", node.kind), ("entries", node.summary)]
     return "nothing selected", []
+
+
+def fdb_view_key(snapshot: Snapshot, bridge: str | None) -> tuple:
+    """All that `fdb_rows(snapshot, bridge)` depends on: an equal key means equal rows,
+    so the pane skips a rebuild (~150 ms at 50,000 entries). Cheap to compare: an FDB
+    kept from the previous snapshot is the same tuple."""
+    if bridge is None:
+        return (None,)
+    ports = frozenset(link.ifname for link in snapshot.links if link.master == bridge)
+    return bridge, ports, snapshot.fdb, mac_owners(snapshot)

@@ -44,3 +44,42 @@ async def select_in_tree(pilot, app: KvmtuiApp, key: str) -> None:
 
     assert app.query_one(TopologyTree).select_key(key), f"{key} is not in the tree"
     await wait_for(pilot, lambda: app.selected == key, what=f"{key} selected")
+
+
+def table_rows(app: KvmtuiApp, selector: str) -> list[list[str]]:
+    """The cells of a DataTable pane as the user reads them (symbols included)."""
+    table = app.query_one(selector)
+    return [[str(cell) for cell in table.get_row_at(row)] for row in range(table.row_count)]
+
+
+def status_line(app: KvmtuiApp) -> str:
+    return str(app.query_one("#status").render())
+
+
+def tab_label(app: KvmtuiApp, pane: str) -> str:
+    from textual.widgets import TabbedContent
+
+    return str(app.query_one(TabbedContent).get_tab(pane).label)
+
+
+def tree_node(app: KvmtuiApp, name: str):
+    """The tree widget's node showing device `name` where it hangs (not a ↪ reference)."""
+    from kvmtui.render import REF_SYMBOL
+    from kvmtui.ui.topology_pane import TopologyTree
+
+    def find(node):
+        for child in node.children:
+            words = str(child.label).split()
+            if len(words) > 1 and words[1] == name and REF_SYMBOL not in str(child.label):
+                return child
+            found = find(child)
+            if found is not None:
+                return found
+        return None
+
+    return find(app.query_one(TopologyTree).root)
+
+
+def label_name(node) -> str:
+    """The device name in a tree label ("● br0 bridge ..." -> "br0")."""
+    return str(node.label).split()[1]

@@ -10,7 +10,7 @@ from kvmtui.ui.app import DashboardOptions, KvmtuiApp
 from kvmtui.ui.fdb_pane import FdbPane
 from kvmtui.ui.topology_pane import TopologyTree
 from tests.conftest import sh
-from tests.dashboard import tree_keys, tree_labels, wait_for
+from tests.dashboard import label_name, status_line, table_rows, tree_keys, tree_labels, tree_node, wait_for
 from tests.guests import diskless_guest, kt_bridge, kt_veth, unique_name, wait_until
 
 
@@ -40,6 +40,25 @@ async def test_event_storm_is_one_refresh_not_hundreds(netns):
         assert app.snapshots_shown - before <= 5
 
 
+async def test_tree_shows_uplink_bridge_tap_and_says_live(make_netns):
+    """kt-wire -> kt-up (the veth uplink) -> br0 -> tap0..tap2 on screen, each under its
+    parent; a quiet, watched host reads "live", never "N s old"."""
+    from tests.topologies import build_host_like
+
+    netns, peer = make_netns(), make_netns()
+    build_host_like(netns, peer)
+    app = KvmtuiApp(DashboardOptions(netns=netns, with_libvirt=False, interval=60))
+    async with app.run_test(size=(120, 40)) as pilot:
+        await wait_for(pilot, lambda: tree_node(app, "tap2") is not None, what="the bridge's taps in the tree")
+        bridge = tree_node(app, "br0")
+        assert label_name(bridge.parent) == "kt-up" and label_name(bridge.parent.parent) == "kt-wire"
+        ports = [label_name(child) for child in bridge.children]
+        assert ports[:3] == ["tap0", "tap1", "tap2"] and "bridge" in str(bridge.label)
+        assert label_name(tree_node(app, "tap3").parent) == "br1"
+        await pilot.pause(2.5)  # quiet: the age of the last event-driven read grows
+        assert " · live" in status_line(app) and " old" not in status_line(app)
+
+
 def send_frame_from(ifname: str, source_mac: str) -> None:
     """One broadcast frame with `source_mac` out of `ifname`: the bridge behind it learns."""
     with socket.socket(socket.AF_PACKET, socket.SOCK_RAW) as raw:
@@ -49,24 +68,30 @@ def send_frame_from(ifname: str, source_mac: str) -> None:
 
 @pytest.mark.libvirt
 async def test_guest_bridge_fdb_and_state_follow_libvirt():
-    """The guest's bridge shows its FDB with the guest as owner; start/destroy reach the
-    screen; the guest's MAC showing up behind another port reaches the FDB pane and the
+    """A guest defined and started while the dashboard runs reaches the Guests pane and
+    its state follows start/pause/destroy there; its bridge shows its FDB with the guest as
+    owner; the guest's MAC showing up behind another port reaches the FDB pane and the
     findings through neighbour events alone (no libvirt event, no key)."""
     mac = "52:54:00:4b:74:11"
     with kt_bridge() as bridge, kt_veth() as (port, far_end):
         sh("ip", "link", "set", port, "master", bridge)
         nic = f"<interface type='bridge'><mac address='{mac}'/><source bridge='{bridge}'/><model type='virtio'/></interface>"
-        with diskless_guest(unique_name("g"), [nic], start=False) as dom:
-            app = KvmtuiApp(DashboardOptions(interval=1))
-            async with app.run_test(size=(120, 40)) as pilot:
-                def state() -> str | None:
-                    if app.snapshot is None:
-                        return None
-                    return next((d.state for d in app.snapshot.domains if d.name == dom.name()), None)
+        app = KvmtuiApp(DashboardOptions(interval=1))
+        async with app.run_test(size=(120, 40)) as pilot:
+            await wait_for(pilot, lambda: app.snapshot is not None and app.libvirt is not None, what="the first snapshot")
+            name = unique_name("g")
 
-                await wait_for(pilot, lambda: state() == "shut off", what="the defined guest")
+            def state() -> str | None:
+                """The STATE cell of the guest's row in the Guests pane (symbol and word)."""
+                row = next((row for row in table_rows(app, "#guests-table") if row[0] == name), None)
+                return row[1].split(" ", 1)[1] if row else None
+
+            with diskless_guest(name, [nic], start=False) as dom:
+                await wait_for(pilot, lambda: state() == "shut off", what="the guest defined during the test")
                 dom.create()
                 await wait_for(pilot, lambda: state() == "running", what="the started guest")
+                assert any(row[0] == name and row[3] == mac and row[4].startswith("vnet")
+                           for row in table_rows(app, "#guests-table"))
                 wait_until(lambda: sh("bridge", "fdb", "show", "br", bridge).count(mac), timeout=90,
                            what="the guest's MAC learned")
                 tree = app.query_one(TopologyTree)
@@ -75,7 +100,7 @@ async def test_guest_bridge_fdb_and_state_follow_libvirt():
                 pane = app.query_one(FdbPane)
                 await wait_for(pilot, lambda: any(r.mac == mac for r in pane.visible_rows), what="the guest MAC in the FDB pane")
                 row = next(r for r in pane.visible_rows if r.mac == mac)
-                assert row.owner == f"guest {dom.name()}" and row.state == "learned" and row.port.startswith("vnet")
+                assert row.owner == f"guest {name}" and row.state == "learned" and row.port.startswith("vnet")
 
                 dom.suspend()  # its DHCP retries would move the entry back
                 await wait_for(pilot, lambda: state() == "paused", what="the paused guest")

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import os
+import signal
+
 import pytest
 
 from kvmtui.collect.watch import LibvirtWatcher
 from kvmtui.ui.app import DashboardOptions, KvmtuiApp
-from tests.dashboard import wait_for
+from tests.conftest import sh
+from tests.dashboard import status_line, tab_label, table_rows, tree_labels, wait_for
 from tests.libvirtd_private import PrivateLibvirtd
 from tests.test_watch import Recorder
 
@@ -51,3 +55,44 @@ async def test_dashboard_shows_lost_libvirt_and_recovers(daemon, netns):
         daemon.start()
         await wait_for(pilot, lambda: "lost" not in str(status.render()) and "unreachable" not in str(status.render())
                        and any(d.name == "test" for d in app.snapshot.domains), timeout=30, what="recovery on screen")
+
+
+async def test_hung_or_lost_libvirtd_holds_up_no_tap_and_keeps_the_guests(daemon, netns, monkeypatch):
+    """A stopped daemon (SIGSTOP: it accepts connections and never answers) and then a
+    killed one: a new tap still reaches the tree within seconds, and the guest stays in
+    the Guests pane, marked stale, while the status line says since when libvirt is lost."""
+    import kvmtui.ui.live
+
+    monkeypatch.setattr(kvmtui.ui.live, "LIBVIRT_TIMEOUT", 8.0)  # a read given up after 8 s, not 15
+    app = KvmtuiApp(DashboardOptions(netns=netns, uri=daemon.uri, interval=60))
+
+    def guests() -> list[str]:
+        return [row[0] for row in table_rows(app, "#guests-table")]
+
+    async def tap_appears(name: str) -> None:
+        sh("ip", "-n", netns, "tuntap", "add", name, "mode", "tap")
+        await wait_for(pilot, lambda: any(f" {name} " in label for label in tree_labels(app)), timeout=5,
+                       what=f"{name} in the tree")
+
+    async with app.run_test(size=(120, 30)) as pilot:
+        await wait_for(pilot, lambda: guests() == ["test"], what="the test driver's guest in the Guests pane")
+        assert "libvirt" not in status_line(app) and tab_label(app, "guests") == "4 Guests"
+        os.killpg(daemon.proc.pid, signal.SIGSTOP)
+        try:
+            await pilot.press("r")  # a libvirt read that hangs on the stopped daemon
+            await wait_for(pilot, lambda: "libvirt: no answer" in status_line(app), timeout=10, what="the hang on screen")
+            await tap_appears("kt-tap1")
+            assert guests() == ["test"] and "libvirt: no answer" in status_line(app)  # the read still hangs
+            await wait_for(pilot, lambda: "libvirt lost since" in status_line(app), timeout=10, what="the loss on screen")
+            assert guests() == ["test"] and tab_label(app, "guests") == "4 Guests (stale)"
+        finally:
+            os.killpg(daemon.proc.pid, signal.SIGCONT)
+        daemon.stop()
+        await pilot.press("r")
+        await tap_appears("kt-tap2")
+        await pilot.pause(1.0)  # the failed libvirt read after the kill is in
+        assert guests() == ["test"] and tab_label(app, "networks") == "5 Nets (stale)"
+        assert "libvirt lost since" in status_line(app) and "UTC" in status_line(app)
+        daemon.start()
+        await wait_for(pilot, lambda: "libvirt" not in status_line(app) and tab_label(app, "guests") == "4 Guests",
+                       timeout=30, what="recovery on screen")

@@ -2,16 +2,21 @@
 
 The kernel part runs inside the requested namespace (a thread that entered it);
 libvirt is host-wide and is read concurrently, since it mostly waits on the daemon.
+The dashboard reads the two parts apart (a hung libvirtd must not hold up the
+kernel's picture) and merges them with `merge_libvirt`.
 """
 
 from __future__ import annotations
 
 import os
 import socket
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from kvmtui import __version__
 from kvmtui.collect.bonding import collect_bonds
@@ -19,6 +24,9 @@ from kvmtui.collect.counters import read_counters
 from kvmtui.collect.netlink import NetlinkState, read_netlink
 from kvmtui.collect.netns import proc_net_dir, run_in_netns
 from kvmtui.model import Bond, HostInfo, LinkStats, Snapshot
+
+if TYPE_CHECKING:
+    from kvmtui.collect.libvirt import LibvirtState
 
 SYSFS_NET = Path("/sys/class/net")
 # Sysctls the audit judges. /proc/sys/net shows the namespace of the thread that opens it,
@@ -32,34 +40,74 @@ def collect_snapshot(netns: str | None = None, uri: str | None = None, with_libv
     (an unknown namespace); anything partial is reported in `problems`."""
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="libvirt") as pool:
         libvirt_future = pool.submit(_read_libvirt, uri) if with_libvirt else None
-        kernel, bonds, bond_problems, sysctls = run_in_netns(netns, lambda: _read_kernel(netns, with_fdb))
+        kernel = collect_kernel(netns, with_fdb)
         libvirt_state = libvirt_future.result() if libvirt_future else None
-    problems = list(bond_problems)
-    if libvirt_state is not None:
-        problems.extend(libvirt_state.problems)
+    return merge_libvirt(kernel, libvirt_state)
+
+
+def collect_kernel(netns: str | None = None, with_fdb: bool = True) -> Snapshot:
+    """The kernel's part alone (links, FDB, routes, bonds, sysctls): no guest, no network,
+    and no libvirt URI, so nothing judges guests until `merge_libvirt` adds them."""
+    kernel, bonds, bond_problems, sysctls = run_in_netns(netns, lambda: _read_kernel(netns, with_fdb))
     host = HostInfo(
         hostname=socket.gethostname(),
         kernel=os.uname().release,
         taken_at=datetime.now(timezone.utc).isoformat(timespec="seconds"),
         netns=netns,
-        libvirt_uri=libvirt_state.uri if libvirt_state else None,
-        libvirt_version=libvirt_state.version if libvirt_state else None,
+        libvirt_uri=None,
+        libvirt_version=None,
         kvmtui_version=__version__,
     )
-    return Snapshot(
-        host=host,
-        links=kernel.links,
-        fdb=kernel.fdb,
-        bridge_vlans=kernel.bridge_vlans,
-        routes=kernel.routes,
-        bonds=bonds,
-        domains=libvirt_state.domains if libvirt_state else (),
-        networks=libvirt_state.networks if libvirt_state else (),
-        libvirt_error=libvirt_state.error if libvirt_state else None,
-        problems=tuple(problems),
-        sysctls=sysctls,
-        monotonic=time.monotonic(),
-    )
+    return Snapshot(host=host, links=kernel.links, fdb=kernel.fdb, bridge_vlans=kernel.bridge_vlans,
+                    routes=kernel.routes, bonds=bonds, problems=tuple(bond_problems), sysctls=sysctls,
+                    monotonic=time.monotonic())
+
+
+def merge_libvirt(snapshot: Snapshot, state: LibvirtState | None, replacing: LibvirtState | None = None) -> Snapshot:
+    """`snapshot` with libvirt's part taken from `state` (None: no libvirt). `replacing`:
+    the state merged into it before, whose problems give way to the new ones."""
+    old = set(replacing.problems) if replacing is not None else set()
+    problems = tuple(p for p in snapshot.problems if p not in old) + (state.problems if state else ())
+    host = replace(snapshot.host, libvirt_uri=state.uri if state else None,
+                   libvirt_version=state.version if state else None)
+    return replace(snapshot, host=host, domains=state.domains if state else (),
+                   networks=state.networks if state else (), libvirt_error=state.error if state else None,
+                   problems=problems)
+
+
+def keep_known(previous: LibvirtState | None, fresh: LibvirtState) -> LibvirtState:
+    """A failed read keeps the guests and networks last seen (with the error, so they
+    read as stale and no rule judges them) rather than emptying the panes."""
+    if fresh.error is None or previous is None:
+        return fresh
+    return replace(previous, error=fresh.error, problems=())
+
+
+class LibvirtReader:
+    """libvirt's part, bounded in time. A daemon that accepts connections but never
+    answers (hung, stopped) would block a read forever and libvirt has no call
+    timeout: the read runs on a daemon thread that is given up after `timeout`, and
+    while it is still stuck no second one is started."""
+
+    def __init__(self, uri: str | None, timeout: float = 15.0) -> None:
+        self.uri, self.timeout = uri, timeout
+        self._stuck: threading.Thread | None = None
+
+    def read(self) -> LibvirtState:
+        from kvmtui.collect.libvirt import LibvirtState, resolve_uri
+
+        uri = resolve_uri(self.uri)
+        if self._stuck is not None and self._stuck.is_alive():
+            return LibvirtState(uri, None, (), (), error=f"libvirt {uri}: still no answer to an earlier read")
+        result: list[LibvirtState] = []
+        thread = threading.Thread(target=lambda: result.append(_read_libvirt(self.uri)), name="libvirt-read",
+                                  daemon=True)
+        thread.start()
+        thread.join(self.timeout)
+        if result:
+            return result[0]
+        self._stuck = thread
+        return LibvirtState(uri, None, (), (), error=f"libvirt {uri}: no answer within {self.timeout:g} s")
 
 
 def _read_kernel(netns: str | None, with_fdb: bool = True) -> tuple[NetlinkState, tuple[Bond, ...], tuple[str, ...], tuple[tuple[str, str], ...]]:

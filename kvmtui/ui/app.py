@@ -7,8 +7,8 @@ apply is wizard_flow.py.
 
 from __future__ import annotations
 
-import time
 from collections import deque
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -29,12 +29,13 @@ from kvmtui.ui.fdb_pane import FdbPane
 from kvmtui.ui.findings_pane import FindingChosen, FindingsPane, short_counts
 from kvmtui.ui.help import HelpScreen
 from kvmtui.ui.layout import MainArea
-from kvmtui.ui.messages import FindingsReady, NodeChosen, SnapshotReady, SourceChanged
+from kvmtui.ui.messages import FindingsReady, NodeChosen, SourceChanged
 from kvmtui.ui.tables import BondsTable, GuestsTable, NetworksTable
 from kvmtui.ui.live import LiveUpdates
 from kvmtui.ui.topology_pane import TopologyTree
 from kvmtui.ui.wizard_flow import WizardFlow
-from kvmtui.views import bond_rows, bridge_of, failure_counts, fdb_rows, guest_rows, network_rows, node_details
+from kvmtui.views import (bond_rows, bridge_of, failure_counts, fdb_rows, fdb_view_key, guest_rows, network_rows,
+                          node_details)
 
 STYLES = Path(__file__).resolve().parents[2] / "styles" / "kvmtui.tcss"
 AUDIT_DELAY = 0.5  # seconds after a change is on screen before its findings are computed
@@ -78,14 +79,10 @@ class KvmtuiApp(LiveUpdates, WizardFlow, App[int]):
         self.selected: str | None = None
         self.sources: dict[str, SourceStatus] = {}
         self.last_error: str | None = None
-        self._refresh_timer = None
-        self._collecting = False
-        self._dirty = False
-        self._want_full = True
-        self._last_collect = 0.0
-        self._fdb_timer = None
+        self.init_live()
+        self._fdb_shown: tuple | None = None  # what the FDB pane was last built from
         self._audit_timer = None
-        self._counters: tuple[float, dict[str, LinkStats]] | None = None
+        self._counters: tuple[float, Mapping[str, LinkStats]] | None = None
         self.rates: dict[str, LinkRates] = {}
         self.history: dict[str, deque[LinkRates]] = {}
         self._failure_baseline: dict[tuple[str, str], int] | None = None
@@ -156,34 +153,26 @@ class KvmtuiApp(LiveUpdates, WizardFlow, App[int]):
         group = event.worker.group
         if group == "apply":
             self.apply_failed(str(error))
-        if group == "collect":
-            self._collecting = False
-            if self._dirty:
-                self.request_refresh()
-        elif group == "poll":
-            self.set_timer(self.options.interval, self.poll_once)
+        self.live_worker_failed(group)
         self.show_status()
-
-    def on_snapshot_ready(self, message: SnapshotReady) -> None:
-        self._collecting = False
-        self.last_error = None
-        self.show_snapshot(message.snapshot)
-        if self.live:
-            self.request_fdb_refresh()  # the bridge on screen: read fresh, only it
-        if self._dirty:
-            self.request_refresh()
 
     def on_source_changed(self, message: SourceChanged) -> None:
         self.sources[message.status.source] = message.status
+        if message.status.source == "libvirt":
+            self.note_libvirt()
         self.show_status()
 
     def on_node_chosen(self, message: NodeChosen) -> None:
         bridge_before = bridge_of(self.snapshot, self._selected_ifname()) if self.snapshot else None
         self.selected = message.key
         self.show_details()
-        self.show_fdb()
-        if self.live and self.snapshot is not None and bridge_of(self.snapshot, self._selected_ifname()) != bridge_before:
+        if self.snapshot is not None and bridge_of(self.snapshot, self._selected_ifname()) != bridge_before:
+            self.show_fdb()
             self.request_fdb_refresh()
+
+    def on_tabbed_content_tab_activated(self, event: TabbedContent.TabActivated) -> None:
+        if event.pane.id == "fdb":  # built only while in view: what changed meanwhile shows now
+            self.show_fdb()
 
     # -- rendering -----------------------------------------------------------------
     def show_snapshot(self, snapshot: Snapshot) -> None:
@@ -215,9 +204,15 @@ class KvmtuiApp(LiveUpdates, WizardFlow, App[int]):
         self.query_one(DetailsPane).show(title, lines, self.rates.get(ifname), self.history.get(ifname))
 
     def show_fdb(self) -> None:
-        if self.snapshot is None:
+        """Rebuilt only while the FDB tab is in view, and only when its bridge or what its
+        rows are made of changed: at 50,000 entries a rebuild costs the UI ~150 ms."""
+        if self.snapshot is None or self.query_one(TabbedContent).active != "fdb":
             return
         bridge = bridge_of(self.snapshot, self._selected_ifname())
+        key = fdb_view_key(self.snapshot, bridge)
+        if key == self._fdb_shown:
+            return
+        self._fdb_shown = key
         pane = self.query_one(FdbPane)
         if bridge is None:
             pane.show("FDB: select a bridge or port", [])
@@ -269,19 +264,20 @@ class KvmtuiApp(LiveUpdates, WizardFlow, App[int]):
     def show_status(self) -> None:
         parts = ["kvmtui"]
         snapshot = self.snapshot
+        libvirt = self.libvirt_freshness() if self.live else None
         if snapshot is None:
             parts.append("reading the host…")
         else:
             parts.append(snapshot.host.hostname + (f" netns {snapshot.host.netns}" if snapshot.host.netns else ""))
             if self.live:
-                age = time.monotonic() - snapshot.monotonic
-                parts.append(f"data of {snapshot.host.taken_at[11:19]} UTC" + (f", {age:.0f} s old" if age > 10 else ""))
+                parts.append(self.kernel_freshness(snapshot))
             else:
                 parts.append(f"recorded {snapshot.host.taken_at}")
-            if snapshot.libvirt_error:
-                parts.append("libvirt: unreachable")
-        for status in self.sources.values():
-            if not status.ok:
+                libvirt = "libvirt: unreachable" if snapshot.libvirt_error else None
+        if libvirt:
+            parts.append(libvirt)
+        for status in self.sources.values():  # a lost libvirt already says so, with since when
+            if not status.ok and not (status.source == "libvirt" and self.libvirt_stale()):
                 parts.append(status.text)
         if self.findings:
             parts.append(f"findings {short_counts(self.findings)}")

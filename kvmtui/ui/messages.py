@@ -2,18 +2,34 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
+from types import MappingProxyType
+from typing import TYPE_CHECKING
 
 from textual.message import Message
 
 from kvmtui.collect.watch import HostEvent, SourceStatus
 from kvmtui.model import Bond, FdbEntry, LinkStats, Snapshot
 
+if TYPE_CHECKING:
+    from kvmtui.collect.libvirt import LibvirtState
+
 
 class SnapshotReady(Message):
+    """The kernel's part, freshly read (the app adds the last libvirt part to it)."""
+
     def __init__(self, snapshot: Snapshot) -> None:
         super().__init__()
         self.snapshot = snapshot
+
+
+class LibvirtReady(Message):
+    """libvirt's part (guests, networks, or the error), read apart from the kernel's."""
+
+    def __init__(self, state: LibvirtState) -> None:
+        super().__init__()
+        self.state = state
 
 
 @dataclass(frozen=True, slots=True)
@@ -21,8 +37,12 @@ class PollResult:
     """What the kernel gives no events for: counters and the bonding files."""
 
     taken: float
-    counters: dict[str, LinkStats]
+    counters: Mapping[str, LinkStats]
     bonds: tuple[Bond, ...]
+
+    def __post_init__(self) -> None:
+        """Counters cross threads: a read-only view of a private copy, whatever was passed."""
+        object.__setattr__(self, "counters", MappingProxyType(dict(self.counters)))
 
 
 class PollDone(Message):
