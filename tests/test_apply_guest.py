@@ -141,6 +141,31 @@ def test_macvtap_on_a_bridge_port_and_shared_passthrough_are_refused(guest):
         sh("ip", "link", "set", lower, "nomaster")
 
 
+def test_passthrough_needs_a_device_nothing_else_uses(guest):
+    """The host's own addresses on the lower device refuse passthrough; a passthrough
+    lower device takes no second macvtap; without --mode the macvtap is vepa, as in libvirt."""
+    name, lower = guest["name"], guest["lowers"]["passthrough"]
+    proc = kvmtui("plan", "attach", name, "--macvtap", lower)
+    assert proc.returncode == 0 and 'mode="vepa"' in proc.stdout, proc.stderr
+    sh("ip", "addr", "add", "198.51.100.77/32", "dev", lower)  # TEST-NET-2, a /32: no route comes with it
+    try:
+        proc = kvmtui("apply", "--yes", "attach", name, "--macvtap", lower, "--mode", "passthrough", "--live")
+        assert proc.returncode == 1 and f"passthrough needs {lower} to itself" in proc.stderr, proc.stderr
+        assert "addresses 198.51.100.77/32" in proc.stderr
+    finally:
+        sh("ip", "addr", "del", "198.51.100.77/32", "dev", lower)
+    mac = "52:54:00:4b:75:13"
+    proc = kvmtui("apply", "--yes", "attach", name, "--macvtap", lower, "--mode", "passthrough", "--mac", mac,
+                  "--model", "usb-net", "--live")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    try:
+        for mode in ("vepa", "bridge"):
+            proc = kvmtui("apply", "--yes", "attach", name, "--macvtap", lower, "--mode", mode, "--live")
+            assert proc.returncode == 1 and f"{lower} is given whole to guest {name}" in proc.stderr, proc.stderr
+    finally:
+        assert kvmtui("apply", "--yes", "detach", name, mac, "--live").returncode == 0
+
+
 def test_unreachable_libvirt_is_refused_cleanly():
     proc = kvmtui("--connect", "qemu+unix:///system?socket=/nonexistent", "apply", "--yes", "attach", "x", "--bridge", "y")
     assert proc.returncode == 1 and "libvirt is not reachable" in proc.stderr

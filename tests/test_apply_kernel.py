@@ -111,3 +111,58 @@ def test_failed_bond_creation_rolls_back(netns):
     assert not report.ok and "kt-d1" in (report.error or "")
     found = links(netns)
     assert "kt-bond0" not in found and "master" not in found["kt-d0"] and "UP" in found["kt-d0"]["flags"]
+
+
+def test_deleting_a_bond_brings_its_slaves_back_up(netns):
+    """The bonding driver closes the slaves it releases: the plan opens them again, so
+    the addresses moved onto one of them work at once."""
+    dummies(netns, "kt-d0", "kt-d1")
+    proc = kvmtui(netns, "bond", "kt-bond0", "--mode", "active-backup", "--slave", "kt-d0", "--slave", "kt-d1")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    sh("ip", "-n", netns, "addr", "add", "10.7.0.1/24", "dev", "kt-bond0")
+    proc = kvmtui(netns, "delete", "kt-bond0", "--move-ip-to", "kt-d0")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "ip link set kt-d0 up" in proc.stdout and "ip link set kt-d1 up" in proc.stdout
+    found = links(netns)
+    assert "kt-bond0" not in found
+    assert "UP" in found["kt-d0"]["flags"] and "UP" in found["kt-d1"]["flags"]
+    addrs = json.loads(sh("ip", "-n", netns, "-j", "addr", "show", "dev", "kt-d0"))[0]["addr_info"]
+    assert "10.7.0.1" in [a["local"] for a in addrs]
+
+
+def test_a_failed_delete_of_a_vlan_in_a_bridge_puts_it_back_in_the_bridge(netns):
+    from kvmtui.collect.snapshot import collect_snapshot
+    from kvmtui.plan import DeleteLink, make_plan
+    from tests.test_delete_undo import assert_every_failure_undone, no_dad
+
+    no_dad(netns)
+    dummies(netns, "kt-d0", "kt-d1")
+    sh("ip", "-n", netns, "link", "add", "link", "kt-d0", "name", "kt-d0.100", "type", "vlan", "id", "100")
+    sh("ip", "-n", netns, "link", "add", "kt-br0", "type", "bridge")
+    for port in ("kt-d0.100", "kt-d1"):
+        sh("ip", "-n", netns, "link", "set", port, "master", "kt-br0")
+        sh("ip", "-n", netns, "link", "set", port, "up")
+    sh("ip", "-n", netns, "link", "set", "kt-br0", "up")
+    sh("ip", "-n", netns, "addr", "add", "10.8.0.1/24", "dev", "kt-br0")
+    plan = make_plan(DeleteLink("kt-d0.100"), collect_snapshot(netns=netns, with_libvirt=False))
+    assert "ip link set kt-d0.100 nomaster" in plan.commands
+    assert_every_failure_undone(netns, plan)
+    assert links(netns)["kt-d0.100"]["master"] == "kt-br0"
+
+
+def test_a_failed_delete_of_a_bond_puts_back_its_slaves_primary_and_addresses(netns):
+    from kvmtui.collect.snapshot import collect_snapshot
+    from kvmtui.plan import DeleteLink, make_plan
+    from tests.test_delete_undo import assert_every_failure_undone, no_dad
+
+    no_dad(netns)
+    dummies(netns, "kt-d0", "kt-d1", "kt-d2")
+    proc = kvmtui(netns, "bond", "kt-bond0", "--mode", "active-backup", "--slave", "kt-d0", "--slave", "kt-d1",
+                  "--slave", "kt-d2", "--primary", "kt-d1", "--miimon", "150")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    sh("ip", "-n", netns, "addr", "add", "10.7.0.1/24", "dev", "kt-bond0")
+    sh("ip", "-n", netns, "route", "add", "10.77.0.0/16", "via", "10.7.0.254")
+    plan = make_plan(DeleteLink("kt-bond0", move_ip_to="kt-d0"), collect_snapshot(netns=netns, with_libvirt=False))
+    assert_every_failure_undone(netns, plan)
+    bond = parse_bonding_file("kt-bond0", sh("ip", "netns", "exec", netns, "cat", "/proc/net/bonding/kt-bond0"))
+    assert [s.name for s in bond.slaves] == ["kt-d0", "kt-d1", "kt-d2"] and bond.primary == "kt-d1"

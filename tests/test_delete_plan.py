@@ -33,3 +33,19 @@ def test_a_libvirt_network_on_the_bridge_is_named(bridge_ns):
     network = Network("lab", None, True, True, False, "nat", "kt-br0", None)
     plan = make_plan(DeleteLink("kt-br0"), replace(snapshot, networks=(network,)))
     assert any("libvirt network lab is built on kt-br0" in w for w in plan.warnings)
+
+
+def test_deleting_a_bond_reopens_its_slaves_and_its_undo_restores_the_primary():
+    """On the recorded host, without the VLAN and macvtap on bond0 (they would block it)."""
+    from kvmtui.cli import read_snapshot_file
+    from tests.conftest import REPO
+
+    snapshot = read_snapshot_file(str(REPO / "examples" / "kvm-host.json"))
+    snapshot = replace(snapshot, links=tuple(l for l in snapshot.links if l.ifname not in ("bond0.100", "macvtap0")))
+    plan = make_plan(DeleteLink("bond0", move_ip_to="eno1"), snapshot)
+    commands = list(plan.commands)
+    deleted = commands.index("ip link del bond0")
+    assert {"ip link set eno1 up", "ip link set eno2 up"} <= set(commands[deleted:])
+    first = plan.steps[0]
+    assert first.inverse.command == "ip link set bond0 type bond primary eno1"  # undone after the slaves are back
+    assert "xmit_hash_policy layer2" in plan.steps[deleted].inverse.command

@@ -187,3 +187,65 @@ async def test_attach_wizard_and_detach_on_a_real_guest():
             await pilot.press("d")
             await confirm_and_apply(pilot, app, "detach")
             assert mac not in domiflist(dom.name())
+
+
+async def test_a_number_field_with_a_bare_sign_is_a_field_error(netns):
+    """Textual's integer Input accepts '-' and '1_' while typing; submitting them says so at the field."""
+    ports_ns(netns)
+    app = await open_app(netns=netns)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await open_wizard(pilot, app)
+        await type_name(pilot, "kt-br8")
+        for typed in (("minus",), ("1", "underscore")):
+            app.screen.query_one("#field-forward_delay").focus()
+            await pilot.press("ctrl+u", *typed, "ctrl+s")
+            await wait_for(pilot, lambda: "is not a whole number" in str(app.screen.query_one("#error-forward_delay").render()),
+                           what=f"the error at the forward delay field after {typed}")
+            assert isinstance(app.screen, WizardScreen) and app.is_running
+    assert "kt-br8" not in links(netns)
+
+
+async def test_enter_twice_reaches_the_confirmation_and_applies_nothing(netns):
+    """Enter in a field submits the wizard; the next Enter must not apply unread warnings: only y does."""
+    ports_ns(netns)
+    app = await open_app(netns=netns)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await open_wizard(pilot, app)
+        await type_name(pilot, "kt-br7")
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen), what="the confirmation")
+        await pilot.press("enter", "enter")
+        await pilot.pause(0.3)
+        assert isinstance(app.screen, ConfirmScreen) and "kt-br7" not in links(netns)
+        keys = str(app.screen.query_one("#confirm-keys").render())
+        assert "y apply" in keys and "Enter" not in keys
+        assert "verified" in "\n".join(await confirm_and_apply(pilot, app, "bridge"))
+    assert "kt-br7" in links(netns)
+    sh("ip", "-n", netns, "link", "del", "kt-br7")
+
+
+async def test_attach_wizard_defaults_to_vepa_and_refuses_bridge_and_macvtap_together():
+    """On the recorded host (no libvirt needed: the wizard only plans)."""
+    from textual.widgets import Select
+
+    from kvmtui.cli import read_snapshot_file
+    from kvmtui.ui.wizards import attach_wizard
+    from tests.conftest import REPO
+
+    snapshot = read_snapshot_file(str(REPO / "examples" / "kvm-host.json"))
+    plans = []
+    app = KvmtuiApp(DashboardOptions(), recorded=snapshot)  # a recording offers no `a`: the wizard is pushed
+    async with app.run_test(size=(120, 45)) as pilot:
+        await wait_for(pilot, lambda: app.snapshot is not None, what="the recorded snapshot")
+        await app.push_screen(attach_wizard(snapshot, "web1", "br100"), plans.append)
+        await wait_for(pilot, lambda: isinstance(app.screen, WizardScreen), what="the attach wizard")
+        assert app.screen.values()["mode"] == "vepa"
+        app.screen.query_one("#field-macvtap", Select).value = "bond0"
+        await pilot.press("ctrl+s")
+        await wait_for(pilot, lambda: "not both" in str(app.screen.query_one("#error-macvtap").render()),
+                       what="the error at the macvtap field")
+        assert plans == []
+        app.screen.query_one("#field-bridge", Select).clear()
+        await pilot.press("ctrl+s")
+        await wait_for(pilot, lambda: plans, what="the plan")
+    assert 'mode="vepa"' in plans[0].xml[0] and "bond0" in plans[0].xml[0]

@@ -5,12 +5,12 @@ from __future__ import annotations
 import hashlib
 from xml.sax.saxutils import quoteattr
 
-from kvmtui.model import Domain, DomainInterface, Snapshot
+from kvmtui.model import Domain, DomainInterface, Link, Snapshot
 from kvmtui.plan import steps as s
 from kvmtui.plan.expect import GuestNic
 from kvmtui.plan.intents import AttachInterface, DetachInterface
 from kvmtui.plan.model import Plan
-from kvmtui.plan.validate import MACVTAP_MODES, PlanError, check_mac, ethernet_link, existing_domain, existing_link
+from kvmtui.plan.validate import MACVTAP_DEFAULT_MODE, MACVTAP_MODES, PlanError, check_mac, ethernet_link, existing_domain, existing_link
 
 # One line on what each macvtap mode means, for the wizard and the confirmation.
 MACVTAP_MEANING = {
@@ -54,10 +54,51 @@ def new_mac(snapshot: Snapshot, domain: str, source: str) -> str:
     raise PlanError("mac", "could not find a free MAC address; give one")
 
 
+def _uses_of(snapshot: Snapshot, lower: Link) -> list[str]:
+    """What the host already does with a device: all of it stops when a guest takes it whole."""
+    uses = [f"addresses {', '.join(cidrs)}"] if (cidrs := [f"{a.local}/{a.prefixlen}" for a in lower.addresses
+                                                           if a.scope != "link"]) else []
+    routes = [r.dst for r in snapshot.routes
+              if r.dev == lower.ifname and r.type == "unicast" and r.protocol not in ("kernel", "ra")]
+    uses += [f"routes {', '.join(routes)}"] if routes else []
+    if lower.kind == "bridge":
+        ports = [link.ifname for link in snapshot.links if link.master == lower.ifname]
+        uses.append("a bridge" + (f" with ports {', '.join(ports)}" if ports else ""))
+    if lower.master:
+        uses.append(f"{'slave' if (snapshot.link(lower.master) or lower).kind == 'bond' else 'port'} of {lower.master}")
+    stacked = [link.ifname for link in snapshot.links
+               if (link.link == lower.ifname and link.kind in ("vlan", "macvlan", "macvtap"))
+               or (link.kind == "vxlan" and getattr(link.info_data, "link", None) == lower.ifname)]
+    uses += [f"devices on it: {', '.join(stacked)}"] if stacked else []
+    guests = sorted({d.name for d in snapshot.domains for nic in d.interfaces
+                     if nic.type == "direct" and nic.dev == lower.ifname})
+    uses += [f"macvtap of guest {', '.join(guests)}"] if guests else []
+    return uses
+
+
+def _check_alone(snapshot: Snapshot, lower: Link) -> None:
+    uses = _uses_of(snapshot, lower)
+    if uses:
+        raise PlanError("mode", f"passthrough needs {lower.ifname} to itself (the guest takes it whole), but it is "
+                                f"in use: {'; '.join(uses)}. Choose a free NIC, or another mode")
+
+
+def _passthrough_user(snapshot: Snapshot, lower: Link) -> str | None:
+    """Who holds `lower` by passthrough: a guest (running or defined) or a device on it."""
+    for d in snapshot.domains:
+        if any(nic.type == "direct" and nic.dev == lower.ifname and nic.mode == "passthrough" for nic in d.interfaces):
+            return f"guest {d.name}"
+    return next((link.ifname for link in snapshot.links if link.link == lower.ifname
+                 and link.kind in ("macvtap", "macvlan") and getattr(link.info_data, "mode", None) == "passthru"), None)
+
+
 def plan_attach(intent: AttachInterface, snapshot: Snapshot) -> Plan:
     domain = existing_domain(snapshot, intent.domain)
     live, config = _where(domain, intent.live, intent.config)
-    if (intent.bridge is None) == (intent.macvtap is None):
+    if intent.bridge is not None and intent.macvtap is not None:
+        raise PlanError("macvtap", f"choose a bridge ({intent.bridge}) or a macvtap lower device ({intent.macvtap}), "
+                                   "not both")
+    if intent.bridge is None and intent.macvtap is None:
         raise PlanError("bridge", "attach either to a bridge or by macvtap to a lower device")
     warnings = []
     if intent.bridge is not None:
@@ -67,16 +108,18 @@ def plan_attach(intent: AttachInterface, snapshot: Snapshot) -> Plan:
         nic_type, source, mode = "bridge", bridge.ifname, None
     else:
         lower = ethernet_link(snapshot, intent.macvtap, "macvtap")
-        mode = intent.mode or "vepa"
+        mode = intent.mode or MACVTAP_DEFAULT_MODE
         if mode not in MACVTAP_MODES:
             raise PlanError("mode", f"the macvtap mode is one of {', '.join(MACVTAP_MODES)}")
         if lower.master and (snapshot.link(lower.master) or lower).kind == "bridge":
             raise PlanError("macvtap", f"{lower.ifname} is a port of bridge {lower.master}: attach to the bridge instead")
         if mode == "passthrough":
-            users = [link.ifname for link in snapshot.links if link.link == lower.ifname and link.kind in ("macvtap", "macvlan")]
-            users += [d.name for d in snapshot.domains for nic in d.interfaces if nic.type == "direct" and nic.dev == lower.ifname]
-            if users or lower.master:
-                raise PlanError("mode", f"passthrough needs {lower.ifname} to itself; it is in use by {', '.join(users or [lower.master])}")
+            _check_alone(snapshot, lower)
+        else:
+            owner = _passthrough_user(snapshot, lower)
+            if owner is not None:
+                raise PlanError("macvtap", f"{lower.ifname} is given whole to {owner} (macvtap passthrough): "
+                                           "no other macvtap can share it")
         nic_type, source = "direct", lower.ifname
         warnings += [f"macvtap {mode}: {MACVTAP_MEANING[mode]}", HOST_CUT_OFF.format(dev=lower.ifname)]
     mac = intent.mac.lower() if intent.mac else new_mac(snapshot, domain.name, source)

@@ -16,11 +16,12 @@ from kvmtui.plan.validate import (
     check_free_port,
     check_new_name,
     check_vlan_id,
-    ethernet_link,
+    check_vlan_parent,
     existing_link,
 )
 
 DELETABLE = ("bridge", "bond", "vlan")
+BOND_SLAVE_KINDS = (None, "dummy", "veth")  # NICs; dummies and veths stand in for them in labs and tests
 
 
 def _state(link: Link) -> str:
@@ -128,7 +129,14 @@ def plan_create_bridge(intent: CreateBridge, snapshot: Snapshot) -> Plan:
     if moved is not None:
         steps += moved.on
         expectations += moved.expectations
-    warnings = tuple(moved.warnings if moved is not None else ()) + tuple(f"{port.ifname} keeps {', '.join(_cidrs(port))}, which stop working on a bridge port: "
+    if intent.stp and uplink is not None:
+        delay = intent.forward_delay if intent.forward_delay is not None else 15
+        stp = (f"STP is on: {intent.name} forwards nothing for about {2 * delay} s after its ports join (listening, "
+               f"then learning, {delay} s each), so this host's own traffic via {intent.name} (the addresses and "
+               f"routes moved from {uplink.ifname}) pauses that long",)
+    else:
+        stp = ()
+    warnings = stp + tuple(moved.warnings if moved is not None else ()) + tuple(f"{port.ifname} keeps {', '.join(_cidrs(port))}, which stop working on a bridge port: "
                      f"move them onto the bridge (--move-ip-from {port.ifname})"
                      for port in ports if _cidrs(port) and port is not uplink)
     return Plan(intent, f"create bridge {intent.name}", tuple(steps), tuple(expectations), warnings)
@@ -141,7 +149,7 @@ def plan_create_bond(intent: CreateBond, snapshot: Snapshot) -> Plan:
     seen: set[str] = set()
     slaves = [check_free_port(snapshot, slave, "slaves", seen) for slave in intent.slaves]
     for slave in slaves:
-        if slave.kind in ("bridge", "bond", "vlan"):
+        if slave.kind not in BOND_SLAVE_KINDS:
             raise PlanError("slaves", f"{slave.ifname} is a {slave.kind}; bond slaves are NICs without addresses")
         if _cidrs(slave):
             raise PlanError("slaves", f"{slave.ifname} has {', '.join(_cidrs(slave))}; bond slaves are NICs without "
@@ -178,7 +186,7 @@ def vlan_name(intent: CreateVlan) -> str:
 
 
 def plan_create_vlan(intent: CreateVlan, snapshot: Snapshot) -> Plan:
-    parent = ethernet_link(snapshot, intent.parent, "parent")
+    parent = check_vlan_parent(snapshot, intent.parent)
     check_vlan_id(intent.vid)
     if intent.protocol not in VLAN_PROTOCOLS:
         raise PlanError("protocol", f"the VLAN protocol is 802.1Q or 802.1ad, not {intent.protocol!r}")
@@ -202,7 +210,7 @@ def plan_create_vlan(intent: CreateVlan, snapshot: Snapshot) -> Plan:
 def _recreate(link: Link) -> s.Step:
     """The link_add that brings a deleted device back as it was: its MAC (its IPv6
     link-local address follows from it), MTU and its kind's settings. Only the ifindex
-    is new."""
+    is new; its master and a bond's primary come back by steps of their own (plan_delete)."""
     device: s.Settings = ((("address", link.mac),) if link.mac else ()) + (("mtu", str(link.mtu)),)
     info = link.info_data
     if link.kind == "bridge":
@@ -216,12 +224,24 @@ def _recreate(link: Link) -> s.Step:
         settings = device + (("mode", info.mode), ("miimon", str(info.miimon)))
         if info.arp_interval:
             settings += (("arp_interval", str(info.arp_interval)), ("arp_ip_target", ",".join(info.arp_ip_target)))
-        if info.mode == "802.3ad":
+        if info.mode == "802.3ad" and info.lacp_rate:
             settings += (("lacp_rate", info.lacp_rate),)
-        if info.mode in ("balance-xor", "802.3ad", "balance-tlb"):
+        if info.xmit_hash_policy:  # the driver takes it in every mode and keeps it across mode changes
             settings += (("xmit_hash_policy", info.xmit_hash_policy),)
         return s.link_add(link.ifname, "bond", settings)
     return s.link_add(link.ifname, "vlan", device + (("protocol", info.protocol), ("id", str(info.id))), parent=link.link)
+
+
+def _members(snapshot: Snapshot, link: Link) -> list[Link]:
+    """Ports or slaves in the order they joined (a bond's slave order, else ifindex order):
+    released in reverse, an undo puts them back in that order (the same active slave,
+    the same bridge port numbers)."""
+    members = [other for other in snapshot.links if other.master == link.ifname]
+    bond = snapshot.bonds_by_name.get(link.ifname)
+    if bond is not None:
+        order = [slave.name for slave in bond.slaves]
+        members.sort(key=lambda m: order.index(m.ifname) if m.ifname in order else len(order))
+    return members
 
 
 def plan_delete(intent: DeleteLink, snapshot: Snapshot) -> Plan:
@@ -230,7 +250,7 @@ def plan_delete(intent: DeleteLink, snapshot: Snapshot) -> Plan:
         what = link.kind or ("the loopback device" if "LOOPBACK" in link.flags else "a physical NIC")
         raise PlanError("ifname", f"{link.ifname} is {what}; kvmtui deletes bridges, bonds and VLANs only")
     warnings = []
-    members = [other for other in snapshot.links if other.master == link.ifname]
+    members = _members(snapshot, link)
     networks = sorted(n.name for n in snapshot.networks if n.bridge == link.ifname)
     guests = [d.name for d in snapshot.domains if d.active for nic in d.interfaces
               if nic.target in {m.ifname for m in members} or nic.bridge == link.ifname or nic.network in networks]
@@ -254,16 +274,24 @@ def plan_delete(intent: DeleteLink, snapshot: Snapshot) -> Plan:
     if target is None and any(r.dst == "default" for r in _routes_on(snapshot, link.ifname)):
         warnings.append(f"the default route goes through {link.ifname}: this host loses its way out")
     moved = move_ip(snapshot, link, target.ifname if target is not None else link.ifname)
-    steps = list(moved.off)
-    steps += [s.link_set(m.ifname, (("master", ""),), (("master", link.ifname),)) for m in members]
-    if link.is_up:
+    steps = []
+    primary = getattr(link.info_data, "primary", None) if link.kind == "bond" else None
+    if primary:  # undone last, once the slaves are back: a primary must be a slave
+        steps.append(s.link_set(link.ifname, (("primary", ""),), (("primary", primary),), kind="bond"))
+    steps += moved.off
+    if link.is_up:  # down first: undone, it comes up with its ports back, and so with their MAC
         steps.append(s.link_set(link.ifname, (("state", "down"),), (("state", "up"),)))
+    steps += [s.link_set(m.ifname, (("master", ""),), (("master", link.ifname),)) for m in reversed(members)]
+    if link.master:  # undone right after the device is back: a VLAN returns into its bridge
+        steps.append(s.link_set(link.ifname, (("master", ""),), (("master", link.master),)))
     steps.append(s.link_del(link.ifname, inverse=_recreate(link)))
-    expectations: list[Expectation] = [LinkGone(link.ifname), *(LinkPresent(m.ifname, master="") for m in members)]
+    # The bonding driver closes the slaves it releases; a bridge leaves its ports as they were.
+    reopened = [m for m in members if m.is_up] if link.kind == "bond" else []
+    steps += [s.link_set(m.ifname, (("state", "up"),), (("state", "down"),)) for m in reopened]
+    expectations: list[Expectation] = [LinkGone(link.ifname)]
+    expectations += [LinkPresent(m.ifname, master="", up=True if m in reopened else None) for m in members]
     if target is not None:
         steps += moved.on
         expectations += moved.expectations
         warnings += moved.warnings
     return Plan(intent, f"delete {link.kind} {link.ifname}", tuple(steps), tuple(expectations), tuple(warnings))
-
-

@@ -59,6 +59,8 @@ def link_set(name: str, after: Settings, before: Settings, kind: str | None = No
 
 
 def _link_set_command(name: str, settings: Settings, kind: str | None) -> str:
+    if settings == (("primary", ""),):  # ip cannot clear a bond's primary; sysfs can
+        return f"echo > /sys/class/net/{q(name)}/bonding/primary"
     words = []
     for key, value in settings:
         if key == "state":

@@ -15,6 +15,10 @@ MTU_MIN, MTU_MAX = 68, 65535  # the kernel's ETH_MIN_MTU and ETH_MAX_MTU
 BOND_MAX_ARP_TARGETS = 16  # the bonding driver's array size
 MAC = re.compile(r"^[0-9a-f]{2}(:[0-9a-f]{2}){5}$")
 MACVTAP_MODES = ("vepa", "bridge", "private", "passthrough")
+MACVTAP_DEFAULT_MODE = "vepa"  # libvirt's own default: the CLI and the wizard offer the same
+INTERVAL_MAX = 2**31 - 1  # ms; the bonding driver keeps its intervals in an int
+MODEL = re.compile(r"^[A-Za-z0-9_-]+$")  # libvirt's NIC model names: virtio, e1000e, usb-net, rtl8139
+GUEST_KINDS = ("tun", "macvtap")  # the host ends of guest NICs
 VLAN_PROTOCOLS = tuple(KERNEL_VLAN_PROTOCOLS.values())  # "802.1Q", "802.1ad"
 
 
@@ -50,6 +54,13 @@ def check_mtu(mtu: int | None, field: str = "mtu") -> None:
 def check_values(intent: object) -> None:
     """Ranges that hold whatever the host: checked before the host is looked at."""
     check_mtu(getattr(intent, "mtu", None))
+    for field in ("miimon", "arp_interval"):
+        interval = getattr(intent, field, None)
+        if interval is not None and not 0 <= interval <= INTERVAL_MAX:
+            raise PlanError(field, f"the interval is 0 to {INTERVAL_MAX} milliseconds; {interval} is outside that range")
+    model = getattr(intent, "model", None)
+    if model is not None and not MODEL.match(model):
+        raise PlanError("model", f"{model!r} is not a NIC model name (letters, digits, '_' and '-'; e.g. virtio, e1000e)")
 
 
 def existing_link(snapshot: Snapshot, name: str | None, field: str) -> Link:
@@ -67,6 +78,24 @@ def ethernet_link(snapshot: Snapshot, name: str | None, field: str) -> Link:
     return link
 
 
+def guest_owner(snapshot: Snapshot, link: Link) -> str | None:
+    """The running guest whose NIC this tap or macvtap is, by its target device name."""
+    return next((d.name for d in snapshot.domains if d.active for nic in d.interfaces if nic.target == link.ifname), None)
+
+
+def check_not_guests(snapshot: Snapshot, link: Link, field: str, role: str) -> None:
+    """A guest's tap or macvtap is libvirt's: it goes when the guest stops, and a macvtap
+    only carries the frames of the guest that opened it."""
+    owner = guest_owner(snapshot, link)
+    if owner is not None:
+        what = getattr(link.info_data, "type", None) or link.kind  # a tun device's type: tap
+        raise PlanError(field, f"{link.ifname} is guest {owner}'s {what} (libvirt made it and removes it): "
+                               f"it cannot be {role}")
+    if link.kind == "macvtap":
+        raise PlanError(field, f"{link.ifname} is a macvtap, a guest's end of {link.link or 'its lower device'}: "
+                               f"it cannot be {role}")
+
+
 def check_free_port(snapshot: Snapshot, name: str, field: str, seen: set[str]) -> Link:
     """A device that may become a bridge port or bond slave."""
     link = existing_link(snapshot, name, field)
@@ -75,6 +104,7 @@ def check_free_port(snapshot: Snapshot, name: str, field: str, seen: set[str]) -
     seen.add(name)
     if "LOOPBACK" in link.flags:
         raise PlanError(field, f"{name} is the loopback device")
+    check_not_guests(snapshot, link, field, "a bond slave" if field == "slaves" else "a bridge port")
     if link.master:
         role = "slave" if (snapshot.link(link.master) or link).kind == "bond" else "port"
         raise PlanError(field, f"{name} is already a {role} of {link.master}")
@@ -87,8 +117,8 @@ def check_bond_options(mode: str, miimon: int | None, arp_interval: int | None, 
     if mode not in BOND_MODES:
         raise PlanError("mode", f"unknown bonding mode {mode!r}; one of {', '.join(BOND_MODES)}")
     for field, interval in (("miimon", miimon), ("arp_interval", arp_interval)):
-        if interval is not None and interval < 0:
-            raise PlanError(field, f"the interval is in milliseconds, 0 or more; not {interval}")
+        if interval is not None and not 0 <= interval <= INTERVAL_MAX:
+            raise PlanError(field, f"the interval is 0 to {INTERVAL_MAX} milliseconds; {interval} is outside that range")
     check_arp_targets(arp_targets)
     if miimon and arp_interval:
         raise PlanError("arp_interval", "choose MII or ARP monitoring, not both")
@@ -124,6 +154,22 @@ def check_arp_targets(targets: tuple[str, ...]) -> None:
             raise PlanError("arp_ip_target", f"{target!r} is not an IPv4 address (ARP targets are IPv4 only)") from None
         if address in ipaddress.IPv4Network("0.0.0.0/8") or address == ipaddress.IPv4Address("255.255.255.255"):
             raise PlanError("arp_ip_target", f"{target} cannot answer ARP: give the address of a host to ask")
+
+
+def check_vlan_parent(snapshot: Snapshot, name: str) -> Link:
+    """A VLAN goes on a NIC, bond or bridge (a veth in a namespace): a device whose frames
+    it sees. A bond slave's frames belong to the bond; a guest's device to the guest."""
+    link = ethernet_link(snapshot, name, "parent")
+    check_not_guests(snapshot, link, "parent", "a VLAN's parent")
+    master = snapshot.link(link.master) if link.master else None
+    if master is not None and master.kind == "bond":
+        raise PlanError("parent", f"{link.ifname} is a slave of bond {master.ifname}, which receives its frames: "
+                                  f"put the VLAN on {master.ifname}")
+    qinq = link.kind == "vlan" and getattr(link.info_data, "protocol", None) == "802.1ad"
+    if link.kind not in (None, "dummy", "veth", "bond", "bridge") and not qinq:
+        raise PlanError("parent", f"{link.ifname} is a {link.kind}; a VLAN goes on a NIC, a bond or a bridge "
+                                  "(or, for QinQ, on an 802.1ad VLAN)")
+    return link
 
 
 def check_vlan_id(vid: int) -> None:

@@ -3,6 +3,7 @@ planner decides, and its PlanError is shown at the field it names."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -26,6 +27,17 @@ class Field:
     default: object = ""
     options: tuple[tuple[str, str], ...] = ()  # (shown, value) for choice and many
     help: str = ""
+    optional: bool = False  # a choice that can be emptied again although it starts chosen
+
+
+def _number(field: Field, text: str) -> int | None:
+    """Textual's integer Input lets '-' and '1_' through while they are typed: whole numbers only."""
+    text = text.strip()
+    if not text:
+        return None
+    if not re.fullmatch(r"[+-]?[0-9]+", text):
+        raise PlanError(field.name, f"{text!r} is not a whole number")
+    return int(text)
 
 
 class WizardScreen(ModalScreen[Plan | None]):
@@ -58,7 +70,7 @@ class WizardScreen(ModalScreen[Plan | None]):
             return Checkbox(field.label, bool(field.default), id=wid)
         if field.kind == "choice":
             return Select(field.options, value=field.default if field.default else Select.NULL, id=wid,
-                          allow_blank=not field.default)
+                          allow_blank=field.optional or not field.default)
         if field.kind == "many":
             return SelectionList(*[(shown, value, value in (field.default or ())) for shown, value in field.options], id=wid)
         return Input(str(field.default or ""), id=wid, type="integer" if field.kind == "number" else "text")
@@ -74,7 +86,7 @@ class WizardScreen(ModalScreen[Plan | None]):
             elif isinstance(widget, SelectionList):
                 out[field.name] = tuple(widget.selected)
             elif field.kind == "number":
-                out[field.name] = int(widget.value) if widget.value.strip() else None
+                out[field.name] = _number(field, widget.value)
             else:
                 out[field.name] = widget.value.strip() or None
         return out
@@ -108,7 +120,9 @@ class WizardScreen(ModalScreen[Plan | None]):
 class ConfirmScreen(ModalScreen[bool]):
     """The plan as the user confirms it; nothing has changed yet."""
 
-    BINDINGS = [Binding("y,enter", "confirm", "Apply"), Binding("n,escape", "cancel", "Cancel")]
+    # No Enter: the Enter that submitted the wizard, pressed once more, must not apply
+    # a change whose warnings nobody has read.
+    BINDINGS = [Binding("y", "confirm", "Apply"), Binding("n,escape", "cancel", "Cancel")]
 
     def __init__(self, confirmation: Confirmation) -> None:
         super().__init__()
@@ -121,7 +135,7 @@ class ConfirmScreen(ModalScreen[bool]):
                 yield Static(confirmation_text(self.confirmation, warnings=False))
             if self.confirmation.warnings:
                 yield Static(warnings_text(self.confirmation.warnings), id="confirm-warnings")
-            yield Static("[b]y[/b]/Enter apply · [b]n[/b]/Esc cancel: nothing changes until you confirm",
+            yield Static("[b]y[/b] apply · [b]n[/b]/Esc cancel: nothing changes until you confirm",
                          id="confirm-keys")
 
     def action_confirm(self) -> None:

@@ -12,9 +12,8 @@ from kvmtui.model import BOND_MODES, Link, Snapshot
 from kvmtui.plan import AttachInterface, CreateBond, CreateBridge, CreateVlan
 from kvmtui.plan.build_guests import MACVTAP_MEANING
 from kvmtui.collect.decode_links import LACP_RATE, XMIT_HASH
-from kvmtui.plan.validate import MACVTAP_MODES
+from kvmtui.plan.validate import MACVTAP_DEFAULT_MODE, MACVTAP_MODES, guest_owner
 from kvmtui.ui.forms import Field, WizardScreen
-
 
 
 def free_name(snapshot: Snapshot, stem: str) -> str:
@@ -34,7 +33,8 @@ def _ints(text: object) -> tuple[str, ...]:
 
 
 def bridge_wizard(snapshot: Snapshot, selected: str | None) -> WizardScreen:
-    ports = [l for l in snapshot.links if _free(l) and l.kind not in ("bridge", "macvtap", "macvlan")]
+    ports = [l for l in snapshot.links if _free(l) and l.kind not in ("bridge", "macvtap", "macvlan")
+             and guest_owner(snapshot, l) is None]
     with_addresses = [l for l in ports if any(a.scope == "global" for a in l.addresses)]
     fields = (
         Field("name", "Name", default=free_name(snapshot, "br")),
@@ -75,7 +75,8 @@ def bond_wizard(snapshot: Snapshot, selected: str | None) -> WizardScreen:
 
 
 def vlan_wizard(snapshot: Snapshot, selected: str | None) -> WizardScreen:
-    parents = [l for l in snapshot.links if "LOOPBACK" not in l.flags and l.kind in (None, "bond", "bridge", "dummy", "veth")]
+    parents = [l for l in snapshot.links if "LOOPBACK" not in l.flags and l.kind in (None, "bond", "bridge", "dummy", "veth")
+               and getattr(snapshot.link(l.master), "kind", None) != "bond"]  # a bond slave's frames are the bond's
     default = selected if selected in {l.ifname for l in parents} else None
     fields = (
         Field("parent", "Parent (NIC, bond or bridge)", "choice", default, _choices(parents)),
@@ -95,10 +96,10 @@ def attach_wizard(snapshot: Snapshot, selected_domain: str | None, selected_link
     modes = "\n".join(f"{mode}: {MACVTAP_MEANING[mode]}" for mode in MACVTAP_MODES)
     fields = (
         Field("domain", "Guest", "choice", selected_domain, domains),
-        Field("bridge", "Bridge (for a bridge interface)", "choice", on_bridge, _choices(bridges)),
+        Field("bridge", "Bridge (for a bridge interface)", "choice", on_bridge, _choices(bridges), optional=True),
         Field("macvtap", "…or macvtap on this lower device", "choice", None, _choices(lowers),
               "macvtap: the host cannot reach this guest through the lower device"),
-        Field("mode", "macvtap mode", "choice", "bridge", tuple((m, m) for m in MACVTAP_MODES), modes),
+        Field("mode", "macvtap mode", "choice", MACVTAP_DEFAULT_MODE, tuple((m, m) for m in MACVTAP_MODES), modes),
         Field("model", "Model", default="virtio"),
         Field("mac", "MAC (empty: a free 52:54:00 address)"),
         Field("live", "Live: plug into the running guest", "flag", False),
@@ -106,7 +107,7 @@ def attach_wizard(snapshot: Snapshot, selected_domain: str | None, selected_link
               "neither ticked: the running guest if it runs, and its definition"),
     )
     return WizardScreen("Attach a guest interface", fields, lambda v: AttachInterface(
-        v["domain"] or "", v["bridge"] if not v["macvtap"] else None, v["macvtap"],
+        v["domain"] or "", v["bridge"], v["macvtap"],  # both chosen: the planner says which to drop
         v["mode"] if v["macvtap"] else None, v["mac"], v["model"] or "virtio", bool(v["live"]), bool(v["config"])),
         snapshot)
 
