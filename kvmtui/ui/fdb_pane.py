@@ -19,7 +19,8 @@ from textual.widgets import Input, Static
 
 from kvmtui.views import FDB_SORT_KEYS, FdbRow, sort_fdb
 
-COLUMNS = (("MAC", 17), ("PORT", 12), ("VLAN", 4), ("STATE", 9), ("AGE", 6), ("OWNER", 22))
+# The owner right after the port: beside the tree at 80 columns the last columns are cut off.
+COLUMNS = (("MAC", 17), ("PORT", 12), ("OWNER", 22), ("VLAN", 4), ("STATE", 9), ("AGE", 6))
 HEADER = " ".join(name.ljust(width) for name, width in COLUMNS).rstrip()
 HEADER_STYLE = Style(bold=True, underline=True)
 CURSOR = Style(reverse=True)
@@ -27,7 +28,7 @@ OWNER_STYLES = {"host": Style(dim=True)}
 
 
 def format_row(row: FdbRow) -> str:
-    cells = (row.mac, row.port, row.vlan, row.state, row.age, row.owner)
+    cells = (row.mac, row.port, row.owner, row.vlan, row.state, row.age)
     return " ".join(value[:width].ljust(width) for value, (_, width) in zip(cells, COLUMNS)).rstrip()
 
 
