@@ -10,13 +10,23 @@ from __future__ import annotations
 
 import ipaddress
 import socket
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from kvmtui.collect.decode_links import LACP_RATE, VLAN_PROTOCOLS, XMIT_HASH
+from kvmtui.collect.decode_links import (
+    AD_SELECT,
+    ARP_VALIDATE,
+    FAIL_OVER_MAC,
+    LACP_RATE,
+    PRIMARY_RESELECT,
+    VLAN_PROTOCOLS,
+    XMIT_HASH,
+)
 from kvmtui.collect.decode_tables import ROUTE_PROTOCOLS, RTNH_F_ONLINK, SCOPES
 from kvmtui.errors import KvmtuiError, NetlinkError
 from kvmtui.model import BOND_MODES, Domain, Snapshot
+from kvmtui.plan.expect import GuestNic
 from kvmtui.plan.model import Plan
 from kvmtui.plan.steps import Step
 
@@ -25,6 +35,7 @@ PROTOCOL_NUMBERS = {name: number for number, name in ROUTE_PROTOCOLS.items()}
 SCOPE_NUMBERS = {name: number for number, name in SCOPES.items()}
 VLAN_NUMBERS = {name: number for number, name in VLAN_PROTOCOLS.items()}
 IFA_F_NODAD = 0x02  # linux/if_addr.h: no duplicate address detection for this address
+DETACH_GRACE = 10.0  # seconds a guest OS gets to release a device detached from it live
 Progress = Callable[[int, Step, str], None]  # step number, step, "running" | "done" | "failed" | "undone"
 
 
@@ -84,8 +95,7 @@ class Executor:
                 done.append(step)
                 progress(number, step, "done")
             number, step = 0, None
-            snapshot = self._reread(plan)
-            unmet = tuple(u for e in plan.expectations if (u := e.unmet(snapshot, self._read_config)) is not None)
+            snapshot, unmet = self._verify(plan)
         except BaseException as exc:  # noqa: BLE001 - anything that stops the run means: roll back
             failed = step if step is not None and len(done) < number else None
             if failed is not None:
@@ -118,6 +128,18 @@ class Executor:
             undone.append(step.inverse)
             _quietly(progress, number, step.inverse, "undone")
         return tuple(undone), tuple(errors)
+
+    def _verify(self, plan: Plan) -> tuple[Snapshot, tuple[str, ...]]:
+        """Re-read the host and check the plan's expectations. A live detach is only a
+        request to the guest, whose OS releases the device a moment later: while nothing
+        but such removals are still pending, read again for up to DETACH_GRACE seconds."""
+        deadline = time.monotonic() + DETACH_GRACE
+        while True:
+            snapshot = self._reread(plan)
+            pending = [(e, u) for e in plan.expectations if (u := e.unmet(snapshot, self._read_config)) is not None]
+            if not pending or time.monotonic() >= deadline or not all(_awaits_guest(e) for e, _ in pending):
+                return snapshot, tuple(u for _, u in pending)
+            time.sleep(0.5)
 
     def _reread(self, plan: Plan) -> Snapshot:
         from kvmtui.collect.snapshot import collect_snapshot
@@ -265,6 +287,13 @@ def _kind_args(settings: dict[str, str], index: Callable[[str], int]) -> dict[st
             args["bond_ad_lacp_rate"] = LACP_RATE.index(settings["lacp_rate"])
         if "xmit_hash_policy" in settings:
             args["bond_xmit_hash_policy"] = XMIT_HASH.index(settings["xmit_hash_policy"])
+        for key in ("updelay", "downdelay", "min_links"):
+            if key in settings:
+                args[f"bond_{key}"] = int(settings[key])
+        for key, words in (("arp_validate", ARP_VALIDATE), ("primary_reselect", PRIMARY_RESELECT),
+                           ("fail_over_mac", FAIL_OVER_MAC), ("ad_select", AD_SELECT)):
+            if key in settings:
+                args[f"bond_{key}"] = words.index(settings[key])
     elif kind == "vlan":
         args["vlan_id"] = int(settings["id"])
         args["vlan_protocol"] = VLAN_NUMBERS[settings["protocol"]]
@@ -277,6 +306,10 @@ def _quietly(progress: Progress, number: int, step: Step, state: str) -> None:
         progress(number, step, state)
     except BaseException:  # noqa: BLE001, S110 - a closed terminal or a second Ctrl-C
         pass
+
+
+def _awaits_guest(expectation: object) -> bool:
+    return isinstance(expectation, GuestNic) and expectation.live and not expectation.present
 
 
 def _reason(exc: BaseException) -> str:
