@@ -119,6 +119,9 @@ def test_deleting_a_bond_brings_its_slaves_back_up(netns):
     dummies(netns, "kt-d0", "kt-d1")
     proc = kvmtui(netns, "bond", "kt-bond0", "--mode", "active-backup", "--slave", "kt-d0", "--slave", "kt-d1")
     assert proc.returncode == 0, proc.stdout + proc.stderr
+    # Tuning the wizard does not set, which an undone delete must bring back all the same.
+    sh("ip", "-n", netns, "link", "set", "kt-bond0", "type", "bond", "updelay", "300", "downdelay", "150",
+       "primary_reselect", "better", "min_links", "2")
     sh("ip", "-n", netns, "addr", "add", "10.7.0.1/24", "dev", "kt-bond0")
     proc = kvmtui(netns, "delete", "kt-bond0", "--move-ip-to", "kt-d0")
     assert proc.returncode == 0, proc.stdout + proc.stderr
@@ -150,7 +153,7 @@ def test_a_failed_delete_of_a_vlan_in_a_bridge_puts_it_back_in_the_bridge(netns)
     assert links(netns)["kt-d0.100"]["master"] == "kt-br0"
 
 
-def test_a_failed_delete_of_a_bond_puts_back_its_slaves_primary_and_addresses(netns):
+def test_a_failed_delete_of_a_bond_puts_back_its_slaves_primary_tuning_and_addresses(netns):
     from kvmtui.collect.snapshot import collect_snapshot
     from kvmtui.plan import DeleteLink, make_plan
     from tests.test_delete_undo import assert_every_failure_undone, no_dad
@@ -160,6 +163,9 @@ def test_a_failed_delete_of_a_bond_puts_back_its_slaves_primary_and_addresses(ne
     proc = kvmtui(netns, "bond", "kt-bond0", "--mode", "active-backup", "--slave", "kt-d0", "--slave", "kt-d1",
                   "--slave", "kt-d2", "--primary", "kt-d1", "--miimon", "150")
     assert proc.returncode == 0, proc.stdout + proc.stderr
+    # Tuning the wizard does not set, which an undone delete must bring back all the same.
+    sh("ip", "-n", netns, "link", "set", "kt-bond0", "type", "bond", "updelay", "300", "downdelay", "150",
+       "primary_reselect", "better", "min_links", "2")
     sh("ip", "-n", netns, "addr", "add", "10.7.0.1/24", "dev", "kt-bond0")
     sh("ip", "-n", netns, "route", "add", "10.77.0.0/16", "via", "10.7.0.254")
     plan = make_plan(DeleteLink("kt-bond0", move_ip_to="kt-d0"), collect_snapshot(netns=netns, with_libvirt=False))

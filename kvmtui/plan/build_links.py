@@ -224,12 +224,21 @@ def _recreate(link: Link) -> s.Step:
         settings = device + (("mode", info.mode), ("miimon", str(info.miimon)))
         if info.arp_interval:
             settings += (("arp_interval", str(info.arp_interval)), ("arp_ip_target", ",".join(info.arp_ip_target)))
-        if info.mode == "802.3ad" and info.lacp_rate:
-            settings += (("lacp_rate", info.lacp_rate),)
+        if info.mode == "802.3ad" and info.ad_lacp_rate:
+            settings += (("lacp_rate", info.ad_lacp_rate),)
         if info.xmit_hash_policy:  # the driver takes it in every mode and keeps it across mode changes
             settings += (("xmit_hash_policy", info.xmit_hash_policy),)
-        return s.link_add(link.ifname, "bond", settings)
+        return s.link_add(link.ifname, "bond", settings + _bond_tuning(info))
     return s.link_add(link.ifname, "vlan", device + (("protocol", info.protocol), ("id", str(info.id))), parent=link.link)
+
+
+def _bond_tuning(info) -> s.Settings:
+    """The bond options that differ from the driver's defaults, so an undone delete does
+    not come back with other delays, failover or aggregator selection."""
+    defaults = (("updelay", 0), ("downdelay", 0), ("arp_validate", None), ("primary_reselect", "always"),
+                ("fail_over_mac", "none"), ("ad_select", "stable"), ("min_links", 0))
+    return tuple((key, str(getattr(info, key))) for key, default in defaults
+                 if getattr(info, key) not in (default, None))
 
 
 def _members(snapshot: Snapshot, link: Link) -> list[Link]:
