@@ -45,7 +45,9 @@ def snapshot_from_document(document: Any, source: str = "<json>") -> Snapshot:
     if not isinstance(document, dict) or "host" not in document:
         raise SnapshotFileError(source, "not a kvmtui snapshot (no 'host' object)")
     schema = document.get("schema")
-    if schema != SCHEMA_VERSION:
+    if schema == 1:
+        document = _from_schema_1(document)
+    elif schema != SCHEMA_VERSION:
         raise SnapshotFileError(source, f"schema {schema!r} is not the supported {SCHEMA_VERSION}")
     body = {k: v for k, v in document.items() if k in _field_names(Snapshot)}
     try:
@@ -54,6 +56,18 @@ def snapshot_from_document(document: Any, source: str = "<json>") -> Snapshot:
         raise SnapshotFileError(source, str(exc)) from None
     except (TypeError, ValueError, KeyError, AttributeError) as exc:
         raise SnapshotFileError(source, f"malformed snapshot: {exc}") from None
+
+
+def _from_schema_1(document: dict) -> dict:
+    """Schema 1 named a bond link's LACP rate `lacp_rate`; recordings made then still open."""
+    links = []
+    for link in document.get("links") or ():
+        info = link.get("info_data") if isinstance(link, dict) else None
+        if isinstance(info, dict) and link.get("kind") == "bond" and "lacp_rate" in info:
+            info = {("ad_lacp_rate" if key == "lacp_rate" else key): value for key, value in info.items()}
+            link = {**link, "info_data": info}
+        links.append(link)
+    return {**document, "links": links} if "links" in document else document
 
 
 class _Malformed(Exception):

@@ -38,7 +38,22 @@ def test_json_round_trip_through_from(tmp_path):
     again = kvmtui("--from", str(recorded), "dump", "--json")
     assert again.returncode == 0, again.stderr
     assert json.loads(again.stdout) == json.loads(proc.stdout)
-    assert json.loads(proc.stdout)["schema"] == 1
+    assert json.loads(proc.stdout)["schema"] == 2
+
+
+def test_a_schema_1_recording_still_opens(tmp_path):
+    """Schema 1 called a bond's LACP rate `lacp_rate`; ip's JSON (and schema 2) `ad_lacp_rate`."""
+    document = json.loads(EXAMPLE.read_text())
+    document["schema"] = 1
+    for link in document["links"]:
+        if link["kind"] == "bond":
+            link["info_data"]["lacp_rate"] = link["info_data"].pop("ad_lacp_rate")
+    old = tmp_path / "schema1.json"
+    old.write_text(json.dumps(document))
+    proc = kvmtui("--from", str(old), "dump", "--json")
+    assert proc.returncode == 0, proc.stderr
+    bond = next(link for link in json.loads(proc.stdout)["links"] if link["ifname"] == "bond0")
+    assert bond["info_data"]["ad_lacp_rate"] == "slow" and "lacp_rate" not in bond["info_data"]
 
 
 def test_bad_snapshot_files(tmp_path):

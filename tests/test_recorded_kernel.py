@@ -49,7 +49,7 @@ def test_bond_netlink_data_matches_ip(links, bond):
     theirs = next(l for l in recorded("ip-d-j-link.json") if l["ifname"] == bond)["linkinfo"]["info_data"]
     ours = links[bond].info_data
     assert ours.mode == theirs["mode"] == BONDS[bond]
-    assert (ours.miimon, ours.xmit_hash_policy, ours.lacp_rate, ours.ad_select, ours.arp_validate) == (
+    assert (ours.miimon, ours.xmit_hash_policy, ours.ad_lacp_rate, ours.ad_select, ours.arp_validate) == (
         theirs["miimon"], theirs["xmit_hash_policy"], theirs["ad_lacp_rate"], theirs["ad_select"], theirs["arp_validate"])
     assert ours.active_slave == theirs.get("active_slave") and ours.primary == theirs.get("primary")
     for slave in (l for l in recorded("ip-d-j-link.json") if l.get("master") == bond):

@@ -43,7 +43,7 @@ def _from_netlink(snapshot: Snapshot, link: Link) -> Bond | None:
         primary_reselect=info.primary_reselect, active_slave=info.active_slave, mii_status=None,
         miimon=info.miimon, updelay=info.updelay, downdelay=info.downdelay, peer_notify_delay=None,
         arp_interval=info.arp_interval, arp_ip_target=info.arp_ip_target, arp_validate=info.arp_validate,
-        lacp_active=None, lacp_rate=info.lacp_rate, min_links=info.min_links, ad_select=info.ad_select,
+        lacp_active=None, lacp_rate=info.ad_lacp_rate, min_links=info.min_links, ad_select=info.ad_select,
         ad_actor_sys_prio=None, ad_actor_system=None, active_aggregator=None, slaves=slaves)
 
 

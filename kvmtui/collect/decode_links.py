@@ -180,7 +180,7 @@ def _bond(data: bytes, a: dict[int, Span], names: dict[int, str]) -> BondInfo:
         active_slave=names.get(opt(u32, data, a, 2, 0)),
         fail_over_mac=_word(FAIL_OVER_MAC, opt(u8, data, a, 13, 0)),
         xmit_hash_policy=_word(XMIT_HASH, opt(u8, data, a, 14, 0)),
-        lacp_rate=_word(LACP_RATE, opt(u8, data, a, 21, 0)),
+        ad_lacp_rate=_word(LACP_RATE, opt(u8, data, a, 21, 0)),
         ad_select=_word(AD_SELECT, opt(u8, data, a, 22, 0)),
         min_links=opt(u32, data, a, 18, 0),
     )

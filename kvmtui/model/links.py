@@ -65,7 +65,7 @@ class BondInfo:
     active_slave: str | None
     fail_over_mac: str | None
     xmit_hash_policy: str | None
-    lacp_rate: str | None
+    ad_lacp_rate: str | None  # as ip -d -j link says it (ip link add and the bonding file: lacp_rate)
     ad_select: str | None
     min_links: int
 

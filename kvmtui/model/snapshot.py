@@ -10,7 +10,7 @@ from kvmtui.model.bonding import Bond
 from kvmtui.model.libvirt import Domain, Network
 from kvmtui.model.links import BridgeVlan, FdbEntry, Link, Route
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: a bond link's info_data says ad_lacp_rate, as ip -d -j link does (1: lacp_rate)
 
 
 @dataclass(frozen=True, slots=True)
