@@ -9,7 +9,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 
-from kvmtui.model import Bond, FdbEntry, Link, Snapshot
+from kvmtui.model import Bond, FdbEntry, Link, Network, Snapshot
+from kvmtui.model.libvirt import Portgroup, Vlan, effective_vlan
 from kvmtui.topology import TopologyNode, link_summary
 
 ZERO_MAC = "00:00:00:00:00:00"
@@ -151,6 +152,11 @@ class GuestRow:
     model: str
 
 
+def vlan_text(vlan: Vlan) -> str:
+    """"vlan 42", "vlan 42,48 trunk": the words `ovs-vsctl` and the XML use."""
+    return f"vlan {','.join(map(str, vlan.tags))}" + (" trunk" if vlan.trunk else "")
+
+
 def guest_rows(snapshot: Snapshot) -> list[GuestRow]:
     rows = []
     for domain in snapshot.domains:
@@ -161,6 +167,9 @@ def guest_rows(snapshot: Snapshot) -> list[GuestRow]:
                 lands = f"{nic.dev} (macvtap {nic.mode})"
             else:
                 lands = nic.bridge or (f"network {nic.network}" if nic.network else (nic.source or ""))
+            vlan = effective_vlan(nic, snapshot.networks)
+            if vlan is not None:  # a portgroup's VLAN is nowhere in the domain XML
+                lands = f"{lands}, {vlan_text(vlan)}" if lands else vlan_text(vlan)
             rows.append(GuestRow(domain.name, domain.state, nic.type, nic.mac or "", nic.target or "",
                                  lands, nic.model or ""))
     return rows
@@ -254,11 +263,30 @@ def _fields(obj) -> list[tuple[str, object]]:
 
 
 def _text(value: object) -> str:
+    if isinstance(value, tuple) and value and all(isinstance(v, tuple) and len(v) == 2 for v in value):
+        return " ".join(f"{k}={v}" for k, v in value)  # virtualport parameters
     if isinstance(value, tuple):
         return ", ".join(map(str, value)) or "-"
     if value is None:
         return "-"
     return str(value).lower() if isinstance(value, bool) else str(value)
+
+
+def _portgroup_text(group: Portgroup) -> str:
+    words = ["default"] if group.default else []
+    if group.vlan_tags:
+        words.append(vlan_text(Vlan(group.vlan_tags, group.vlan_trunk, "")))
+    if group.virtualport is not None:
+        port = f"virtualport {group.virtualport}".rstrip()  # "" is typeless: the network's type
+        words.append(f"{port} {_text(group.virtualport_params)}" if group.virtualport_params else port)
+    return ", ".join(words) or "-"
+
+
+def network_details(network: Network) -> list[tuple[str, str]]:
+    """Every field as a line; each portgroup on its own line, as the XML lists them."""
+    lines = [(name, _text(value)) for name, value in _fields(network) if name != "portgroups"]
+    lines += [(f"portgroup {group.name}", _portgroup_text(group)) for group in network.portgroups]
+    return lines
 
 
 def node_details(snapshot: Snapshot, forest: tuple[TopologyNode, ...], key: str) -> tuple[str, list[tuple[str, str]]]:
@@ -275,13 +303,16 @@ def node_details(snapshot: Snapshot, forest: tuple[TopologyNode, ...], key: str)
             nic = domain.interfaces[int(number)]
             lines = [("domain", f"{domain.name} ({domain.state})")]
             lines += [(name, _text(value)) for name, value in _fields(nic) if value not in (None, (), False, "")]
+            vlan = effective_vlan(nic, snapshot.networks)
+            if vlan is not None and vlan.origin != "interface":
+                lines.append(("effective vlan", f"{vlan_text(vlan)} (from {vlan.origin} of {nic.network})"))
             path = [node.name for node in path_to_wire(forest, key)]
             lines.append(("path to wire", " → ".join(path[1:]) if len(path) > 1 else "not connected"))
             return f"{domain.name} {nic.mac or ''}".strip(), lines
     if key.startswith("net:"):
         network = next((n for n in snapshot.networks if n.name == key[4:]), None)
         if network is not None:
-            return f"network {network.name}", [(name, _text(value)) for name, value in _fields(network)]
+            return f"network {network.name}", network_details(network)
     nodes, _ = index_forest(forest)
     node = nodes.get(key)
     if node is not None:

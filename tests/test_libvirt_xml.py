@@ -61,6 +61,10 @@ def test_every_network_fixture_parses(path):
     net = parse_network_xml(path.read_text(), active=False, persistent=True, autostart=True)
     assert net.name and net.forward
     assert (net.active, net.persistent, net.autostart) == (False, True, True)
+    names = [group.name for group in net.portgroups]
+    assert all(names) and len(set(names)) == len(names)
+    assert sum(group.default for group in net.portgroups) <= 1
+    assert net.vlan_trunk is False or net.vlan_tags
 
 
 # --- domains, one file at a time -----------------------------------------------------
@@ -133,6 +137,17 @@ def test_many_devices_details():
     assert [x.address for x in i[15:18]] == ["0000:00:07.0", "0000:00:09.0", "0000:00:04.0"]
 
 
+def test_many_devices_mtu_and_virtualport_parameters():
+    i = domain("many-devices-18-interfaces-virt-manager.xml").interfaces
+    assert [x.mtu for x in i] == [None] * 3 + [1500] + [None] * 15
+    assert i[2].virtualport_params == (
+        ("profileid", "demo"), ("interfaceid", "09b11c53-8b5c-4eeb-8f00-d84eaa0aaa3b"))
+    assert dict(i[3].virtualport_params) == {  # 802.1Qbg: the switch's manager and type ids
+        "managerid": "12", "typeid": "1193046", "typeidversion": "1",
+        "instanceid": "09b11c53-8b5c-4eeb-8f00-d84eaa0aaa3b"}
+    assert [x.virtualport_params for x in i if x.virtualport is None] == [()] * 17
+
+
 def test_ethernet_with_user_chosen_target():
     dom = domain("net-ethernet-target-dev-script-libvirt.xml")
     assert nics(dom) == [("ethernet", "00:11:22:33:44:55", "nic02", None)]
@@ -172,6 +187,9 @@ def test_portgroups_and_virtualports_with_and_without_type():
     assert (a.network, a.portgroup, a.vlan_tags, a.virtualport) == ("rednet", "bob", (4095,), "802.1Qbg")
     assert (b.network, b.portgroup, b.virtualport) == ("blue", "sam", "")  # typeless
     assert (c.network, c.virtualport, c.mac) == ("blue", "802.1Qbh", "22:11:22:33:44:55")
+    assert dict(b.virtualport_params) == {"instanceid": "09b11c53-8b5c-4eeb-8f00-d84eaa0aaa4f",
+                                          "interfaceid": "09b11c53-8b5c-4eeb-8f00-d84eaa0aaa4f"}
+    assert c.virtualport_params == (("profileid", "testhis99"),)
 
 
 def test_source_before_mac_and_direct_mode():
@@ -301,6 +319,20 @@ def test_macvtap_pools():
     private = network("forward-private-macvtap-pool-8021Qbh-vlan-libvirt.xml")
     assert (private.forward, private.forward_dev, private.virtualport) == ("private", "eth1", "802.1Qbh")
     assert private.interfaces == ("eth1", "eth2", "eth3", "eth4", "eth5")
+    assert (private.vlan_tags, private.vlan_trunk, private.portgroups) == ((549,), False, ())
+    assert private.virtualport_params == (("profileid", "spongebob24"),)
+
+
+def test_vepa_portgroups_carry_their_own_8021qbg_ids():
+    vepa = network("forward-vepa-macvtap-pool-portgroups-libvirt.xml")
+    assert vepa.vlan_tags == () and dict(vepa.virtualport_params)["managerid"] == "11"
+    bob, alice = vepa.portgroups
+    assert (bob.name, bob.default, bob.vlan_tags, bob.virtualport) == ("bob", True, (), "802.1Qbg")
+    assert (alice.name, alice.default) == ("alice", False)
+    assert [dict(g.virtualport_params)["instanceid"] for g in vepa.portgroups] == [
+        "5d00e0ba-e15c-959c-fbb6-b595b0655735", "70bf45f9-01a8-f5ee-3c0f-e25a0a2e44a6"]
+    assert vepa.portgroup(None) is bob and vepa.portgroup("alice") is alice
+    assert vepa.portgroup("carol") is None  # a missing name does not fall back to the default
 
 
 def test_passthrough_and_hostdev_pools():
@@ -322,6 +354,15 @@ def test_isolated_network():
 def test_openvswitch_network_without_bridge_name():
     net = network("forward-bridge-openvswitch-portgroups-vlan-trunk-libvirt.xml")
     assert (net.forward, net.bridge, net.virtualport) == ("bridge", None, "openvswitch")
+    assert (net.vlan_tags, net.virtualport_params) == ((), ())
+
+
+def test_openvswitch_portgroups_with_vlan_trunks():
+    net = network("forward-bridge-openvswitch-portgroups-vlan-trunk-libvirt.xml")
+    assert [(g.name, g.default, g.vlan_tags, g.vlan_trunk) for g in net.portgroups] == [
+        ("bob", True, (666,), True), ("alice", False, (777, 888, 999), True)]
+    assert [(g.virtualport, g.virtualport_params) for g in net.portgroups] == [  # typeless: the network's
+        ("", (("profileid", "bob-profile"),)), ("", (("profileid", "alice-profile"),))]
 
 
 def test_several_ipv4_and_ipv6_addresses():
@@ -330,6 +371,9 @@ def test_several_ipv4_and_ipv6_addresses():
                              "192.168.19.0/24")
     assert net.virtualport is None  # only the portgroups have one
     assert net.bridge == "virbr3"
+    assert [(g.name, g.default, g.vlan_tags, g.virtualport, g.virtualport_params) for g in net.portgroups] == [
+        ("engineering", True, (), "802.1Qbh", (("profileid", "test"),)),
+        ("sales", False, (), "802.1Qbh", (("profileid", "salestest"),))]
 
 
 def test_forward_without_mode_is_nat_and_prefix_defaults():

@@ -162,3 +162,16 @@ async def test_findings_tab_counts_and_jump_to_the_object():
         await pilot.press("enter")
         tree = app.query_one(TopologyTree)
         await wait_for(pilot, lambda: tree.has_focus and tree.cursor_node.data == "link:tap9", what="the jump to tap9")
+
+
+def test_guest_details_show_mtu_and_virtualport_parameters():
+    from kvmtui.collect.libvirt_xml import parse_domain_xml
+    from kvmtui.views import node_details
+
+    xml = (SHARED_FIXTURES / "libvirt" / "domains" / "many-devices-18-interfaces-virt-manager.xml").read_text()
+    guest = parse_domain_xml(xml, state="shut off", id=None, persistent=True)
+    _, lines = node_details(Snapshot(host=HOST, domains=(guest,)), (), f"guest:{guest.uuid}:3")
+    assert ("mtu", "1500") in lines
+    assert ("virtualport_params", "managerid=12 typeid=1193046 typeidversion=1 "
+                                  "instanceid=09b11c53-8b5c-4eeb-8f00-d84eaa0aaa3b") in lines
+    assert not any(label == "effective vlan" for label, _ in lines)  # no network, no VLAN to resolve

@@ -21,6 +21,11 @@ Decisions worth knowing:
   all is "isolated".
 * A hostdev network pool given as PCI addresses lands in `Network.interfaces`
   as "0000:03:00.1" strings, next to the netdev pools.
+* A network's own `<vlan>` and its `<portgroup>`s are kept as written; which one
+  a guest interface ends up on is `model.libvirt.effective_vlan`'s business, since
+  it needs the domain and the network together.
+* `<virtualport><parameters>` attributes are kept verbatim as (name, value) pairs:
+  they are the IDs an OVS or 802.1Qbg/Qbh switch knows the port by.
 """
 
 from __future__ import annotations
@@ -29,7 +34,7 @@ import ipaddress
 import xml.etree.ElementTree as ET
 
 from kvmtui.errors import KvmtuiError
-from kvmtui.model.libvirt import Domain, DomainInterface, Network
+from kvmtui.model.libvirt import Domain, DomainInterface, Network, Portgroup
 
 __all__ = ["LibvirtXmlError", "parse_domain_xml", "parse_network_xml", "pci_address"]
 
@@ -110,6 +115,20 @@ def _virtualport(node: ET.Element) -> str | None:
     return port.get("type", "")
 
 
+def _virtualport_params(node: ET.Element) -> tuple[tuple[str, str], ...]:
+    params = node.find("virtualport/parameters")
+    return tuple(params.attrib.items()) if params is not None else ()
+
+
+def _mtu(node: ET.Element) -> int | None:
+    """`<mtu size>`, decimal as libvirt reads it; None when absent or unreadable."""
+    mtu = node.find("mtu")
+    try:
+        return int(mtu.get("size", "")) if mtu is not None else None
+    except ValueError:
+        return None
+
+
 def _endpoint(source: ET.Element | None) -> str | None:
     if source is None or source.get("port") is None:
         return None
@@ -175,6 +194,8 @@ def _interface(node: ET.Element) -> DomainInterface:
         alias=alias.get("name") if alias is not None else None,
         address=address,
         backend=backend.get("type") if backend is not None else None,
+        mtu=_mtu(node),
+        virtualport_params=_virtualport_params(node),
     )
 
 
@@ -243,6 +264,18 @@ def _addresses(root: ET.Element, name: str) -> tuple[str, ...]:
     return tuple(out)
 
 
+def _portgroup(node: ET.Element) -> Portgroup:
+    tags, trunk = _vlan(node)
+    return Portgroup(
+        name=node.get("name", ""),
+        default=node.get("default") == "yes",
+        vlan_tags=tags,
+        vlan_trunk=trunk,
+        virtualport=_virtualport(node),
+        virtualport_params=_virtualport_params(node),
+    )
+
+
 def parse_network_xml(xml: str, *, active: bool, persistent: bool, autostart: bool) -> Network:
     """A Network from `virNetworkGetXMLDesc` output; the flags come from the API."""
     root = _root(xml, "network")
@@ -264,6 +297,7 @@ def parse_network_xml(xml: str, *, active: bool, persistent: bool, autostart: bo
         pf = (pf_node.get("dev") or None) if pf_node is not None else None
     bridge = root.find("bridge")
     mac = root.find("mac")
+    tags, trunk = _vlan(root)
     return Network(
         name=root.findtext("name"),
         uuid=_text(root, "uuid"),
@@ -278,6 +312,10 @@ def parse_network_xml(xml: str, *, active: bool, persistent: bool, autostart: bo
         virtualport=_virtualport(root),
         addresses=_addresses(root, name),
         mac=_mac(mac.get("address") if mac is not None else None),
+        vlan_tags=tags,
+        vlan_trunk=trunk,
+        virtualport_params=_virtualport_params(root),
+        portgroups=tuple(_portgroup(group) for group in root.findall("portgroup")),
     )
 
 

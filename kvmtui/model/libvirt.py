@@ -4,6 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+# A <virtualport><parameters .../>'s attributes in document order: profileid, interfaceid,
+# instanceid, managerid, typeid, typeidversion (which ones depend on the type).
+VirtualportParams = tuple[tuple[str, str], ...]
+
 
 @dataclass(frozen=True, slots=True)
 class DomainInterface:
@@ -31,6 +35,8 @@ class DomainInterface:
     alias: str | None = None
     address: str | None = None  # hostdev PCI address "0000:03:00.1"
     backend: str | None = None  # type='user': "passt", or None for the default (slirp)
+    mtu: int | None = None  # <mtu size>: what the guest is told; None means the host side's
+    virtualport_params: VirtualportParams = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,6 +55,19 @@ class Domain:
 
 
 @dataclass(frozen=True, slots=True)
+class Portgroup:
+    """A network's `<portgroup>`: the VLAN and virtualport an interface gets by naming it
+    (or, naming none, by the network's default portgroup)."""
+
+    name: str
+    default: bool = False
+    vlan_tags: tuple[int, ...] = ()
+    vlan_trunk: bool = False
+    virtualport: str | None = None  # as DomainInterface.virtualport
+    virtualport_params: VirtualportParams = ()
+
+
+@dataclass(frozen=True, slots=True)
 class Network:
     name: str
     uuid: str | None
@@ -63,3 +82,41 @@ class Network:
     virtualport: str | None = None
     addresses: tuple[str, ...] = ()  # "192.168.122.1/24"
     mac: str | None = None  # the bridge's MAC from <mac address>, lower case
+    vlan_tags: tuple[int, ...] = ()  # the network's own <vlan>: for ports no portgroup tags
+    vlan_trunk: bool = False
+    virtualport_params: VirtualportParams = ()
+    portgroups: tuple[Portgroup, ...] = ()
+
+    def portgroup(self, name: str | None) -> Portgroup | None:
+        """The portgroup an interface gets, as libvirt picks it: the one named, else
+        the default; a name the network lacks gets none (not the default)."""
+        for group in self.portgroups:
+            if (group.name == name) if name else group.default:
+                return group
+        return None
+
+
+@dataclass(frozen=True, slots=True)
+class Vlan:
+    """The VLAN a guest interface ends up on, and which element it came from."""
+
+    tags: tuple[int, ...]
+    trunk: bool
+    origin: str  # "interface", "portgroup <name>", "network"
+
+
+def effective_vlan(nic: DomainInterface, networks: tuple[Network, ...] = ()) -> Vlan | None:
+    """The interface's own <vlan>, else its portgroup's, else its network's, the order
+    libvirt applies when it plugs a type='network' port. None when there is no VLAN,
+    or it depends on a network the snapshot does not hold."""
+    if nic.vlan_tags:
+        return Vlan(nic.vlan_tags, nic.vlan_trunk, "interface")
+    network = next((n for n in networks if nic.network and n.name == nic.network), None)
+    if network is None:
+        return None
+    group = network.portgroup(nic.portgroup)
+    if group is not None and group.vlan_tags:
+        return Vlan(group.vlan_tags, group.vlan_trunk, f"portgroup {group.name}")
+    if network.vlan_tags:
+        return Vlan(network.vlan_tags, network.vlan_trunk, "network")
+    return None
