@@ -17,6 +17,7 @@ import argparse
 import json
 import os
 import sys
+from datetime import datetime
 
 from kvmtui import __version__
 from kvmtui.errors import KvmtuiError, SnapshotFileError
@@ -118,6 +119,10 @@ def run_audit(args: argparse.Namespace) -> int:
     except KvmtuiError as exc:
         print(f"kvmtui: {exc}", file=sys.stderr)
         return 2
+    refusal = _not_earlier(snapshot, previous, args.previous) if previous is not None else None
+    if refusal:
+        print(f"kvmtui: {refusal}", file=sys.stderr)
+        return 2
     findings = audit(snapshot, previous)
     if args.format == "json":
         sys.stdout.write(json_report(snapshot, findings, args.fail_on))
@@ -126,6 +131,24 @@ def run_audit(args: argparse.Namespace) -> int:
     else:
         sys.stdout.write(text_report(snapshot, findings))
     return 1 if reaches(findings, args.fail_on) else 0
+
+
+def _not_earlier(snapshot: Snapshot, previous: Snapshot, path: str) -> str | None:
+    """Why `previous` cannot be compared with `snapshot`: growth and moves against another
+    host, another namespace or a later time would be findings about nothing."""
+    def where(host) -> str:
+        return host.hostname + (f" netns {host.netns}" if host.netns else "")
+
+    now, then = snapshot.host, previous.host
+    if (now.hostname, now.netns) != (then.hostname, then.netns):
+        return f"--previous {path} is of {where(then)}, not of {where(now)}"
+    try:
+        later = datetime.fromisoformat(then.taken_at) > datetime.fromisoformat(now.taken_at)
+    except (TypeError, ValueError):
+        return f"--previous {path}: taken_at {then.taken_at!r} is not a time to compare"
+    if later:
+        return f"--previous {path} was taken at {then.taken_at}, after this snapshot ({now.taken_at})"
+    return None
 
 
 def _notes(snapshot: Snapshot) -> list[str]:

@@ -265,7 +265,10 @@ def link_summary(link: Link, bond: Bond | None = None) -> str:
     if kind == "veth":
         if link.link_netnsid is not None:
             where = f"netns {link.link_netns}" if link.link_netns else f"netns id {link.link_netnsid}"
-            return f"peer #{link.link_index} in {where}"
+            if link.link_netns_ifname is None:  # the kernel would not say (older than 4.20, or EPERM)
+                return f"peer #{link.link_index} in {where}"
+            port = f" (port of {link.link_netns_master})" if link.link_netns_master else ""
+            return f"peer {link.link_netns_ifname} in {where}{port}"
         return f"peer {link.link}" if link.link else ""
     if kind == "tun" and info is not None:
         return info.type

@@ -155,3 +155,59 @@ def test_usage_errors_are_exit_2(argv):
 def test_previous_snapshot_unreadable_is_exit_2(recorded):
     proc = kvmtui("audit", "--from", str(recorded["clean"]), "--previous", "/nonexistent/kt-previous.json")
     assert proc.returncode == 2 and "kt-previous.json" in proc.stderr
+
+
+def recorded_variant(recorded, tmp_path, step: str, **host: str):
+    """The recorded `step` with some host fields changed, as another host or time would write it."""
+    document = json.loads(recorded[step].read_text())
+    document["host"].update(host)
+    path = tmp_path / f"{step}-variant.json"
+    path.write_text(json.dumps(document))
+    return path
+
+
+@pytest.mark.parametrize(("host", "said"), [
+    ({"hostname": "kt-other-host"}, "is of kt-other-host netns "),
+    ({"netns": None}, ", not of "),
+    ({"taken_at": "2999-01-01T00:00:00+00:00"}, "was taken at 2999-01-01T00:00:00+00:00, after this snapshot"),
+])
+def test_previous_of_another_host_namespace_or_later_is_refused(recorded, tmp_path, host, said):
+    previous = recorded_variant(recorded, tmp_path, "clean", **host)
+    proc = kvmtui("audit", "--from", str(recorded["error"]), "--previous", str(previous))
+    assert (proc.returncode, proc.stdout) == (2, "")
+    assert proc.stderr.startswith(f"kvmtui: --previous {previous} ") and said in proc.stderr
+    assert len(proc.stderr.splitlines()) == 1
+
+
+def test_previous_earlier_or_same_snapshot_is_compared(recorded):
+    for previous in (recorded["clean"], recorded["error"]):
+        proc = kvmtui("audit", "--from", str(recorded["error"]), "--previous", str(previous), "--fail-on", "error")
+        assert (proc.returncode, proc.stderr) == (1, "")
+
+
+def test_lacp_read_without_cap_net_admin_is_named_not_judged(tmp_path):
+    """A bonding file printed to a reader without CAP_NET_ADMIN: no aggregator, no partner."""
+    from kvmtui.collect.bonding import parse_bonding_file
+    from kvmtui.model import HostInfo, Snapshot
+    from kvmtui.serialize import snapshot_document
+    from tests.conftest import SHARED_FIXTURES
+
+    sample = SHARED_FIXTURES / "bonding" / "8023ad-v3.7.1-churn-counts-telegraf.txt"
+    host = HostInfo("sample", "6.1.0", "2025-01-01T00:00:00+00:00", None, None, None, "test")
+    snapshot = Snapshot(host=host, bonds=(parse_bonding_file("bond0", sample.read_text()),))
+    path = tmp_path / "bond.json"
+    path.write_text(json.dumps(snapshot_document(snapshot)))
+    note = "LACP partner of bond0 not judged: the bonding file was read without CAP_NET_ADMIN"
+    doc = json.loads(kvmtui("audit", "--from", str(path), "--format", "json").stdout)
+    assert doc["lacp_not_judged"] == ["bond0"]
+    assert sum(note in line for line in doc["not_judged"]) == 1
+    text = kvmtui("audit", "--from", str(path)).stdout
+    assert "note: LACP partner of bond0 not judged: the bonding file was read without" in text
+    assert max(map(len, text.splitlines())) <= 80
+    assert f"- {note}" in kvmtui("audit", "--from", str(path), "--format", "markdown").stdout
+    # With the details (an aggregator and partner MACs shown), nothing is said.
+    full = SHARED_FIXTURES / "bonding" / "8023ad-v3.7.1-encap3+4-lacp-pdu-details-libtpa.txt"
+    snapshot = Snapshot(host=host, bonds=(parse_bonding_file("bond0", full.read_text()),))
+    path.write_text(json.dumps(snapshot_document(snapshot)))
+    doc = json.loads(kvmtui("audit", "--from", str(path), "--format", "json").stdout)
+    assert doc["lacp_not_judged"] == [] and not any("LACP" in line for line in doc["not_judged"])

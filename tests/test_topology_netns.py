@@ -40,7 +40,35 @@ def test_veth_peer_elsewhere_with_the_same_ifindex(make_netns):
     v = next(link for link in document["links"] if link["ifname"] == "v")
     assert (v["link"], v["link_index"], v["link_netnsid"], v["link_netns"]) == \
         (None, peer["ifindex"], theirs["v"]["link_netnsid"], there)
-    assert nodes_by_name(document["tree"])["v"]["summary"] == f"peer #{peer['ifindex']} in netns {there}"
+    assert (v["link_netns_ifname"], v["link_netns_master"]) == ("w", None)
+    assert nodes_by_name(document["tree"])["v"]["summary"] == f"peer w in netns {there}"
+
+
+def test_veth_peer_in_another_namespace_is_named_with_its_bridge(make_netns, tmp_path):
+    """The far end, enslaved to a bridge in its own namespace, is named as ip -n there names it."""
+    here, there = make_netns(), make_netns()
+    ip(there, "link", "add", "br0", "type", "bridge")
+    ip(here, "link", "add", "v0", "type", "veth", "peer", "name", "eth0", "netns", there)
+    ip(there, "link", "set", "eth0", "master", "br0")
+    far = {link["ifname"]: link for link in ns_json(there, "ip", "-j", "link", "show")}["eth0"]
+    assert far["master"] == "br0"
+    document = dump(here)
+    v0 = next(link for link in document["links"] if link["ifname"] == "v0")
+    assert (v0["link_index"], v0["link_netns"]) == (far["ifindex"], there)
+    assert (v0["link_netns_ifname"], v0["link_netns_master"]) == ("eth0", "br0")
+    assert nodes_by_name(document["tree"])["v0"]["summary"] == f"peer eth0 in netns {there} (port of br0)"
+    text = kvmtui("--netns", here, "--no-libvirt", "dump", env=os.environ | {"NO_COLOR": "1"}).stdout
+    assert f"peer eth0 in netns {there} (port of br0)" in next(line for line in text.splitlines() if " v0 veth" in line)
+    # Seen from the other side: the bridge port's peer is v0, free in its namespace.
+    back = nodes_by_name(dump(there)["tree"])["eth0"]
+    assert back["summary"] == f"peer v0 in netns {here}"
+    # A recording made before kvmtui asked the other namespace keeps the number.
+    for link in document["links"]:
+        link.pop("link_netns_ifname"), link.pop("link_netns_master")
+    old = tmp_path / "old.json"
+    old.write_text(json.dumps(document))
+    recorded = json.loads(kvmtui("--from", str(old), "dump", "--json").stdout)
+    assert nodes_by_name(recorded["tree"])["v0"]["summary"] == f"peer #{far['ifindex']} in netns {there}"
 
 
 def test_external_vxlan_matches_ip_and_shows_no_vni(netns, tmp_path):

@@ -14,6 +14,16 @@ WIDTH = 80
 AUDIT_SCHEMA = 1
 
 
+def lacp_hidden(snapshot: Snapshot) -> list[str]:
+    """802.3ad bonds whose bonding file (procfs or sysfs) was read without CAP_NET_ADMIN: the
+    kernel then prints no aggregator, actor system or partner MAC, so nothing says whether
+    a partner answers (bond-lacp-no-partner stays silent)."""
+    return [bond.name for bond in snapshot.bonds
+            if bond.mode == "802.3ad" and bond.source in ("procfs", "sysfs")
+            and bond.active_aggregator is None and not bond.no_active_aggregator and bond.ad_actor_system is None
+            and all(slave.partner is None or slave.partner.system_mac is None for slave in bond.slaves)]
+
+
 def not_judged(snapshot: Snapshot) -> list[str]:
     """What the snapshot did not hold, so the rules that need it stayed silent."""
     notes = []
@@ -26,6 +36,11 @@ def not_judged(snapshot: Snapshot) -> list[str]:
     elif snapshot.host.netns is not None:
         notes.append(f"guests' devices live in the host's namespace, not in {snapshot.host.netns}: "
                      "missing-device and orphan-tap rules were not run")
+    hidden = lacp_hidden(snapshot)
+    if hidden:
+        notes.append(f"LACP partner of {', '.join(hidden)} not judged: the bonding "
+                     f"file{'s were' if len(hidden) > 1 else ' was'} read without CAP_NET_ADMIN, and the kernel "
+                     "then leaves out the partner details (audit as root)")
     return notes + list(snapshot.problems)
 
 
@@ -81,6 +96,7 @@ def json_report(snapshot: Snapshot, findings: tuple[Finding, ...], fail_on: str)
         "failed": reaches(findings, fail_on),
         "findings": [to_jsonable(f) for f in findings],
         "not_judged": not_judged(snapshot),
+        "lacp_not_judged": lacp_hidden(snapshot),
     }
     return json.dumps(document, indent=1) + "\n"
 

@@ -59,7 +59,7 @@ def collect_kernel(netns: str | None = None, with_fdb: bool = True) -> Snapshot:
         kvmtui_version=__version__,
     )
     return Snapshot(host=host, links=kernel.links, fdb=kernel.fdb, bridge_vlans=kernel.bridge_vlans,
-                    routes=kernel.routes, bonds=bonds, problems=tuple(bond_problems), sysctls=sysctls,
+                    routes=kernel.routes, bonds=bonds, problems=kernel.problems + tuple(bond_problems), sysctls=sysctls,
                     monotonic=time.monotonic())
 
 

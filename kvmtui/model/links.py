@@ -171,6 +171,9 @@ class Link:
     addresses: tuple[Address, ...] = ()
     stats: LinkStats | None = None
     link_netns: str | None = None  # name of the peer's namespace (/run/netns), when it has one
+    # The peer in that namespace as it sees itself (kernel >= 4.20 and CAP_NET_ADMIN there):
+    link_netns_ifname: str | None = None
+    link_netns_master: str | None = None  # its bridge or bond there
 
     @property
     def is_up(self) -> bool:
