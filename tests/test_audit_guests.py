@@ -39,11 +39,13 @@ def sh(*cmd: str) -> str:
 
 
 @contextmanager
-def libvirt_network(start: bool = True):
-    """A persistent, isolated kt- network (no IP: no dnsmasq, no firewall rules)."""
+def libvirt_network(start: bool = True, forward: str | None = None):
+    """A persistent, isolated kt- network (no IP: no dnsmasq, no firewall rules); with
+    `forward` (a <forward> element), that network instead, e.g. a macvtap pool."""
     name, bridge = unique_name("net"), unique_name("nb")
     conn = libvirt.open(SYSTEM_URI)
-    net = conn.networkDefineXML(f"<network><name>{name}</name><bridge name='{bridge}'/></network>")
+    body = forward or f"<bridge name='{bridge}'/>"
+    net = conn.networkDefineXML(f"<network><name>{name}</name>{body}</network>")
     try:
         if start:
             net.create()
@@ -186,6 +188,27 @@ def test_passthrough_device_also_used_by_another_guest(lab):
     mine = {(f.rule, f.key, f.severity) for f in findings if f.key in (f"guest:{p}:0", f"guest:{q}:0")}
     assert mine == {("guest-passthrough-shared", f"guest:{p}:0", "error"),
                     ("guest-macvtap-host", f"guest:{q}:0", "info")}
+
+
+def test_guests_on_a_macvtap_network(lab):
+    """A libvirt network in forward mode vepa over a pool of two kt- veths. A defined guest
+    says only type='network' in its XML (libvirt picks the device at start), so the
+    findings name the pool; a running one shows the device libvirt picked."""
+    with kt_veth() as (one, _), kt_veth() as (two, _), \
+            libvirt_network(forward=f"<forward mode='vepa'><interface dev='{one}'/><interface dev='{two}'/></forward>"
+                            ) as (network, _bridge), \
+            defined_guest([nic("network", f"<source network='{network}'/>", mac())]) as idle, \
+            defined_guest([nic("network", f"<source network='{network}'/>", mac())], start=True) as running:
+        snap = snapshot()
+        findings = audit(snap)
+    mine = {(f.rule, f.key, f.severity) for f in findings if f.key.startswith((f"guest:{idle}:", f"guest:{running}:"))}
+    assert mine == {(rule, f"guest:{g}:0", "info") for rule in ("guest-macvtap-vepa", "guest-macvtap-host")
+                    for g in (idle, running)}
+    (vepa,) = [f for f in findings if f.key == f"guest:{idle}:0" and f.rule == "guest-macvtap-vepa"]
+    assert f"on {one} or {two} (libvirt network {network})" in vepa.what
+    assert vepa.commands == (f"virsh net-edit {network}",)
+    (live,) = [d for d in snap.domains if d.uuid == running]
+    assert live.interfaces[0].type == "direct" and live.interfaces[0].dev in (one, two)
 
 
 def test_bridge_down_under_a_guest(lab):

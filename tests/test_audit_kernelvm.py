@@ -94,17 +94,58 @@ def test_single_slave_without_monitoring(netns):
     assert found(netns) == {("bond-single-slave", "link:bond2")}
 
 
+def as_nics(snapshot, *names: str):
+    """The snapshot with these dummies standing in for hardware NICs (no kind): the VM has
+    no NIC to spare, and the promiscuity rule judges NICs and bonds only."""
+    return replace(snapshot, links=tuple(replace(l, kind=None) if l.ifname in names else l for l in snapshot.links))
+
+
+def until_nics(ns: str, nics: tuple[str, ...], expected: set[tuple[str, str]], timeout: float = 10.0):
+    """As `until`, with `nics` judged as NICs."""
+    deadline = time.monotonic() + timeout
+    while (result := {(f.rule, f.key) for f in audit(as_nics(snap(ns), *nics))}) != expected \
+            and time.monotonic() < deadline:
+        time.sleep(0.2)
+    return result
+
+
 def test_promiscuous_bond_outside_a_bridge(netns):
-    bond_with_dummies(netns, "bond3", ("kt-d5", "kt-d6"), "mode", "active-backup", "miimon", "100")
+    slaves = ("kt-d5", "kt-d6")
+    bond_with_dummies(netns, "bond3", slaves, "mode", "active-backup", "miimon", "100")
     ip(netns, "link", "set", "bond3", "promisc", "on")
-    # The slaves are promiscuous too, because their bond is: only the bond is reported.
-    assert until(netns, {("host-promisc-nic", "link:bond3")}) == {("host-promisc-nic", "link:bond3")}
+    # The active slave is promiscuous too, because its bond is: only the bond is reported.
+    assert until_nics(netns, slaves, {("host-promisc-nic", "link:bond3")}) == {("host-promisc-nic", "link:bond3")}
+    assert any(l.promiscuity > 0 for l in snap(netns).links if l.ifname in slaves)
     ip(netns, "link", "set", "bond3", "promisc", "off")
     ip(netns, "link", "add", "kt-br3", "type", "bridge")
     ip(netns, "link", "set", "bond3", "master", "kt-br3")  # a bridge port is promiscuous by design
     ip(netns, "link", "set", "kt-br3", "up")
     assert int(json.loads(ip(netns, "-d", "-j", "link", "show", "bond3"))[0]["promiscuity"]) > 0
-    assert found(netns) == set()
+    assert until_nics(netns, slaves, set()) == set()
+
+
+def test_promiscuous_slave_of_a_bond_outside_a_bridge(netns):
+    """A capture on a slave of a bond that is no bridge port: being a bond slave explains
+    nothing. The bond as a bridge port, or a VLAN on it as one, does."""
+    slaves = ("kt-d8", "kt-d9")
+    bond_with_dummies(netns, "bond5", slaves, "mode", "active-backup", "miimon", "100")
+    ip(netns, "link", "set", "kt-d8", "promisc", "on")
+    expected = {("host-promisc-nic", "link:kt-d8")}
+    assert until_nics(netns, slaves, expected) == expected
+    (finding,) = audit(as_nics(snap(netns), *slaves))
+    assert "neither it nor its bond bond5 is a bridge port" in finding.what
+    assert finding.commands == ("ss -f link -p", "ip link set dev kt-d8 promisc off")
+
+    ip(netns, "link", "add", "kt-br5", "type", "bridge")
+    ip(netns, "link", "add", "link", "bond5", "name", "bond5.10", "type", "vlan", "id", "10")
+    ip(netns, "link", "set", "bond5.10", "master", "kt-br5")
+    for dev in ("bond5.10", "kt-br5"):
+        ip(netns, "link", "set", dev, "up")
+    assert until_nics(netns, slaves, set()) == set()  # slave <- bond5 <- bond5.10, a bridge port
+    ip(netns, "link", "set", "bond5.10", "nomaster")
+    assert until_nics(netns, slaves, expected) == expected
+    ip(netns, "link", "set", "bond5", "master", "kt-br5")
+    assert until_nics(netns, slaves, set()) == set()
 
 
 def test_mac_flapping_inside_one_vlan_but_not_across_vlans(make_netns, tmp_path):

@@ -15,7 +15,7 @@ from kvmtui.audit import RULES, SEVERITIES, audit
 from kvmtui.audit.report import text_report
 from kvmtui.collect.bonding import parse_bonding_file
 from kvmtui.collect.libvirt_xml import parse_domain_xml, parse_network_xml
-from kvmtui.model import INFO_DATA_CLASSES, SLAVE_DATA_CLASSES, HostInfo, Link, Snapshot
+from kvmtui.model import INFO_DATA_CLASSES, SLAVE_DATA_CLASSES, Domain, DomainInterface, HostInfo, Link, Snapshot
 from tests.conftest import SHARED_FIXTURES
 
 BONDING = SHARED_FIXTURES / "bonding"
@@ -193,3 +193,45 @@ def test_text_report_of_samples_fits_80_columns():
     text = text_report(snapshot, audit(snapshot))
     assert max(len(line) for line in text.splitlines()) <= 80
     assert "\x1b" not in text
+
+
+# A guest on each network sample: only the macvtap networks (vepa, private) say anything.
+GUEST_ON_NETWORK_EXPECTED = {
+    "forward-private-macvtap-pool-8021Qbh-vlan-libvirt.xml": {("guest-macvtap-host", "info")},
+    "forward-vepa-macvtap-pool-portgroups-libvirt.xml": {
+        ("guest-macvtap-vepa", "info"), ("guest-macvtap-host", "info")},
+}
+
+
+def guest_on(network_name: str) -> Domain:
+    """A defined guest with one type='network' NIC. libvirt's macvtap networks need their
+    pool's devices (eth1...) to exist, so the network is the real sample and the guest,
+    whose XML says no more than `<source network=...>`, a model object."""
+    nic = DomainInterface(type="network", mac="52:54:00:00:00:01", model="virtio", target=None,
+                          source=network_name, bridge=None, network=network_name, portgroup=None,
+                          dev=None, mode=None, link_state=None)
+    return Domain("kt-guest", "00000000-0000-0000-0000-00000000000a", "shut off", None, True, (nic,))
+
+
+@pytest.mark.parametrize("path", sorted(NETWORKS.glob("*.xml")), ids=lambda p: p.name)
+def test_guest_on_each_network_sample(path):
+    net = network(path)
+    dom = guest_on(net.name)
+    findings = audit(Snapshot(host=LIBVIRT_HOST, domains=(dom,), networks=(net,)))
+    assert {(f.rule, f.severity) for f in findings} == GUEST_ON_NETWORK_EXPECTED.get(path.name, set())
+    assert all(f.key == f"guest:{dom.uuid}:0" for f in findings)
+
+
+def test_guest_on_the_vepa_macvtap_pool_sample():
+    """Which of eth1-eth3 the guest gets is libvirt's pick at start: the finding names the
+    pool and the network, and the fix is the network's forward mode."""
+    net = network(NETWORKS / "forward-vepa-macvtap-pool-portgroups-libvirt.xml")
+    findings = {f.rule: f for f in audit(Snapshot(host=LIBVIRT_HOST, domains=(guest_on(net.name),), networks=(net,)))}
+    vepa, host = findings["guest-macvtap-vepa"], findings["guest-macvtap-host"]
+    assert "VEPA mode on eth1, eth2 or eth3 (libvirt network vepa-net)" in vepa.what
+    assert vepa.commands == ("virsh net-edit vepa-net",)
+    assert "on eth1, eth2 or eth3" in host.what
+    assert host.commands == ("ip link add link NIC name macvlan-host type macvlan mode bridge",)
+    inactive = replace(net, active=False)  # not started: the guest cannot start either
+    assert {f.rule for f in audit(Snapshot(host=LIBVIRT_HOST, domains=(guest_on(net.name),), networks=(inactive,)))} \
+        == {"guest-macvtap-vepa", "guest-macvtap-host", "guest-network-inactive"}

@@ -32,7 +32,7 @@ RULES = {
     "bridge-mac-moved": "a MAC that moved to another port of the same bridge and VLAN since the previous snapshot",
 }
 
-UPLINK_KINDS = frozenset({None, "bond", "team", "vlan", "veth"})
+UPLINK_KINDS = frozenset({None, "bond", "team", "vlan", "veth", "vxlan"})  # vxlan: a tunnel to the same network
 
 
 def _bridges(snapshot: Snapshot) -> list[Link]:
@@ -105,7 +105,8 @@ def down_with_guests(snapshot: Snapshot) -> Iterator[Finding]:
 
 
 def _uplinks(snapshot: Snapshot, bridge: Link) -> list[Link]:
-    """Ports that lead to a wire: NICs, bonds, VLANs, veths whose peer is in this namespace."""
+    """Ports that lead to a wire: NICs, bonds, VLANs, veths whose peer is in this namespace,
+    vxlans (a tunnel reaches the same network another uplink or tunnel may reach)."""
     return [p for p in ports(snapshot, bridge.ifname)
             if p.kind in UPLINK_KINDS and not is_downstream_port(p) and "LOOPBACK" not in p.flags]
 

@@ -24,7 +24,7 @@ from kvmtui.audit.facts import (
     link_key,
 )
 from kvmtui.audit.findings import Finding
-from kvmtui.model import MacvlanInfo, Snapshot
+from kvmtui.model import MacvlanInfo, Network, Snapshot
 
 RULES = {
     "guest-target-missing": "a running guest's interface whose host device does not exist",
@@ -118,10 +118,41 @@ class _Macvtap:
     subject: str
     name: str  # the device, or the domain's name when it is not running
     label: str  # "guest web1's NIC (macvtap3)" or the device's name
-    lower: str | None
+    lower: str | None  # None: one of a network's pool, not known until the guest runs
     mode: str  # the kernel's words: vepa, bridge, private, passthru, source
     domain: str | None
     network: str | None = None
+    pool: str | None = None  # "eth1, eth2 or eth3" when lower is not known
+
+    @property
+    def on(self) -> str:
+        return self.lower or self.pool or "its lower device"
+
+
+MACVTAP_FORWARDS = frozenset({"vepa", "private", "passthrough", "bridge"})
+
+
+def _macvtap_network(snapshot: Snapshot, name: str | None) -> Network | None:
+    """A libvirt network that hands out macvtaps: forward mode vepa, private, passthrough,
+    or bridge without a host bridge (a pool of `<interface dev>`s or a `pf`)."""
+    network = next((n for n in snapshot.networks if name and n.name == name), None)
+    if network is None or network.forward not in MACVTAP_FORWARDS:
+        return None
+    if network.forward == "bridge" and (network.bridge or network.virtualport == "openvswitch"
+                                        or not (network.interfaces or network.forward_dev)):
+        return None
+    return network
+
+
+def _from_network(network: Network) -> tuple[str | None, str, str | None]:
+    """(lower, mode, pool) of a guest on a macvtap network, before libvirt picks a device."""
+    devices = network.interfaces or ((network.forward_dev,) if network.forward_dev else ())
+    mode = "passthru" if network.forward == "passthrough" else network.forward
+    if len(devices) == 1:
+        return devices[0], mode, None
+    if devices:
+        return None, mode, ", ".join(devices[:-1]) + f" or {devices[-1]}"
+    return None, mode, f"a VF of {network.pf}" if network.pf else None
 
 
 def _macvtaps(snapshot: Snapshot) -> list[_Macvtap]:
@@ -129,17 +160,21 @@ def _macvtaps(snapshot: Snapshot) -> list[_Macvtap]:
     claimed = set()
     here = guests_in_view(snapshot)
     for domain, number, nic in guest_nics(snapshot):
-        if nic.type != "direct":
+        network = _macvtap_network(snapshot, nic.network) if nic.type == "network" else None
+        if nic.type != "direct" and network is None:
             continue
         link = snapshot.link(nic.target) if domain.active and here else None
+        pool = None
         if link is not None and isinstance(link.info_data, MacvlanInfo):
             claimed.add(link.ifname)
             lower, mode = link.link, link.info_data.mode
+        elif network is not None:
+            lower, mode, pool = _from_network(network)
         else:
             lower, mode = nic.dev, "passthru" if nic.mode == "passthrough" else (nic.mode or "vepa")
         label = f"guest {domain.name}'s NIC" + (f" ({nic.target})" if nic.target else "")
         result.append(_Macvtap(guest_key(domain, number), guest_subject(domain, nic),
-                               nic.target or domain.name, label, lower, mode, domain.name, nic.network))
+                               nic.target or domain.name, label, lower, mode, domain.name, nic.network, pool))
     for link in snapshot.links:
         if link.kind == "macvtap" and link.ifname not in claimed and isinstance(link.info_data, MacvlanInfo):
             result.append(_Macvtap(link_key(link.ifname), link.ifname, link.ifname, link.ifname, link.link,
@@ -148,7 +183,10 @@ def _macvtaps(snapshot: Snapshot) -> list[_Macvtap]:
 
 
 def _neighbours(snapshot: Snapshot, tap: _Macvtap, taps: list[_Macvtap]) -> list[str]:
-    """Who else sits on the same lower device: guests' macvtaps, other macvtaps, macvlans."""
+    """Who else sits on the same lower device: guests' macvtaps, other macvtaps, macvlans
+    (nobody known while the device is one of a pool, picked when the guest starts)."""
+    if tap.lower is None:
+        return []
     names = [t.label if t.domain else f"macvtap {t.name}" for t in taps if t.lower == tap.lower and t.key != tap.key]
     names += [f"macvlan {l.ifname}" for l in snapshot.links if l.kind == "macvlan" and l.link == tap.lower]
     return sorted(set(names))
@@ -160,17 +198,23 @@ def macvtap_vepa(snapshot: Snapshot) -> Iterator[Finding]:
         if tap.mode != "vepa":
             continue
         others = _neighbours(snapshot, tap, taps)
-        fix_cmd = (f"virsh edit {tap.domain}",) if tap.domain else \
-            (f"ip link set dev {tap.name} type macvtap mode bridge",)
+        if tap.network:
+            fix, fix_cmd = (f"use forward mode 'bridge' in network {tap.network} (<forward mode='bridge'>; "
+                            "guests pick it up when their interface is re-plugged)"), (f"virsh net-edit {tap.network}",)
+        else:
+            fix = ("use mode 'bridge' (<source dev=... mode='bridge'/> in the guest's XML; libvirt's "
+                   "default is vepa)")
+            fix_cmd = (f"virsh edit {tap.domain}",) if tap.domain else \
+                (f"ip link set dev {tap.name} type macvtap mode bridge",)
         yield Finding(
             "guest-macvtap-vepa", "warning" if others else "info", tap.key, tap.subject,
-            f"{tap.label} is a macvtap in VEPA mode on {tap.lower}"
+            f"{tap.label} is a macvtap in VEPA mode on {tap.on}"
+            + (f" (libvirt network {tap.network})" if tap.network else "")
             + (f", with {', '.join(others)} on the same device" if others else ""),
-            f"in VEPA mode, frames between guests on {tap.lower} leave through {tap.lower} and "
+            f"in VEPA mode, frames between guests on {tap.on} leave through that device and "
             "come back only if the switch port reflects them (hairpin / reflective relay): "
             "without it guests on this host cannot reach each other",
-            "use mode 'bridge' (<source dev=... mode='bridge'/> in the guest's XML; libvirt's "
-            "default is vepa), or turn on reflective relay on the switch port",
+            fix + ", or turn on reflective relay on the switch port",
             fix_cmd,
         )
 
@@ -187,14 +231,14 @@ def macvtap_host(snapshot: Snapshot) -> Iterator[Finding]:
             continue
         yield Finding(
             "guest-macvtap-host", "info", tap.key, tap.subject,
-            f"{tap.label} is a macvtap ({tap.mode}) on {tap.lower}: the host cannot talk to "
+            f"{tap.label} is a macvtap ({tap.mode}) on {tap.on}: the host cannot talk to "
             "the guest through it",
-            f"macvtap hands frames to the wire past the host's own stack on {tap.lower}, so "
+            f"macvtap hands frames to the wire past the host's own stack on {tap.on}, so "
             "host-to-guest traffic does not pass (guest-to-wire does)",
             "if the host must reach the guest, give the host a macvlan in bridge mode on "
-            f"{tap.lower} and move the host's address there (and use bridge mode for the "
-            "macvtap), or put the guest on a bridge",
-            (f"ip link add link {tap.lower} name macvlan-host type macvlan mode bridge",),
+            f"{tap.lower or 'the device the guest uses'} and move the host's address there (and use "
+            "bridge mode for the macvtap), or put the guest on a bridge",
+            (f"ip link add link {tap.lower or 'NIC'} name macvlan-host type macvlan mode bridge",),
         )
 
 

@@ -57,28 +57,55 @@ def larger_than_lower(snapshot: Snapshot) -> Iterator[Finding]:
             )
 
 
-def _underlay(snapshot: Snapshot, info: VxlanInfo) -> tuple[Link | None, int]:
-    """The underlay device and the encapsulation overhead for its IP version."""
+def _overhead(address: str | None) -> int:
+    try:
+        return VXLAN_OVERHEAD[ipaddress.ip_address(address).version] if address else VXLAN_OVERHEAD[4]
+    except ValueError:
+        return VXLAN_OVERHEAD[4]
+
+
+def _holder(snapshot: Snapshot, address: str) -> Link | None:
+    """The device that holds `address` (a vxlan's `local`)."""
+    try:
+        wanted = ipaddress.ip_address(address)
+    except ValueError:
+        return None
+    for link in snapshot.links:
+        for a in link.addresses:
+            try:
+                if ipaddress.ip_address(a.local) == wanted:
+                    return link
+            except ValueError:
+                continue
+    return None
+
+
+def _underlay(snapshot: Snapshot, vxlan: Link, info: VxlanInfo) -> tuple[Link | None, int]:
+    """The underlay device and the encapsulation overhead for its IP version.
+
+    Without `dev` the kernel routes each packet: to the remote or group, and to the `dst`
+    of each FDB entry (a vxlan without remote learns its peers there), so the tightest of
+    those routes counts. With no peer to route to, the device holding `local` is the best
+    guess of where packets will leave."""
     peer = info.remote or info.group or info.local
-    version = 4
-    if peer:
-        try:
-            version = ipaddress.ip_address(peer).version
-        except ValueError:
-            pass
     if info.link:
-        return snapshot.link(info.link), VXLAN_OVERHEAD[version]
-    if info.remote:
-        return snapshot.link(snapshot.route_dev(info.remote)), VXLAN_OVERHEAD[version]
-    return None, VXLAN_OVERHEAD[version]
+        return snapshot.link(info.link), _overhead(peer)
+    peers = [a for a in (info.remote, info.group) if a]
+    peers += sorted({e.dst for e in snapshot.fdb if e.ifname == vxlan.ifname and e.dst})
+    candidates = [(link, _overhead(a)) for a in peers if (link := snapshot.link(snapshot.route_dev(a))) is not None]
+    if candidates:
+        return min(candidates, key=lambda c: c[0].mtu - c[1])
+    if info.local:
+        return _holder(snapshot, info.local), _overhead(info.local)
+    return None, _overhead(peer)
 
 
 def vxlan_underlay(snapshot: Snapshot) -> Iterator[Finding]:
     for link in snapshot.links:
         if link.kind != "vxlan" or not isinstance(link.info_data, VxlanInfo):
             continue
-        underlay, overhead = _underlay(snapshot, link.info_data)
-        if underlay is None or link.mtu + overhead <= underlay.mtu:
+        underlay, overhead = _underlay(snapshot, link, link.info_data)
+        if underlay is None or underlay.ifname == link.ifname or link.mtu + overhead <= underlay.mtu:
             continue
         yield Finding(
             "mtu-vxlan-underlay", "warning", link_key(link.ifname), link.ifname,
