@@ -6,7 +6,7 @@ testable without a terminal.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 
 from kvmtui.model import Bond, FdbEntry, Link, Network, Snapshot
@@ -108,14 +108,15 @@ class BondSlaveRow:
     alarm: str  # why the row stands out, "" when healthy
 
 
-def bond_rows(snapshot: Snapshot, failure_baseline: dict[tuple[str, str], int]) -> list[BondSlaveRow]:
+def bond_rows(snapshot: Snapshot, baseline: Mapping[tuple[str, str], int]) -> list[BondSlaveRow]:
+    """One row per slave; failure growth is counted from `baseline` (failure_baseline())."""
     rows = []
     for bond in snapshot.bonds:
         aggregator = bond.active_aggregator
         for slave in bond.slaves:
             partner = slave.partner.system_mac if slave.partner else (aggregator.partner_mac if aggregator else None)
             partner_key = slave.partner.port_key if slave.partner else (aggregator.partner_key if aggregator else None)
-            grew = slave.link_failure_count - failure_baseline.get((bond.name, slave.name), slave.link_failure_count)
+            grew = slave.link_failure_count - baseline.get((bond.name, slave.name), slave.link_failure_count)
             rows.append(BondSlaveRow(
                 bond=bond.name, mode=bond.mode, slave=slave.name, active=bond.active_slave == slave.name,
                 mii_status=slave.mii_status, speed=f"{slave.speed} Mb/s" if slave.speed else "?",
@@ -139,6 +140,14 @@ def _bond_alarm(bond: Bond, mii: str, partner: str | None, grew: int) -> str:
 
 def failure_counts(snapshot: Snapshot) -> dict[tuple[str, str], int]:
     return {(b.name, s.name): s.link_failure_count for b in snapshot.bonds for s in b.slaves}
+
+
+def failure_baseline(previous: Mapping[tuple[str, str], int], snapshot: Snapshot) -> dict[tuple[str, str], int]:
+    """(bond, slave) -> its link failure count when kvmtui first saw it there, so growth
+    shows for slaves enslaved later too. A slave gone from the snapshot is forgotten (back
+    later, it starts afresh), and a count lower than its baseline means the slave or bond
+    was re-created: the kernel counts from 0 again, so the baseline does too."""
+    return {key: min(previous.get(key, count), count) for key, count in failure_counts(snapshot).items()}
 
 
 @dataclass(frozen=True, slots=True)

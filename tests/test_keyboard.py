@@ -172,3 +172,31 @@ async def test_palette_sorts_the_fdb_and_zooms():
         await wait_for(pilot, lambda: app.query_one(MainArea).zoomed, what="the zoom")
         assert app.query_one(FdbPane).sort_key == "owner"
         assert "by owner" in screen_text(app) and "OWNER" in screen_text(app)
+
+
+def details_title(app) -> str:
+    """The first line of the Details pane, right of the tree (below the tabs)."""
+    return screen_text(app).splitlines()[3].split("│")[-1].strip()
+
+
+async def test_details_show_the_first_node_at_once_and_down_moves_on():
+    """No key yet: the cursor is on the tree's first line and the details show it; the
+    first Down goes to the second line."""
+    app = example_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await loaded(pilot)
+        await wait_for(pilot, lambda: details_title(app) == "network default", what="the first node's details")
+        assert "uuid" in screen_text(app)
+        await pilot.press("down")
+        await wait_for(pilot, lambda: details_title(app) == "network lan100", what="the second node's details")
+
+
+async def test_the_first_snapshot_keeps_a_node_chosen_before_it():
+    """The first line is only a default: a node the user already chose stays chosen."""
+    app = example_app()
+    app.selected = "link:eno2"  # as if chosen while the host was being read
+    async with app.run_test(size=SIZE) as pilot:
+        await loaded(pilot)
+        await wait_for(pilot, lambda: details_title(app) == "eno2", what="eno2's details")
+        await pilot.pause(0.2)
+        assert app.selected == "link:eno2" and "network default" not in screen_text(app)

@@ -95,8 +95,21 @@ def chromatic_colours(escaped: str) -> set[str]:
     return found
 
 
-@pytest.mark.parametrize("term,no_color", [("xterm-256color", False), ("screen", False), ("xterm-256color", True)],
-                         ids=["xterm-256color", "screen", "NO_COLOR"])
+def extended_colours(escaped: str) -> set[str]:
+    """SGR 256-colour and truecolour selections (38/48/58;5;n, 38/48/58;2;r;g;b), which a
+    TERM=xterm terminal (8/16 colours) may not show."""
+    found = set()
+    for match in SGR.finditer(escaped):
+        params = re.split("[;:]", match.group(1))
+        for i, p in enumerate(params[:-1]):
+            if p in ("38", "48", "58") and params[i + 1] in ("2", "5"):
+                found.add(";".join(params[i:i + 3]))
+    return found
+
+
+@pytest.mark.parametrize("term,no_color", [("xterm-256color", False), ("screen", False), ("xterm", False),
+                                           ("xterm-256color", True)],
+                         ids=["xterm-256color", "screen", "xterm", "NO_COLOR"])
 def test_dashboard_over_ssh_in_tmux(sshd, recorded, term, no_color):
     unset = ["-u", "COLORTERM"] + ([] if no_color else ["-u", "NO_COLOR"])
     env = ["env", *unset, f"TERM={term}", *(["NO_COLOR=1"] if no_color else [])]
@@ -109,21 +122,27 @@ def test_dashboard_over_ssh_in_tmux(sshd, recorded, term, no_color):
         tmux.keys("Enter")
 
         labels = expected_labels(recorded)
+        first = json.loads(recorded.read_text())["tree"][0]["name"]  # the details show it before any key
 
         def complete(s: str) -> bool:
             rows = s.splitlines()
             return (len(rows) == HEIGHT and "q Quit" in rows[-1] and "READ-ONLY" in rows[0]
-                    and all(label in s for label in labels))
+                    and all(label in s for label in labels) and rows[3].split("│")[-1].strip() == first)
 
-        screen = tmux.wait_screen(complete, "the badge, every node of the recorded tree and the footer",
-                                  give_up=EXITED.search)
+        screen = tmux.wait_screen(complete, "the badge, every node of the recorded tree, its first node's "
+                                  "details and the footer", give_up=EXITED.search)
         lines = screen.splitlines()
         assert tmux.pane("#{pane_width}x#{pane_height} #{alternate_on}") == f"{WIDTH}x{HEIGHT} 1"
         assert lines[0].rstrip().endswith("READ-ONLY") and "recorded" in lines[0]  # top right: 80 columns arrived
         assert any(line.lstrip().startswith("● lo loopback") for line in lines)
         assert {"●", "○"} <= set(screen)
 
-        colours = chromatic_colours(tmux.screen(escapes=True))
+        escaped = tmux.screen(escapes=True)
+        colours = chromatic_colours(escaped)
+        if term == "xterm":  # 8/16 colours: the states still read by their basic colours
+            assert not extended_colours(escaped), f"TERM=xterm, yet {sorted(extended_colours(escaped))[:10]}"
+        elif term == "xterm-256color" and not no_color:
+            assert extended_colours(escaped), "no 256 colours: the TERM=xterm check above would prove nothing"
         if no_color:
             assert not colours, f"NO_COLOR=1, yet colours on screen: {sorted(colours)[:10]}"
         else:

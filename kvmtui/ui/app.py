@@ -34,7 +34,7 @@ from kvmtui.ui.tables import BondsTable, GuestsTable, NetworksTable
 from kvmtui.ui.live import LiveUpdates
 from kvmtui.ui.topology_pane import TopologyTree
 from kvmtui.ui.wizard_flow import WizardFlow
-from kvmtui.views import (bond_rows, bridge_of, failure_counts, fdb_rows, fdb_view_key, guest_rows, network_rows,
+from kvmtui.views import (bond_rows, bridge_of, failure_baseline, fdb_rows, fdb_view_key, guest_rows, network_rows,
                           node_details)
 
 STYLES = Path(__file__).resolve().parents[2] / "styles" / "kvmtui.tcss"
@@ -85,7 +85,7 @@ class KvmtuiApp(LiveUpdates, WizardFlow, App[int]):
         self._counters: tuple[float, Mapping[str, LinkStats]] | None = None
         self.rates: dict[str, LinkRates] = {}
         self.history: dict[str, deque[LinkRates]] = {}
-        self._failure_baseline: dict[tuple[str, str], int] | None = None
+        self._failure_baseline: dict[tuple[str, str], int] = {}  # (bond, slave) -> count when first seen
         self._watchers: list = []
         self.snapshots_shown = 0  # how many refreshes reached the screen (debounce is tested by it)
         self.audits_shown = 0  # how many sets of findings reached the screen
@@ -178,13 +178,15 @@ class KvmtuiApp(LiveUpdates, WizardFlow, App[int]):
     def show_snapshot(self, snapshot: Snapshot) -> None:
         self.snapshot = snapshot
         self.snapshots_shown += 1
-        if self._failure_baseline is None:
-            self._failure_baseline = failure_counts(snapshot)
+        if self._audit_baseline is None:
             self._audit_baseline = snapshot
         self.forest = build_forest(snapshot)
         host = snapshot.host
         title = host.hostname + (f" netns {host.netns}" if host.netns else "")
-        self.query_one(TopologyTree).show_forest(self.forest, title)
+        tree = self.query_one(TopologyTree)
+        tree.show_forest(self.forest, title)
+        if self.selected is None:  # the details show the first node at once, not after a key
+            tree.highlight_first()
         self.show_details()
         self.show_fdb()
         self.show_bonds()
@@ -222,7 +224,8 @@ class KvmtuiApp(LiveUpdates, WizardFlow, App[int]):
 
     def show_bonds(self) -> None:
         if self.snapshot is not None:
-            self.query_one(BondsTable).show(bond_rows(self.snapshot, self._failure_baseline or {}))
+            self._failure_baseline = failure_baseline(self._failure_baseline, self.snapshot)
+            self.query_one(BondsTable).show(bond_rows(self.snapshot, self._failure_baseline))
             self.schedule_audit()
 
     def schedule_audit(self) -> None:

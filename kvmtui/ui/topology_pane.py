@@ -159,6 +159,12 @@ class TopologyTree(Tree[str]):
             found = self._add(item, child, selected) or found
         return found
 
+    def highlight_first(self) -> None:
+        """The cursor on the first line when it is on none: the app's details pane then
+        has a node to show before any key, and the first Down moves on from it."""
+        if self.cursor_node is None and self.root.children:
+            self.move_cursor_to_line(0)
+
     def get_label_width(self, node: TreeNode[str]) -> int:
         """Textual renders every label to measure it on each rebuild of the lines (1,100
         renders for a new tap on a big host); ours are plain Text: length + the icon."""
