@@ -51,13 +51,16 @@ async def confirm_and_apply(pilot, app, what: str) -> list[str]:
 
 
 async def select_in_list(pilot, app, field: str, wanted: list[str]) -> None:
+    """Tick exactly `wanted` by keys: the wizard may have ticked the node under the tree's
+    cursor already, and that one is unticked unless wanted."""
     from textual.widgets import SelectionList
 
     widget = app.screen.query_one(f"#field-{field}", SelectionList)
     widget.focus()
     await pilot.pause()
     for index in range(widget.option_count):
-        if widget.get_option_at_index(index).value in wanted:
+        value = widget.get_option_at_index(index).value
+        if (value in wanted) != (value in widget.selected):
             widget.highlighted = index
             await pilot.press("space")
 
