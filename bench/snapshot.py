@@ -19,7 +19,7 @@ import uuid
 
 from bench.topology import build_namespace, write_libvirt_node
 
-ROUNDS = 5
+ROUNDS = 9
 IPROUTE2 = (
     ("ip", "-d", "-j", "link", "show"),
     ("ip", "-j", "addr", "show"),
@@ -37,12 +37,15 @@ def time_iproute2(netns: str) -> float:
 
 
 def child(netns: str, uri: str) -> None:
-    """Runs in a fresh process so its peak RSS is the snapshot's own."""
+    """Runs in a fresh process so its peak RSS is the snapshot's own (iproute2 runs in
+    children of its own, which RUSAGE_SELF does not count). The two are timed in turns,
+    so a busy machine slows both alike."""
     from kvmtui.collect.libvirt import collect_libvirt
     from kvmtui.collect.snapshot import collect_snapshot
 
-    times = []
+    times, ip_times = [], []
     for _ in range(ROUNDS):
+        ip_times.append(time_iproute2(netns))
         start = time.perf_counter()
         snapshot = collect_snapshot(netns=netns, with_libvirt=False)
         times.append(time.perf_counter() - start)
@@ -50,7 +53,7 @@ def child(netns: str, uri: str) -> None:
     state = collect_libvirt(uri)
     libvirt_time = time.perf_counter() - start
     print(json.dumps({
-        "times": times, "libvirt": libvirt_time, "domains": len(state.domains), "libvirt_error": state.error,
+        "times": times, "ip_times": ip_times, "libvirt": libvirt_time, "domains": len(state.domains), "libvirt_error": state.error,
         "links": len(snapshot.links), "fdb": len(snapshot.fdb),
         "rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
     }))
@@ -68,17 +71,16 @@ def main() -> int:
             start = time.perf_counter()
             built = build_namespace(netns)
             print(f"built {built} in {time.perf_counter() - start:.1f} s")
-            ip_times = [time_iproute2(netns) for _ in range(ROUNDS)]
             proc = subprocess.run([sys.executable, "-m", "bench.snapshot", "--child", netns, f"test://{node}"],
                                   check=True, capture_output=True, text=True)
             result = json.loads(proc.stdout)
-            ip_times += [time_iproute2(netns) for _ in range(ROUNDS)]
         finally:
             subprocess.run(["ip", "netns", "del", netns], check=False)
-    ours, theirs = statistics.median(result["times"]), statistics.median(ip_times)
+    ours, theirs = statistics.median(result["times"]), statistics.median(result["ip_times"])
     print(f"snapshot: {result['links']} links, {result['fdb']} fdb entries, median {ours * 1000:.0f} ms "
           f"(rounds: {', '.join(f'{t * 1000:.0f}' for t in result['times'])})")
-    print(f"iproute2 (ip -d -j link, ip -j addr, bridge -j fdb, bridge -j link): median {theirs * 1000:.0f} ms")
+    print(f"iproute2 (ip -d -j link, ip -j addr, bridge -j fdb, bridge -j link): median {theirs * 1000:.0f} ms "
+          f"(rounds: {', '.join(f'{t * 1000:.0f}' for t in result['ip_times'])})")
     print(f"libvirt: {result['domains']} domains in {result['libvirt'] * 1000:.0f} ms"
           + (f" (error: {result['libvirt_error']})" if result["libvirt_error"] else ""))
     print(f"snapshot-vs-iproute2: {ours / theirs:.2f}")

@@ -14,6 +14,7 @@ from dataclasses import dataclass, replace
 
 from kvmtui.collect.decode_links import IFINFOMSG, IFLA_IFNAME, IFLA_MASTER, decode_links
 from kvmtui.collect.decode_tables import decode_addresses, decode_bridge_vlans, decode_fdb, decode_routes
+from kvmtui.collect.fastbuild import bulk_decoding
 from kvmtui.collect.netns import NETNS_RUN_DIR
 from kvmtui.collect.nlattr import string, u32
 from kvmtui.collect.rtnl import (
@@ -59,7 +60,7 @@ def read_netlink(with_fdb: bool = True) -> NetlinkState:
     read by a reader thread while this thread decodes the rest, and its datagrams
     are decoded as they arrive.
     """
-    with RtnlSocket() as sock, RtnlSocket() as fdb_sock:
+    with RtnlSocket() as sock, RtnlSocket() as fdb_sock, bulk_decoding():
         link_chunks = sock.dump_chunks(RTM_GETLINK)
         addr_chunks = sock.dump_chunks(RTM_GETADDR)
         route_chunks = sock.dump_chunks(RTM_GETROUTE)
@@ -140,7 +141,8 @@ def read_bridge_fdb(bridge_ifindex: int, names: dict[int, str]) -> tuple[FdbEntr
     cheap enough to re-read on every burst of neighbour events."""
     with RtnlSocket() as sock:
         chunks = sock.dump_chunks(RTM_GETNEIGH, socket.AF_BRIDGE, master=bridge_ifindex)
-    return decode_fdb(chunks, names)
+    with bulk_decoding():
+        return decode_fdb(chunks, names)
 
 
 def namespace_names(sock: RtnlSocket, wanted: set[int]) -> dict[int, str]:
