@@ -55,8 +55,12 @@ class ApplyReport:
     unmet: tuple[str, ...] = ()  # expectations that did not hold after all steps ran
     snapshot: Snapshot | None = None  # the host as re-read after a success
     interrupted: bool = False  # Ctrl-C stopped it; the completed steps were undone
+    waiting: tuple[str, ...] = ()  # live detaches the guest's OS has not completed yet
 
     def summary(self) -> str:
+        if self.ok and self.waiting:
+            return (f"applied {len(self.applied)} step(s); waiting for the guest: {'; '.join(self.waiting)} "
+                    "(its OS must release the NIC, then libvirt removes it; see `virsh domiflist`)")
         if self.ok:
             return f"applied {len(self.applied)} step(s) and verified the result"
         if self.failed:
@@ -95,7 +99,7 @@ class Executor:
                 done.append(step)
                 progress(number, step, "done")
             number, step = 0, None
-            snapshot, unmet = self._verify(plan)
+            snapshot, unmet, waiting = self._verify(plan)
         except BaseException as exc:  # noqa: BLE001 - anything that stops the run means: roll back
             failed = step if step is not None and len(done) < number else None
             if failed is not None:
@@ -111,7 +115,7 @@ class Executor:
         if unmet:
             undone, errors = self._undo(done, progress)
             return ApplyReport(False, tuple(done), None, None, undone, errors, unmet)
-        return ApplyReport(True, tuple(done), snapshot=snapshot)
+        return ApplyReport(True, tuple(done), snapshot=snapshot, waiting=waiting)
 
     def _undo(self, done: list[Step], progress: Progress) -> tuple[tuple[Step, ...], tuple[str, ...]]:
         """Every inverse is tried, in reverse order; one that fails (or is interrupted) is
@@ -129,16 +133,21 @@ class Executor:
             _quietly(progress, number, step.inverse, "undone")
         return tuple(undone), tuple(errors)
 
-    def _verify(self, plan: Plan) -> tuple[Snapshot, tuple[str, ...]]:
-        """Re-read the host and check the plan's expectations. A live detach is only a
-        request to the guest, whose OS releases the device a moment later: while nothing
-        but such removals are still pending, read again for up to DETACH_GRACE seconds."""
+    def _verify(self, plan: Plan) -> tuple[Snapshot, tuple[str, ...], tuple[str, ...]]:
+        """Re-read the host and check the plan's expectations: (snapshot, unmet, waiting).
+        A live detach is only a request to the guest, whose OS releases the device a
+        moment later: while nothing but such removals is pending, read again for up to
+        DETACH_GRACE seconds. One still pending then is `waiting`, not a failure: the
+        NIC is still in the guest, so re-attaching it (the rollback) could not work."""
         deadline = time.monotonic() + DETACH_GRACE
         while True:
             snapshot = self._reread(plan)
             pending = [(e, u) for e in plan.expectations if (u := e.unmet(snapshot, self._read_config)) is not None]
-            if not pending or time.monotonic() >= deadline or not all(_awaits_guest(e) for e, _ in pending):
-                return snapshot, tuple(u for _, u in pending)
+            only_guests = all(_awaits_guest(e) for e, _ in pending)
+            if not pending or not only_guests:
+                return snapshot, tuple(u for _, u in pending), ()
+            if time.monotonic() >= deadline:
+                return snapshot, (), tuple(u for _, u in pending)
             time.sleep(0.5)
 
     def _reread(self, plan: Plan) -> Snapshot:
