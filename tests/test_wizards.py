@@ -50,6 +50,12 @@ async def confirm_and_apply(pilot, app, what: str) -> list[str]:
     return lines
 
 
+async def field_error(pilot, app, field: str, text: str) -> None:
+    """Wait until the message under `field` says `text`."""
+    await wait_for(pilot, lambda: text in str(app.screen.query_one(f"#error-{field}").render()),
+                   what=f"{text!r} at the {field} field")
+
+
 async def select_in_list(pilot, app, field: str, wanted: list[str]) -> None:
     """Tick exactly `wanted` by keys: the wizard may have ticked the node under the tree's
     cursor already, and that one is unticked unless wanted."""
@@ -115,8 +121,7 @@ async def test_a_bad_field_shows_its_error_there(netns):
         await open_wizard(pilot, app)
         await type_name(pilot, "kt-far-too-long-name")
         await pilot.press("ctrl+s")
-        await wait_for(pilot, lambda: "at most 15 bytes" in str(app.screen.query_one("#error-name").render()),
-                       what="the error at the name field")
+        await field_error(pilot, app, "name", "at most 15 bytes")
         assert isinstance(app.screen, WizardScreen)
     assert "kt-far-too-long-name" not in links(netns)
 
@@ -202,8 +207,7 @@ async def test_a_number_field_with_a_bare_sign_is_a_field_error(netns):
         for typed in (("minus",), ("1", "underscore")):
             app.screen.query_one("#field-forward_delay").focus()
             await pilot.press("ctrl+u", *typed, "ctrl+s")
-            await wait_for(pilot, lambda: "is not a whole number" in str(app.screen.query_one("#error-forward_delay").render()),
-                           what=f"the error at the forward delay field after {typed}")
+            await field_error(pilot, app, "forward_delay", "is not a whole number")
             assert isinstance(app.screen, WizardScreen) and app.is_running
     assert "kt-br8" not in links(netns)
 
@@ -245,8 +249,7 @@ async def test_attach_wizard_defaults_to_vepa_and_refuses_bridge_and_macvtap_tog
         assert app.screen.values()["mode"] == "vepa"
         app.screen.query_one("#field-macvtap", Select).value = "bond0"
         await pilot.press("ctrl+s")
-        await wait_for(pilot, lambda: "not both" in str(app.screen.query_one("#error-macvtap").render()),
-                       what="the error at the macvtap field")
+        await field_error(pilot, app, "macvtap", "not both")
         assert plans == []
         app.screen.query_one("#field-bridge", Select).clear()
         await pilot.press("ctrl+s")
