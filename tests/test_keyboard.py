@@ -200,3 +200,15 @@ async def test_the_first_snapshot_keeps_a_node_chosen_before_it():
         await wait_for(pilot, lambda: details_title(app) == "eno2", what="eno2's details")
         await pilot.pause(0.2)
         assert app.selected == "link:eno2" and "network default" not in screen_text(app)
+
+
+async def test_every_key_of_the_fdb_context_fits_80_columns_live(netns):
+    """Live and read-write (n/a/d offered), the FDB focused: the footer's keys all fit."""
+    app = KvmtuiApp(DashboardOptions(netns=netns, with_libvirt=False, interval=60))
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_for(pilot, lambda: app.snapshot is not None, what="the first snapshot")
+        await pilot.press("2")
+        await pilot.pause()
+        keys = footer_keys(app)
+        for key in ("s Sort", "f Find", "? Help", "z Zoom", "t Tree", "n New", "a Attach", "d Delete", "q Quit"):
+            assert key in keys, keys

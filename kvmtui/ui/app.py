@@ -63,8 +63,8 @@ class KvmtuiApp(LiveUpdates, WizardFlow, App[int]):
         Binding("t", "focus_tree", "Tree"),
         Binding("n", "new", "New"),
         Binding("a", "attach", "Attach"),
-        Binding("d", "delete", "Del/detach"),
-        Binding("r", "refresh", "Refresh"),
+        Binding("d", "delete", "Delete"),  # or detach, on a guest NIC: the wizard says which
+        Binding("r", "refresh", "Refresh", show=False),  # rarely needed (events keep it live); in the help
         Binding("q", "quit", "Quit"),
         *(Binding(str(n), f"show_view('{view}')", view.capitalize(), show=False) for n, view in enumerate(VIEWS, 1)),
     ]

@@ -96,7 +96,7 @@ class FdbPane(Vertical):
 
     BINDINGS = [
         Binding("s", "cycle_sort", "Sort"),
-        Binding("f", "filter", "Filter FDB"),
+        Binding("f", "filter", "Find"),  # beside the tree's "/ Filter": 80 columns hold every key
     ]
     sort_key = reactive("mac")
 
