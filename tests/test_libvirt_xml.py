@@ -9,6 +9,7 @@ import pytest
 from kvmtui.collect.libvirt_xml import (
     LibvirtXmlError,
     parse_domain_xml,
+    parse_interface_xml,
     parse_network_xml,
     pci_address,
 )
@@ -382,3 +383,39 @@ def test_forward_without_mode_is_nat_and_prefix_defaults():
     net = parse_network_xml(xml, active=False, persistent=False, autostart=False)
     assert net.forward == "nat"
     assert net.addresses == ("10.1.2.3/8", "fd00::1/64", "172.16.0.1/12")
+
+
+# --- each interface keeps its own element -----------------------------------------------
+
+
+@pytest.mark.parametrize("path", DOMAIN_FILES, ids=lambda p: p.name)
+def test_each_interface_keeps_its_element_and_reads_back_the_same(path):
+    """What a rollback re-attaches is the element itself: read on its own, it is the same NIC."""
+    dom = parse_domain_xml(path.read_text(), state="running", id=1, persistent=True)
+    for nic in dom.interfaces:
+        assert nic.xml is not None and "\n" not in nic.xml
+        if nic.xml.startswith("<interface"):
+            assert parse_interface_xml(nic.xml) == nic
+
+
+def test_the_element_is_kept_whole_without_indentation():
+    xml = """<domain><name>d</name><uuid>u</uuid><devices>
+      <interface type='bridge'>
+        <mac address='52:54:00:00:00:01'/>
+        <source bridge='br0'/>
+        <bandwidth>
+          <inbound average='1000'/>
+        </bandwidth>
+        <model type='virtio'/>
+        <driver name='vhost' queues='4'/>
+        <link state='down'/>
+        <address type='pci' domain='0x0000' bus='0x00' slot='0x07' function='0x0'/>
+      </interface>
+      <hostdev mode='capabilities' type='net'><source><interface>wlan0</interface></source></hostdev>
+    </devices></domain>"""
+    nic, wlan = parse_domain_xml(xml, state="shut off", id=None, persistent=True).interfaces
+    assert nic.xml == ('<interface type="bridge"><mac address="52:54:00:00:00:01" /><source bridge="br0" />'
+                       '<bandwidth><inbound average="1000" /></bandwidth><model type="virtio" />'
+                       '<driver name="vhost" queues="4" /><link state="down" />'
+                       '<address type="pci" domain="0x0000" bus="0x00" slot="0x07" function="0x0" /></interface>')
+    assert wlan.xml == '<hostdev mode="capabilities" type="net"><source><interface>wlan0</interface></source></hostdev>'

@@ -20,7 +20,7 @@ import libvirt
 
 from kvmtui.collect.libvirt_xml import LibvirtXmlError, parse_domain_xml, parse_network_xml
 from kvmtui.errors import LibvirtUnavailable
-from kvmtui.model.libvirt import Domain, Network
+from kvmtui.model.libvirt import Domain, DomainInterface, Network
 
 __all__ = [
     "DEFAULT_URI", "LibvirtState", "collect_libvirt", "open_connection", "resolve_uri",
@@ -152,23 +152,25 @@ def _collect_domains(conn: libvirt.virConnect, problems: list[str]) -> tuple[Dom
         try:
             domain = parse_domain_xml(xml, state=state_name(states[uuid]),
                                       id=dom_id if dom_id >= 0 else None, persistent=uuid in persistent)
-            out.append(replace(domain, defined_macs=_defined_macs(dom, domain)))
+            defined = _definition(dom, domain)
+            out.append(replace(domain, defined_macs=tuple(nic.mac for nic in defined if nic.mac),
+                               defined_interfaces=defined if domain.active else ()))
         except LibvirtXmlError as exc:
             problems.append(f"domain {dom.name()!r}: {exc}")
     return tuple(sorted(out, key=lambda d: d.name))  # listAllDomains order is arbitrary
 
 
-def _defined_macs(dom, domain: Domain) -> tuple[str, ...]:
-    """MACs of the persistent definition: for a running guest it may differ from the live one."""
+def _definition(dom, domain: Domain) -> tuple[DomainInterface, ...]:
+    """The persistent definition's interfaces: for a running guest they may differ from the live ones."""
     if not domain.persistent:
         return ()
     if not domain.active:
-        return tuple(nic.mac for nic in domain.interfaces if nic.mac)
+        return domain.interfaces
     try:
         inactive = parse_domain_xml(dom.XMLDesc(libvirt.VIR_DOMAIN_XML_INACTIVE), state="shut off", id=None, persistent=True)
     except (libvirt.libvirtError, LibvirtXmlError):
         return ()
-    return tuple(nic.mac for nic in inactive.interfaces if nic.mac)
+    return inactive.interfaces
 
 
 def _collect_networks(conn: libvirt.virConnect, problems: list[str]) -> tuple[Network, ...]:

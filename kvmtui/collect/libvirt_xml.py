@@ -26,10 +26,13 @@ Decisions worth knowing:
   it needs the domain and the network together.
 * `<virtualport><parameters>` attributes are kept verbatim as (name, value) pairs:
   they are the IDs an OVS or 802.1Qbg/Qbh switch knows the port by.
+* Each interface also keeps its element whole (`DomainInterface.xml`, indentation
+  dropped): a detach's rollback re-attaches that, not a rebuilt minimal one.
 """
 
 from __future__ import annotations
 
+import copy
 import ipaddress
 import xml.etree.ElementTree as ET
 
@@ -129,6 +132,18 @@ def _mtu(node: ET.Element) -> int | None:
         return None
 
 
+def element_xml(node: ET.Element) -> str:
+    """One element as a compact string: libvirt's indentation dropped, nothing else."""
+    node = copy.deepcopy(node)
+    for child in node.iter():
+        if child.text is not None and not child.text.strip():
+            child.text = None
+        if child.tail is not None and not child.tail.strip():
+            child.tail = None
+    node.tail = None
+    return ET.tostring(node, encoding="unicode")
+
+
 def _endpoint(source: ET.Element | None) -> str | None:
     if source is None or source.get("port") is None:
         return None
@@ -196,6 +211,7 @@ def _interface(node: ET.Element) -> DomainInterface:
         backend=backend.get("type") if backend is not None else None,
         mtu=_mtu(node),
         virtualport_params=_virtualport_params(node),
+        xml=element_xml(node),
     )
 
 
@@ -208,7 +224,7 @@ def _capabilities_nic(node: ET.Element) -> DomainInterface | None:
     return DomainInterface(
         type="hostdev", mac=None, model=None, target=None, source=name, bridge=None,
         network=None, portgroup=None, dev=name, mode=None, link_state=None,
-        alias=alias.get("name") if alias is not None else None,
+        alias=alias.get("name") if alias is not None else None, xml=element_xml(node),
     )
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 # A <virtualport><parameters .../>'s attributes in document order: profileid, interfaceid,
 # instanceid, managerid, typeid, typeidversion (which ones depend on the type).
@@ -37,6 +37,9 @@ class DomainInterface:
     backend: str | None = None  # type='user': "passt", or None for the default (slirp)
     mtu: int | None = None  # <mtu size>: what the guest is told; None means the host side's
     virtualport_params: VirtualportParams = ()
+    # The element itself, compact, as libvirt printed it: a rollback re-attaches exactly this
+    # (PCI slot, link state, mtu, bandwidth, driver...). None in recordings made before.
+    xml: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,10 +51,21 @@ class Domain:
     persistent: bool
     interfaces: tuple[DomainInterface, ...]
     defined_macs: tuple[str, ...] = ()  # MACs in the persistent definition (may differ while running)
+    # A running guest's definition, interface by interface (empty when shut off: `interfaces` is
+    # the definition then). Kept for plans that must put a definition back as it was; left out
+    # of equality, which stays what the guest runs with plus `defined_macs`.
+    defined_interfaces: tuple[DomainInterface, ...] = field(default=(), compare=False)
 
     @property
     def active(self) -> bool:
         return self.id is not None
+
+    def defined_interface(self, mac: str) -> DomainInterface | None:
+        """This MAC's interface in the persistent definition, when the snapshot holds it."""
+        if not self.persistent:
+            return None
+        return next((nic for nic in (self.defined_interfaces if self.active else self.interfaces)
+                     if nic.mac == mac), None)
 
 
 @dataclass(frozen=True, slots=True)

@@ -133,22 +133,41 @@ def plan_attach(intent: AttachInterface, snapshot: Snapshot) -> Plan:
                 (GuestNic(domain.name, mac, True, live, config),), tuple(warnings), (xml,))
 
 
+def _own_xml(nic: DomainInterface) -> str:
+    """The element as libvirt printed it, so an undo re-attaches the same device (PCI slot,
+    link state, mtu, bandwidth, driver...). A live <target dev='vnetN'/> may stay in it:
+    libvirt drops generated names on attach and picks a fresh one. Recordings made before
+    kvmtui kept the element fall back to the few fields the snapshot has."""
+    return nic.xml or interface_xml(nic)
+
+
 def plan_detach(intent: DetachInterface, snapshot: Snapshot) -> Plan:
+    """One step per place, the definition first: each undoes with its own element, and a live
+    detach that fails (or waits for the guest) comes last, after the reliable one."""
     domain = existing_domain(snapshot, intent.domain)
     mac = intent.mac.lower()
-    nic = next((nic for nic in domain.interfaces if nic.mac == mac), None)
+    live_nic = next((nic for nic in domain.interfaces if nic.mac == mac), None) if domain.active else None
+    config_nic = domain.defined_interface(mac)
+    defined = config_nic is not None or mac in domain.defined_macs
+    nic = live_nic or config_nic
     if nic is None:
         raise PlanError("mac", f"guest {domain.name} has no interface {mac}")
-    running, defined = domain.active, mac in domain.defined_macs
     if not intent.live and not intent.config:  # from wherever it is: the running guest, the definition
-        live, config = running, defined
+        live, config = live_nic is not None, defined
     else:
         live, config = _where(domain, intent.live, intent.config)
         if config and not defined:
             raise PlanError("config", f"{mac} is not in guest {domain.name}'s definition (it was plugged in live only)")
-    if nic.type not in ("bridge", "direct"):
-        raise PlanError("mac", f"{mac} is a {nic.type} interface; kvmtui detaches bridge and macvtap interfaces")
-    xml = interface_xml(nic)
+        if live and live_nic is None:
+            raise PlanError("live", f"{mac} is not in the running guest {domain.name} (only in its definition)")
+    for one in (live_nic if live else None, config_nic if config else None):
+        if one is not None and one.type not in ("bridge", "direct"):
+            raise PlanError("mac", f"{mac} is a {one.type} interface; kvmtui detaches bridge and macvtap interfaces")
+    # Without the definition's element (an old recording of a running guest) the few fields:
+    # the live element's alias would match nothing in the definition.
+    config_xml = _own_xml(config_nic) if config_nic else interface_xml(nic)
+    steps = (s.detach(domain.name, config_xml, False, True),) if config else ()
+    steps += (s.detach(domain.name, _own_xml(live_nic), True, False),) if live else ()
     warnings = (f"guest {domain.name} loses its interface {mac} ({nic.source})",)
-    return Plan(intent, f"detach {mac} from {domain.name}", (s.detach(domain.name, xml, live, config),),
-                (GuestNic(domain.name, mac, False, live, config),), warnings, (xml,))
+    return Plan(intent, f"detach {mac} from {domain.name}", steps, (GuestNic(domain.name, mac, False, live, config),),
+                warnings, tuple(dict.fromkeys(step.setting("xml") for step in steps)))
