@@ -35,6 +35,10 @@ PROTOCOL_NUMBERS = {name: number for number, name in ROUTE_PROTOCOLS.items()}
 SCOPE_NUMBERS = {name: number for number, name in SCOPES.items()}
 VLAN_NUMBERS = {name: number for number, name in VLAN_PROTOCOLS.items()}
 IFA_F_NODAD = 0x02  # linux/if_addr.h: no duplicate address detection for this address
+# linux/if_bridge.h, linux/neighbour.h: a bridge's VLAN entries and static FDB entries
+BRIDGE_FLAGS_SELF, BRIDGE_VLAN_INFO_PVID, BRIDGE_VLAN_INFO_UNTAGGED = 2, 2, 4
+NUD_NOARP, NTF_MASTER, NTF_STICKY = 0x40, 0x04, 0x40
+BRPORT_NAMES = {"hairpin": "mode", "flood": "unicast_flood"}  # bridge's words -> IFLA_BRPORT_*
 DETACH_GRACE = 10.0  # seconds a guest OS gets to release a device detached from it live
 Progress = Callable[[int, Step, str], None]  # step number, step, "running" | "done" | "failed" | "undone"
 
@@ -124,13 +128,17 @@ class Executor:
         for number, step in reversed(list(enumerate(done, 1))):
             if step.inverse is None or not step.inverse.settings and step.inverse.action == "link_set":
                 continue
-            try:
-                self._run(step.inverse)
-            except BaseException as exc:  # noqa: BLE001 - keep undoing the rest, report this one
-                errors.append(f"{step.inverse.command}: {_reason(exc)}")
-                continue
-            undone.append(step.inverse)
-            _quietly(progress, number, step.inverse, "undone")
+            for part in (step.inverse, *step.inverse.then):  # the `then` steps need the inverse
+                try:
+                    self._run(part)
+                except BaseException as exc:  # noqa: BLE001 - keep undoing the rest, report this one
+                    errors.append(f"{part.command}: {_reason(exc)}")
+                    if part is step.inverse:
+                        errors += [f"{after.command}: not tried" for after in step.inverse.then]
+                        break
+                    continue
+                undone.append(part)
+                _quietly(progress, number, part, "undone")
         return tuple(undone), tuple(errors)
 
     def _verify(self, plan: Plan) -> tuple[Snapshot, tuple[str, ...], tuple[str, ...]]:
@@ -242,6 +250,21 @@ def _netlink_call(ipr, step: Step, index: Callable[[str], int]) -> None:
             ipr.addr("add", **where, **{key: settings[key] for key in ("broadcast", "label") if key in settings})
     elif step.action in ("route_add", "route_del"):
         ipr.route("add" if step.action == "route_add" else "del", **_route_args(settings, index(step.target)))
+    elif step.action == "brport_set":
+        ipr.brport("set", index=index(step.target), **{BRPORT_NAMES.get(key, key): _brport_value(value)
+                                                        for key, value in settings.items()})
+    elif step.action in ("vlan_add", "vlan_del"):
+        first, _, last = settings["vid"].partition("-")
+        flags = (BRIDGE_VLAN_INFO_PVID if "pvid" in settings else 0) | (
+            BRIDGE_VLAN_INFO_UNTAGGED if "untagged" in settings else 0)
+        own = {"vlan_flags": BRIDGE_FLAGS_SELF} if "self" in settings else {}
+        for vid in range(int(first), int(last or first) + 1):  # one by one: a range drops the flags
+            ipr.vlan_filter("add" if step.action == "vlan_add" else "del", index=index(step.target),
+                            vlan_info={"vid": vid, "flags": flags}, **own)
+    elif step.action == "fdb_add":
+        ipr.fdb("add", ifindex=index(step.target), lladdr=settings["mac"], state=NUD_NOARP,
+                flags=NTF_MASTER | (NTF_STICKY if "sticky" in settings else 0),
+                **({"vlan": int(settings["vlan"])} if "vlan" in settings else {}))
     else:
         raise KvmtuiError(f"unknown step {step.action}")
 
@@ -264,6 +287,10 @@ def _route_args(settings: dict[str, str], oif: int) -> dict[str, object]:
     if "onlink" in settings:
         args["flags"] = RTNH_F_ONLINK
     return args
+
+
+def _brport_value(value: str) -> int:
+    return {"on": 1, "off": 0}[value] if value in ("on", "off") else int(value)
 
 
 def _scope_number(name: str) -> int:

@@ -172,3 +172,56 @@ def test_a_failed_delete_of_a_bond_puts_back_its_slaves_primary_tuning_and_addre
     assert_every_failure_undone(netns, plan)
     bond = parse_bonding_file("kt-bond0", sh("ip", "netns", "exec", netns, "cat", "/proc/net/bonding/kt-bond0"))
     assert [s.name for s in bond.slaves] == ["kt-d0", "kt-d1", "kt-d2"] and bond.primary == "kt-d1"
+
+
+def vlan_filtering_bridge(ns: str) -> None:
+    """kt-br0 (vlan_filtering) with three ports of three kinds, each with other VLAN entries
+    than the default one (vid 1 pvid untagged), a port cost and a static MAC in VLAN 20:
+    kt-d0 (dummy): 10 pvid untagged, 20, 30-32, no vid 1;  kt-d2.100 (VLAN): the default and 20;
+    kt-bond0 (bond of kt-d3): vid 1 tagged, 40 pvid;  kt-br0 itself: 1 untagged, 10 pvid untagged, 20."""
+    dummies(ns, "kt-d0", "kt-d2")
+    sh("ip", "-n", ns, "link", "add", "kt-d3", "type", "dummy")
+    sh("ip", "-n", ns, "link", "add", "link", "kt-d2", "name", "kt-d2.100", "type", "vlan", "id", "100")
+    sh("ip", "-n", ns, "link", "add", "kt-bond0", "type", "bond", "mode", "active-backup", "miimon", "100")
+    sh("ip", "-n", ns, "link", "set", "kt-d3", "master", "kt-bond0")
+    sh("ip", "-n", ns, "link", "add", "kt-br0", "type", "bridge", "vlan_filtering", "1")
+    for port in ("kt-d0", "kt-d2.100", "kt-bond0"):
+        sh("ip", "-n", ns, "link", "set", port, "master", "kt-br0")
+        sh("ip", "-n", ns, "link", "set", port, "up")
+    sh("ip", "-n", ns, "link", "set", "kt-br0", "up")
+    vlans = (("kt-d0", "10", "pvid", "untagged"), ("kt-d0", "20"), ("kt-d0", "30-32"), ("kt-d2.100", "20"),
+             ("kt-bond0", "1"), ("kt-bond0", "40", "pvid"),
+             ("kt-br0", "10", "pvid", "untagged", "self"), ("kt-br0", "20", "self"))
+    for dev, vid, *flags in vlans:
+        sh("bridge", "-n", ns, "vlan", "add", "dev", dev, "vid", vid, *flags)
+    sh("bridge", "-n", ns, "vlan", "del", "dev", "kt-d0", "vid", "1")
+    sh("bridge", "-n", ns, "link", "set", "dev", "kt-d2.100", "cost", "70")
+    sh("bridge", "-n", ns, "fdb", "add", "52:54:00:00:00:20", "dev", "kt-d0", "master", "static", "vlan", "20")
+
+
+@pytest.mark.parametrize("name", ["kt-br0", "kt-d2.100", "kt-bond0"])
+def test_a_failed_delete_puts_back_the_bridge_vlan_entries(netns, name):
+    """Deleting the bridge releases every port; deleting a VLAN or bond port releases that
+    one: either way the ports, and the bridge itself, come back with their VLAN entries."""
+    from kvmtui.collect.snapshot import collect_snapshot
+    from kvmtui.plan import DeleteLink, make_plan
+    from tests.test_delete_undo import assert_every_failure_undone, no_dad
+
+    no_dad(netns)
+    vlan_filtering_bridge(netns)
+    def vlans() -> list[dict]:  # in ifname order: a device put back has a new ifindex
+        return sorted(json.loads(sh("bridge", "-n", netns, "-j", "vlan", "show")), key=lambda v: v["ifname"])
+
+    before = vlans()
+    assert len(before) == 4
+    plan = make_plan(DeleteLink(name), collect_snapshot(netns=netns, with_libvirt=False))
+    undo = {after.command for st in plan.steps if st.inverse for after in st.inverse.then}
+    expected = {"kt-br0": {"bridge vlan add dev kt-d0 vid 10 pvid untagged", "bridge vlan add dev kt-d0 vid 30-32",
+                           "bridge vlan del dev kt-d0 vid 1", "bridge vlan add dev kt-br0 vid 20 self",
+                           "bridge fdb add 52:54:00:00:00:20 dev kt-d0 master static vlan 20",
+                           "bridge vlan add dev kt-bond0 vid 1", "bridge vlan add dev kt-bond0 vid 40 pvid"},
+                "kt-d2.100": {"bridge link set dev kt-d2.100 cost 70", "bridge vlan add dev kt-d2.100 vid 20"},
+                "kt-bond0": {"bridge vlan add dev kt-bond0 vid 1", "bridge vlan add dev kt-bond0 vid 40 pvid"}}[name]
+    assert expected <= undo, undo
+    assert_every_failure_undone(netns, plan)
+    assert vlans() == before

@@ -16,11 +16,15 @@ from kvmtui.plan import DeleteLink, Plan, make_plan
 from kvmtui.plan import steps as s
 from tests.conftest import sh
 from tests.test_apply_netns import host_state as full_state
+from tests.topologies import ns_json
 
 
 def host_state(ns: str) -> dict:
     """What an administrator compares, without running timers (forward_delay_timer...) and
-    ifindexes: a deleted device comes back with a new one, all else as it was."""
+    ifindexes: a deleted device comes back with a new one, all else as it was. Besides
+    links, addresses, routes and bridge ports: the bridges' VLAN entries and the static FDB
+    entries an administrator added. Not the kernel's permanent entries: a bridge that took
+    a port's MAC holds that entry on the port, one re-created with that MAC on itself."""
     def clean(value):
         if isinstance(value, dict):
             return {k: clean(v) for k, v in value.items() if not k.endswith("_timer") and k != "ifindex"}
@@ -28,7 +32,11 @@ def host_state(ns: str) -> dict:
             return [clean(v) for v in value]
         return value
 
-    return clean(full_state(ns))
+    state = clean(full_state(ns))
+    state["bridge"].sort(key=json.dumps)  # it was in ifindex order
+    fdb = [e for e in ns_json(ns, "bridge", "-j", "fdb", "show") if e.get("state") == "static"]
+    return state | {"vlan": sorted(ns_json(ns, "bridge", "-j", "vlan", "show"), key=json.dumps),
+                    "fdb": sorted(fdb, key=json.dumps)}
 
 
 def no_dad(ns: str) -> None:
@@ -95,4 +103,31 @@ def test_a_failed_delete_of_a_bridge_with_ports_puts_everything_back(netns):
     sh("ip", "-n", netns, "route", "add", "10.99.0.0/16", "via", "10.9.0.254")
     plan = make_plan(DeleteLink("kt-br0"), collect_snapshot(netns=netns, with_libvirt=False))
     assert [st.command for st in plan.steps][-1] == "ip link del kt-br0"
+    assert_every_failure_undone(netns, plan)
+
+
+def test_a_failed_delete_of_a_bridge_gives_its_ports_back_their_settings_and_static_macs(netns):
+    """A port released from its bridge forgets its cost, priority, hairpin, learning and the
+    MACs pinned on it: the undo sets them again, and sets nothing the kernel gives anyway."""
+    no_dad(netns)
+    for n in (1, 2):
+        sh("ip", "-n", netns, "link", "add", f"kt-p{n}", "type", "veth", "peer", "name", f"kt-q{n}")
+    sh("ip", "-n", netns, "link", "add", "kt-br0", "type", "bridge")
+    for n in (1, 2):
+        sh("ip", "-n", netns, "link", "set", f"kt-p{n}", "master", "kt-br0")
+        sh("ip", "-n", netns, "link", "set", f"kt-p{n}", "up")
+        sh("ip", "-n", netns, "link", "set", f"kt-q{n}", "up")
+    sh("ip", "-n", netns, "link", "set", "kt-br0", "up")
+    sh("bridge", "-n", netns, "link", "set", "dev", "kt-p1", "cost", "50", "priority", "7", "hairpin", "on",
+       "learning", "off")
+    sh("bridge", "-n", netns, "link", "set", "dev", "kt-p2", "flood", "off", "isolated", "on")
+    sh("bridge", "-n", netns, "fdb", "add", "52:54:00:12:34:56", "dev", "kt-p1", "master", "static")
+    sh("bridge", "-n", netns, "fdb", "add", "52:54:00:12:34:57", "dev", "kt-p2", "master", "static", "sticky")
+    plan = make_plan(DeleteLink("kt-br0"), collect_snapshot(netns=netns, with_libvirt=False))
+    undo = [after.command for st in plan.steps if st.inverse for after in st.inverse.then]
+    assert undo == ["bridge link set dev kt-p2 flood off isolated on",  # released last to first
+                    "bridge fdb add 52:54:00:12:34:57 dev kt-p2 master static sticky",
+                    "bridge link set dev kt-p1 cost 50 priority 7 hairpin on learning off",
+                    "bridge fdb add 52:54:00:12:34:56 dev kt-p1 master static"]
+    assert not any(c.startswith("bridge ") for c in plan.commands)  # the delete itself takes them along
     assert_every_failure_undone(netns, plan)

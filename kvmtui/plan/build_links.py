@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from kvmtui.model import Link, Route, Snapshot
 from kvmtui.plan import steps as s
+from kvmtui.plan.bridge_undo import bridge_restore, port_restore
 from kvmtui.plan.expect import AddressOn, Expectation, LinkGone, LinkPresent, LinkSetting, RouteVia
 from kvmtui.plan.intents import CreateBond, CreateBridge, CreateVlan, DeleteLink
 from kvmtui.plan.model import Plan
@@ -290,10 +291,14 @@ def plan_delete(intent: DeleteLink, snapshot: Snapshot) -> Plan:
     steps += moved.off
     if link.is_up:  # down first: undone, it comes up with its ports back, and so with their MAC
         steps.append(s.link_set(link.ifname, (("state", "down"),), (("state", "up"),)))
-    steps += [s.link_set(m.ifname, (("master", ""),), (("master", link.ifname),)) for m in reversed(members)]
+    # A bridge forgets what it knew of a port it releases: the undo tells it again.
+    steps += [s.undone_with(s.link_set(m.ifname, (("master", ""),), (("master", link.ifname),)),
+                            port_restore(snapshot, m)) for m in reversed(members)]
     if link.master:  # undone right after the device is back: a VLAN returns into its bridge
-        steps.append(s.link_set(link.ifname, (("master", ""),), (("master", link.master),)))
-    steps.append(s.link_del(link.ifname, inverse=_recreate(link)))
+        steps.append(s.undone_with(s.link_set(link.ifname, (("master", ""),), (("master", link.master),)),
+                                   port_restore(snapshot, link)))
+    own = bridge_restore(snapshot, link) if link.kind == "bridge" else []
+    steps.append(s.undone_with(s.link_del(link.ifname, inverse=_recreate(link)), own))
     # The bonding driver closes the slaves it releases; a bridge leaves its ports as they were.
     reopened = [m for m in members if m.is_up] if link.kind == "bond" else []
     steps += [s.link_set(m.ifname, (("state", "up"),), (("state", "down"),)) for m in reopened]

@@ -5,7 +5,7 @@ earlier step has no index until the plan runs."""
 from __future__ import annotations
 
 import shlex
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 q = shlex.quote  # names in the commands shown: copied into a shell, `a;b` stays one word
 
@@ -15,10 +15,14 @@ Settings = tuple[tuple[str, str], ...]  # ip's own words: (("mode", "802.3ad"), 
 @dataclass(frozen=True, slots=True)
 class Step:
     action: str  # link_add link_set link_del addr_add addr_del route_add route_del attach detach
+    # and, in inverses only: brport_set vlan_add vlan_del fdb_add
     target: str  # the device (or domain) it changes
     settings: Settings = ()
     command: str = ""
     inverse: Step | None = field(default=None, compare=False)
+    # Run right after this step, in an undo: what the kernel forgot when the forward step
+    # ran and this one does not set back (a released bridge port's cost, VLANs, static MACs).
+    then: tuple[Step, ...] = field(default=(), compare=False)
 
     @property
     def touches_libvirt(self) -> bool:
@@ -70,6 +74,40 @@ def _link_set_command(name: str, settings: Settings, kind: str | None) -> str:
         else:
             words.append(f"{key} {value}")
     return f"ip link set {q(name)}" + (f" type {kind}" if kind else "") + f" {' '.join(words)}"
+
+
+def undone_with(step: Step, after: list[Step] | tuple[Step, ...]) -> Step:
+    """`step` whose inverse is followed by `after`: steps that exist on the undo side only."""
+    if not after or step.inverse is None:
+        return step
+    return replace(step, inverse=replace(step.inverse, then=step.inverse.then + tuple(after)))
+
+
+def brport_set(port: str, settings: Settings) -> Step:
+    """A bridge port's own settings, in `bridge link set`'s words (cost 50, hairpin on)."""
+    return Step("brport_set", port, settings, f"bridge link set dev {q(port)} {_words(settings)}")
+
+
+def vlan_add(dev: str, vids: str, pvid: bool = False, untagged: bool = False, own: bool = False) -> Step:
+    """VLAN entries of a bridge port, or of the bridge itself (`own`: bridge's `self`);
+    `vids` is one VLAN or a range, "30-39"."""
+    flags = tuple(word for word, on in (("pvid", pvid), ("untagged", untagged), ("self", own)) if on)
+    words = "".join(f" {word}" for word in flags)
+    return Step("vlan_add", dev, (("vid", vids),) + tuple((word, "on") for word in flags),
+                f"bridge vlan add dev {q(dev)} vid {vids}{words}")
+
+
+def vlan_del(dev: str, vids: str, own: bool = False) -> Step:
+    return Step("vlan_del", dev, (("vid", vids),) + ((("self", "on"),) if own else ()),
+                f"bridge vlan del dev {q(dev)} vid {vids}" + (" self" if own else ""))
+
+
+def fdb_add(port: str, mac: str, vlan: int | None = None, sticky: bool = False) -> Step:
+    """A static entry of the bridge's FDB (`master static`): not aged out, not a local address."""
+    settings: Settings = (("mac", mac),) + ((("vlan", str(vlan)),) if vlan is not None else ()) + (
+        (("sticky", "on"),) if sticky else ())
+    words = (f" vlan {vlan}" if vlan is not None else "") + (" sticky" if sticky else "")
+    return Step("fdb_add", port, settings, f"bridge fdb add {mac} dev {q(port)} master static{words}")
 
 
 def addr_add(dev: str, cidr: str, broadcast: str | None = None, label: str | None = None) -> Step:
