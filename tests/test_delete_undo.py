@@ -89,7 +89,8 @@ def assert_every_failure_undone(ns: str, plan: Plan) -> None:
                                  + changes(before, after))
 
 
-def test_a_failed_delete_of_a_bridge_with_ports_puts_everything_back(netns):
+def bridge_with_two_veth_ports(netns: str) -> None:
+    """kt-br0, up, with ports kt-p1 and kt-p2 (veths whose far ends kt-q1/kt-q2 are up)."""
     no_dad(netns)
     for n in (1, 2):
         sh("ip", "-n", netns, "link", "add", f"kt-p{n}", "type", "veth", "peer", "name", f"kt-q{n}")
@@ -99,6 +100,10 @@ def test_a_failed_delete_of_a_bridge_with_ports_puts_everything_back(netns):
         sh("ip", "-n", netns, "link", "set", f"kt-p{n}", "up")
         sh("ip", "-n", netns, "link", "set", f"kt-q{n}", "up")
     sh("ip", "-n", netns, "link", "set", "kt-br0", "up")
+
+
+def test_a_failed_delete_of_a_bridge_with_ports_puts_everything_back(netns):
+    bridge_with_two_veth_ports(netns)
     sh("ip", "-n", netns, "addr", "add", "10.9.0.1/24", "dev", "kt-br0")
     sh("ip", "-n", netns, "route", "add", "10.99.0.0/16", "via", "10.9.0.254")
     plan = make_plan(DeleteLink("kt-br0"), collect_snapshot(netns=netns, with_libvirt=False))
@@ -109,15 +114,7 @@ def test_a_failed_delete_of_a_bridge_with_ports_puts_everything_back(netns):
 def test_a_failed_delete_of_a_bridge_gives_its_ports_back_their_settings_and_static_macs(netns):
     """A port released from its bridge forgets its cost, priority, hairpin, learning and the
     MACs pinned on it: the undo sets them again, and sets nothing the kernel gives anyway."""
-    no_dad(netns)
-    for n in (1, 2):
-        sh("ip", "-n", netns, "link", "add", f"kt-p{n}", "type", "veth", "peer", "name", f"kt-q{n}")
-    sh("ip", "-n", netns, "link", "add", "kt-br0", "type", "bridge")
-    for n in (1, 2):
-        sh("ip", "-n", netns, "link", "set", f"kt-p{n}", "master", "kt-br0")
-        sh("ip", "-n", netns, "link", "set", f"kt-p{n}", "up")
-        sh("ip", "-n", netns, "link", "set", f"kt-q{n}", "up")
-    sh("ip", "-n", netns, "link", "set", "kt-br0", "up")
+    bridge_with_two_veth_ports(netns)
     sh("bridge", "-n", netns, "link", "set", "dev", "kt-p1", "cost", "50", "priority", "7", "hairpin", "on",
        "learning", "off")
     sh("bridge", "-n", netns, "link", "set", "dev", "kt-p2", "flood", "off", "isolated", "on")
