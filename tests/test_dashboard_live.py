@@ -56,7 +56,7 @@ async def test_tree_shows_uplink_bridge_tap_and_says_live(make_netns):
         assert ports[:3] == ["tap0", "tap1", "tap2"] and "bridge" in str(bridge.label)
         assert label_name(tree_node(app, "tap3").parent) == "br1"
         await pilot.pause(2.5)  # quiet: the age of the last event-driven read grows
-        assert " · live" in status_line(app) and " old" not in status_line(app)
+        assert " · live, read " in status_line(app) and " old" not in status_line(app)
 
 
 def send_frame_from(ifname: str, source_mac: str) -> None:

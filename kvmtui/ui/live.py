@@ -176,11 +176,12 @@ class LiveUpdates:
 
     # -- what the status line says of the data ------------------------------------------
     def kernel_freshness(self, snapshot: Snapshot) -> str:
-        """"live" while events keep it current; otherwise the age of what is shown."""
+        """"live" while events keep it current, with the time of the last read (a quiet host
+        is not re-read: nothing changed); otherwise the age of what is shown."""
         netlink = self.sources.get("netlink")  # None: not started yet (it says so when it fails)
         slow = self._collecting and time.monotonic() - self._last_collect > SLOW
         if (netlink is None or netlink.ok) and not self._collect_failed and not slow:
-            return "live"
+            return f"live, read {snapshot.host.taken_at[11:19]} UTC"
         age = time.monotonic() - snapshot.monotonic
         why = "refresh failed" if self._collect_failed else "refreshing" if slow else "no events"
         return f"data of {snapshot.host.taken_at[11:19]} UTC, {age:.0f} s old ({why})"
