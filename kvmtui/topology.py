@@ -13,10 +13,9 @@ import re
 from collections import defaultdict
 from dataclasses import dataclass
 
-from kvmtui.audit.facts import guests_in_view, is_tap, libvirt_helper_tap
+from kvmtui.facts import STACKED_KINDS, guest_key, guests_in_view, is_tap, libvirt_helper_tap, link_key
 from kvmtui.model import Bond, Domain, DomainInterface, Link, Network, Snapshot
 
-STACKED_KINDS = {"vlan", "macvlan", "macvtap", "ipvlan", "ipvtap"}
 GROUP_GUEST_NICS = "group:guest-nics"
 GROUP_ORPHANS = "group:orphans"
 
@@ -40,10 +39,6 @@ class _Edge:
     role: str
     priority: int  # lower wins when choosing where a node is shown in full
     ref_only: bool = False
-
-
-def link_key(ifname: str) -> str:
-    return f"link:{ifname}"
 
 
 def natural(text: str) -> tuple:
@@ -119,7 +114,7 @@ class _Graph:
         running_targets = {nic.target for d in domains if d.active for nic in d.interfaces if nic.target}
         for domain in domains:
             for number, nic in enumerate(domain.interfaces):
-                key = f"guest:{domain.uuid}:{number}"
+                key = guest_key(domain, number)
                 self.labels[key] = ("guest", domain.name, domain.state, _guest_summary(nic))
                 parent = self._guest_parent(domain, nic, in_view)
                 if parent is not None:

@@ -9,11 +9,11 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 
+from kvmtui.facts import ZERO_MAC
 from kvmtui.model import Bond, FdbEntry, Link, Network, Snapshot
 from kvmtui.model.libvirt import Portgroup, Vlan, effective_vlan
 from kvmtui.topology import TopologyNode, link_summary
 
-ZERO_MAC = "00:00:00:00:00:00"
 
 
 @dataclass(frozen=True, slots=True)

@@ -7,8 +7,8 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterator
 
-from kvmtui.audit.facts import ZERO_MAC, link_key
 from kvmtui.audit.findings import Finding
+from kvmtui.facts import ZERO_MAC, link_key
 from kvmtui.model import Bond, BondInfo, BondSlave, BondSlaveInfo, Link, Snapshot
 
 RULES = {

@@ -7,10 +7,12 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterator
 
-from kvmtui.audit.facts import (
+from kvmtui.audit.findings import Finding
+from kvmtui.facts import (
     claimed_targets,
     global_addresses,
     guest_nics,
+    guest_key,
     guest_subject,
     guests_in_view,
     is_downstream_port,
@@ -20,7 +22,6 @@ from kvmtui.audit.facts import (
     link_key,
     ports,
 )
-from kvmtui.audit.findings import Finding
 from kvmtui.model import BridgeInfo, BridgePortInfo, Link, Snapshot
 
 RULES = {
@@ -170,7 +171,7 @@ def mac_two_ports(snapshot: Snapshot) -> Iterator[Finding]:
         if not elsewhere:
             continue
         yield Finding(
-            "bridge-mac-two-ports", "warning", f"guest:{domain.uuid}:{number}", guest_subject(domain, nic),
+            "bridge-mac-two-ports", "warning", guest_key(domain, number), guest_subject(domain, nic),
             f"the MAC of guest {domain.name} ({nic.target}) is in {tap.master}'s FDB on "
             f"{', '.join(elsewhere)}",
             "another machine uses the guest's MAC, or a loop sends its frames back: traffic for "

@@ -8,7 +8,8 @@ from collections import defaultdict
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from kvmtui.audit.facts import (
+from kvmtui.audit.findings import Finding
+from kvmtui.facts import (
     MACV_KINDS,
     STACKED_KINDS,
     claimed_targets,
@@ -23,7 +24,6 @@ from kvmtui.audit.facts import (
     libvirt_read,
     link_key,
 )
-from kvmtui.audit.findings import Finding
 from kvmtui.model import MacvlanInfo, Network, Snapshot
 
 RULES = {

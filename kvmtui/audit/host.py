@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from kvmtui.audit.facts import BRIDGE_NF_CALL_IPTABLES, MACV_KINDS, guest_bridges, is_nic, link_key, sysctl, uppers
 from kvmtui.audit.findings import Finding
+from kvmtui.facts import BRIDGE_NF_CALL_IPTABLES, MACV_KINDS, guest_bridges, is_nic, link_key, sysctl, uppers
 from kvmtui.model import Link, Snapshot
 
 RULES = {

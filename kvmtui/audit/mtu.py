@@ -7,8 +7,8 @@ from __future__ import annotations
 import ipaddress
 from collections.abc import Iterator
 
-from kvmtui.audit.facts import STACKED_KINDS, is_downstream_port, link_key
 from kvmtui.audit.findings import Finding
+from kvmtui.facts import STACKED_KINDS, is_downstream_port, link_key
 from kvmtui.model import Link, Snapshot, VxlanInfo
 
 RULES = {

@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 import textwrap
 
-from kvmtui.audit.facts import kernel_read, libvirt_read
 from kvmtui.audit.findings import Finding, counts, counts_text, reaches
+from kvmtui.facts import kernel_read, libvirt_read
 from kvmtui.model import Snapshot
 from kvmtui.serialize import to_jsonable
 

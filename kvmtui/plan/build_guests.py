@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 from xml.sax.saxutils import quoteattr
 
+from kvmtui.facts import uppers
 from kvmtui.model import Domain, DomainInterface, Link, Snapshot
 from kvmtui.plan import steps as s
 from kvmtui.plan.expect import GuestNic
@@ -66,9 +67,9 @@ def _uses_of(snapshot: Snapshot, lower: Link) -> list[str]:
         uses.append("a bridge" + (f" with ports {', '.join(ports)}" if ports else ""))
     if lower.master:
         uses.append(f"{'slave' if (snapshot.link(lower.master) or lower).kind == 'bond' else 'port'} of {lower.master}")
-    stacked = [link.ifname for link in snapshot.links
-               if (link.link == lower.ifname and link.kind in ("vlan", "macvlan", "macvtap"))
-               or (link.kind == "vxlan" and getattr(link.info_data, "link", None) == lower.ifname)]
+    stacked = [link.ifname for link in uppers(snapshot).get(lower.ifname, ())]
+    stacked += [link.ifname for link in snapshot.links
+                if link.kind == "vxlan" and getattr(link.info_data, "link", None) == lower.ifname]
     uses += [f"devices on it: {', '.join(stacked)}"] if stacked else []
     guests = sorted({d.name for d in snapshot.domains for nic in d.interfaces
                      if nic.type == "direct" and nic.dev == lower.ifname})

@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass
 
+from kvmtui.facts import STACKED_KINDS
 from kvmtui.model import Snapshot
 from kvmtui.plan.model import Plan
 from kvmtui.plan.simulate import simulate
@@ -111,7 +112,6 @@ def tree_diff(before: tuple[TopologyNode, ...], after: tuple[TopologyNode, ...])
     return tuple(lines)
 
 
-STACKED_KINDS = ("vlan", "macvlan", "macvtap", "ipvlan", "ipvtap")  # IFLA_LINK is the parent they send through
 
 
 def session_path(snapshot: Snapshot, carrying: set[str]) -> dict[str, str]:

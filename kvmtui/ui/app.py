@@ -184,7 +184,7 @@ class KvmtuiApp(LiveUpdates, WizardFlow, App[int]):
         host = snapshot.host
         title = host.hostname + (f" netns {host.netns}" if host.netns else "")
         tree = self.query_one(TopologyTree)
-        tree.show_forest(self.forest, title)
+        tree.show_forest(self.forest, title, snapshot)
         if self.selected is None:  # the details show the first node at once, not after a key
             tree.highlight_first()
         self.show_details()

@@ -7,6 +7,7 @@ from textual.binding import Binding
 from textual.widgets import Tree
 from textual.widgets.tree import TreeNode
 
+from kvmtui.facts import guest_key
 from kvmtui.model import Snapshot
 from kvmtui.render import node_label
 from kvmtui.topology import TopologyNode, link_key
@@ -23,7 +24,7 @@ def search_texts(snapshot: Snapshot | None) -> dict[str, str]:
     for domain in snapshot.domains:
         for number, nic in enumerate(domain.interfaces):
             facts = [domain.name, nic.mac or "", nic.target or "", nic.type, nic.model or ""]
-            texts[f"guest:{domain.uuid}:{number}"] = facts
+            texts[guest_key(domain, number)] = facts
             if nic.target:
                 guests_on.setdefault(nic.target, []).extend((domain.name, nic.mac or ""))
     for link in snapshot.links:
@@ -70,10 +71,12 @@ class TopologyTree(Tree[str]):
         self._filter = ""
         self._collapsed: set[str] = set()
         self._faces: dict[str, tuple] = {}  # key -> what its label was built from
+        self._snapshot: Snapshot | None = None  # what the forest was built from: `/` searches it too
         self._texts: tuple[object, dict[str, str]] = (None, {})  # snapshot -> search_texts of it
 
-    def show_forest(self, forest: tuple[TopologyNode, ...], title: str) -> None:
+    def show_forest(self, forest: tuple[TopologyNode, ...], title: str, snapshot: Snapshot | None = None) -> None:
         """Update in place: a new tap on a 1,000-node host changes one line, not the tree."""
+        self._snapshot = snapshot
         if forest == self._forest and str(self.root.label) == title:
             return
         self._forest = forest
@@ -89,13 +92,12 @@ class TopologyTree(Tree[str]):
         self._rebuild()
 
     def _filtered(self) -> tuple[TopologyNode, ...]:
-        """The forest through the filter. MACs come from the app's snapshot (the one this
-        forest was built from), indexed once per snapshot and only while filtering."""
+        """The forest through the filter. MACs come from the snapshot the forest was built
+        from, indexed once per snapshot and only while filtering."""
         if not self._filter:
             return self._forest
-        snapshot = getattr(self.app, "snapshot", None)
-        if self._texts[0] is not snapshot:
-            self._texts = (snapshot, search_texts(snapshot))
+        if self._texts[0] is not self._snapshot:
+            self._texts = (self._snapshot, search_texts(self._snapshot))
         return filter_forest(self._forest, self._filter, self._texts[1])
 
     def _rebuild(self) -> None:

@@ -1,7 +1,7 @@
-"""Facts about a Snapshot that several rules need (pure helpers).
+"""Facts about a Snapshot that the topology, the audit's rules and the plans share (pure).
 
-Rules judge only what the snapshot really holds: a snapshot without its kernel part,
-or without libvirt, must not produce findings about what it did not read.
+Only what the snapshot really holds counts: a snapshot without its kernel part, or
+without libvirt, must not yield orphans or findings about what it did not read.
 """
 
 from __future__ import annotations
