@@ -7,8 +7,9 @@
 Exit codes: 0 done, 1 a problem the user can act on (one clear line on stderr),
 2 usage, 3 a change failed and was rolled back, 4 a change failed and could not be fully
 undone. A user error never prints a traceback.
-`audit` is for scripts: 0 when no finding reaches --fail-on, 1 when one does, 2 on usage
-or when the snapshot cannot be had (collection error, unreadable file).
+`audit` is for scripts: 0 when no finding reaches --fail-on, 1 when one does, 2 on usage,
+when the snapshot cannot be had (collection error, unreadable or malformed file), or when
+the audit itself fails (a bug: the traceback is shown), never 1.
 """
 
 from __future__ import annotations
@@ -17,11 +18,13 @@ import argparse
 import json
 import os
 import sys
+import traceback
 from datetime import datetime
 
 from kvmtui import __version__
-from kvmtui.errors import KvmtuiError, SnapshotFileError
+from kvmtui.errors import KvmtuiError
 from kvmtui.model import Snapshot
+from kvmtui.serialize import read_snapshot_file
 
 
 def _interval(text: str) -> float:
@@ -70,19 +73,6 @@ def load_snapshot(args: argparse.Namespace) -> Snapshot:
     return collect_snapshot(netns=args.netns, uri=args.connect, with_libvirt=not args.no_libvirt)
 
 
-def read_snapshot_file(path: str) -> Snapshot:
-    from kvmtui.serialize import snapshot_from_document
-
-    try:
-        with open(path, encoding="utf-8") as handle:
-            document = json.load(handle)
-    except OSError as exc:
-        raise SnapshotFileError(path, exc.strerror or str(exc)) from None
-    except json.JSONDecodeError as exc:
-        raise SnapshotFileError(path, f"not JSON ({exc.msg} at line {exc.lineno})") from None
-    return snapshot_from_document(document, path)
-
-
 def run_dump(args: argparse.Namespace) -> int:
     from kvmtui.serialize import snapshot_document, to_jsonable
     from kvmtui.topology import build_forest
@@ -106,7 +96,8 @@ def run_dump(args: argparse.Namespace) -> int:
 
 
 def run_audit(args: argparse.Namespace) -> int:
-    """Exit 0: nothing reaches --fail-on; 1: something does; 2: the snapshot could not be had."""
+    """Exit 0: nothing reaches --fail-on; 1: something does; 2: the snapshot could not be had
+    or the audit failed."""
     from kvmtui.audit import audit, reaches
     from kvmtui.audit.report import json_report, markdown_report, text_report
 
@@ -123,13 +114,15 @@ def run_audit(args: argparse.Namespace) -> int:
     if refusal:
         print(f"kvmtui: {refusal}", file=sys.stderr)
         return 2
-    findings = audit(snapshot, previous)
-    if args.format == "json":
-        sys.stdout.write(json_report(snapshot, findings, args.fail_on))
-    elif args.format == "markdown":
-        sys.stdout.write(markdown_report(snapshot, findings))
-    else:
-        sys.stdout.write(text_report(snapshot, findings))
+    try:
+        findings = audit(snapshot, previous)
+        report = (json_report(snapshot, findings, args.fail_on) if args.format == "json"
+                  else markdown_report(snapshot, findings) if args.format == "markdown" else text_report(snapshot, findings))
+    except Exception:  # a bug, not a finding: exit 1 would tell a cron job the host is at fault
+        traceback.print_exc()
+        print("kvmtui: the audit itself failed (a bug in kvmtui: the traceback above is for a report)", file=sys.stderr)
+        return 2
+    sys.stdout.write(report)
     return 1 if reaches(findings, args.fail_on) else 0
 
 

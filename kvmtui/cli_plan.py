@@ -94,11 +94,11 @@ def run_plan(args: argparse.Namespace) -> int:
     from rich.console import Console
 
     from kvmtui.apply import Executor, ReadOnlyRefused
-    from kvmtui.cli import read_snapshot_file
     from kvmtui.collect.snapshot import collect_snapshot
     from kvmtui.plan import PlanError, make_plan
     from kvmtui.plan.diff import confirmation
     from kvmtui.render import confirmation_text
+    from kvmtui.serialize import read_snapshot_file
 
     if args.what == "attach" and args.mode and not args.macvtap:
         print("kvmtui: --mode is the macvtap mode: it needs --macvtap (a bridge interface has none)", file=sys.stderr)

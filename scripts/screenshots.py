@@ -21,7 +21,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from kvmtui.cli import read_snapshot_file  # noqa: E402
+from kvmtui.serialize import read_snapshot_file  # noqa: E402
 from kvmtui.topology import walk  # noqa: E402
 from kvmtui.ui.app import DashboardOptions, KvmtuiApp  # noqa: E402
 from kvmtui.ui.topology_pane import TopologyTree  # noqa: E402

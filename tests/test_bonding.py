@@ -604,3 +604,58 @@ def test_collect_in_another_namespace_has_no_sysfs_fallback(tmp_path):
     bonds, problems = collect_bonds(["bond0"], proc_dir=tmp_path, sysfs_net=None)
     assert bonds == ()
     assert problems == (f"bond0: cannot read {tmp_path}/bond0 (no such file or directory), and sysfs cannot show this namespace",)
+
+
+# -- slave blocks that cannot be so --------------------------------------------------------
+
+_HEADER = ("Ethernet Channel Bonding Driver: v3.7.1 (April 27, 2011)\n\n"
+           "Bonding Mode: fault-tolerance (active-backup)\nMII Status: up\n")
+
+
+def _slave_block(name: str, mii: str = "up", failures: str = "0") -> str:
+    """One slave's block; a name of "" gives the bare `Slave Interface:` line."""
+    return f"\nSlave Interface:{' ' + name if name else ''}\nMII Status: {mii}\nLink Failure Count: {failures}\n"
+
+
+def test_a_slave_without_a_name_is_a_problem_not_a_slave():
+    bond = parse_bonding_file("bond0", _HEADER + _slave_block("") + _slave_block("eth1"))
+    assert [s.name for s in bond.slaves] == ["eth1"]
+    assert bond.problems == ("slave block 1 has a 'Slave Interface:' line without a name: not shown",)
+
+
+def test_a_slave_listed_twice_is_shown_once_with_a_problem():
+    bond = parse_bonding_file("bond0", _HEADER + _slave_block("eth0") + _slave_block("eth0", "down", "7"))
+    assert [(s.name, s.mii_status, s.link_failure_count) for s in bond.slaves] == [("eth0", "up", 0)]
+    assert bond.problems == ("slave eth0 is listed twice: only the first is shown",)
+
+
+def test_a_negative_link_failure_count_is_a_problem_not_a_count():
+    bond = parse_bonding_file("bond0", _HEADER + _slave_block("eth0", failures="-1") + _slave_block("eth1"))
+    assert [s.name for s in bond.slaves] == ["eth1"]
+    assert bond.problems == ("slave eth0: 'Link Failure Count: -1' is not a count: not shown",)
+
+
+def test_collect_reports_the_bonding_file_problems(tmp_path):
+    (tmp_path / "bond0").write_text(_HEADER + _slave_block("eth0") + _slave_block("eth0"))
+    bonds, problems = collect_bonds(["bond0"], proc_dir=tmp_path, sysfs_net=None)
+    assert [s.name for s in bonds[0].slaves] == ["eth0"]
+    assert problems == (f"bond0: {tmp_path / 'bond0'}: slave eth0 is listed twice: only the first is shown",)
+
+
+def test_sysfs_negative_failure_count_and_a_slave_listed_twice_are_problems(tmp_path):
+    root = _lacp_tree(tmp_path)
+    (root / "bond0/bonding/slaves").write_text("eth0 eth1 eth0\n")
+    (root / "eth1/bonding_slave/link_failure_count").write_text("-1\n")
+    bond = read_bond_sysfs("bond0", root)
+    assert [s.name for s in bond.slaves] == ["eth0"]
+    assert bond.problems == ("slave eth1: link_failure_count -1 is not a count: not shown",
+                             "slave eth0 is listed twice: only the first is shown")
+
+
+def test_8000_slaves_parse_in_one_pass():
+    """Functional: every slave of a very large bond, in order (the timing is in the bench)."""
+    text = _HEADER + "".join(_slave_block(f"eth{n}", failures=str(n)) for n in range(8000))
+    bond = parse_bonding_file("bond0", text)
+    assert len(bond.slaves) == 8000 and bond.problems == ()
+    assert [(s.name, s.link_failure_count) for s in bond.slaves[::1999]] == [
+        ("eth0", 0), ("eth1999", 1999), ("eth3998", 3998), ("eth5997", 5997), ("eth7996", 7996)]

@@ -166,3 +166,18 @@ def test_unknown_namespace_is_1_but_2_for_audit():
     assert (dump.returncode, audit.returncode) == (1, 2)
     assert dump.stderr == audit.stderr
     assert dump.stderr == "kvmtui: network namespace 'kt-no-such-namespace' does not exist (see `ip netns list`)\n"
+
+
+def test_from_refuses_what_is_not_a_regular_file_and_malformed_files_exit_2_in_audit(tmp_path):
+    """A FIFO would block and /dev/zero never ends: one line, at once; audit says 2, not 1 (a finding)."""
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+    proc = kvmtui("--from", str(fifo), "dump")
+    assert (proc.returncode, proc.stderr) == (
+        1, f"kvmtui: cannot read snapshot {fifo}: not a regular file (a FIFO): give a file written by `kvmtui dump --json`\n")
+    assert kvmtui("audit", "--from", "/dev/zero").returncode == 2
+    latin1 = tmp_path / "latin1.json"
+    latin1.write_bytes(b'{"host": "caf\xe9"}')
+    for argv, code in ((("--from", str(latin1), "dump"), 1), (("audit", "--from", str(latin1)), 2)):
+        proc = kvmtui(*argv)
+        assert (proc.returncode, proc.stderr) == (code, f"kvmtui: cannot read snapshot {latin1}: not UTF-8 text (byte 0xe9 at line 1)\n")

@@ -9,8 +9,10 @@ does not know lands in `extra` verbatim: a newer kernel's line is shown, not dro
 from __future__ import annotations
 
 import re
+from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import MISSING, fields
+from functools import cache
 from pathlib import Path
 from typing import TypeVar
 
@@ -54,6 +56,14 @@ _NO_AGGREGATOR = re.compile(r"bond \S+ has no active aggregator")
 
 def _number(raw: str) -> int | None:
     return None if raw in _NOT_A_VALUE else int(raw)
+
+
+def _count(raw: str) -> int | None:
+    """A counter the kernel keeps unsigned: a negative one is no count."""
+    number = _number(raw)
+    if number is not None and number < 0:
+        raise ValueError(raw)
+    return number
 
 
 def _text(raw: str) -> str | None:
@@ -156,14 +166,14 @@ _SLAVE_KEYS: _Table = {
     "MII Status": _to("mii_status", _text),
     "Speed": _to("speed", _speed),
     "Duplex": _to("duplex", duplex_word),
-    "Link Failure Count": _to("link_failure_count", _number),
+    "Link Failure Count": _to("link_failure_count", _count),
     "Permanent HW addr": _to("perm_hwaddr", _mac),
     "Slave queue ID": _to("queue_id", _number),
     "Aggregator ID": _to("aggregator_id", _number),
     "Actor Churn State": _to("actor_churn_state", _text),
     "Partner Churn State": _to("partner_churn_state", _text),
-    "Actor Churned Count": _to("actor_churned_count", _number),
-    "Partner Churned Count": _to("partner_churned_count", _number),
+    "Actor Churned Count": _to("actor_churned_count", _count),
+    "Partner Churned Count": _to("partner_churned_count", _count),
 }
 # The partner's key is printed as "oper key" (its operational key); it is LacpPort.port_key.
 _LACP_KEYS: _Table = {
@@ -253,31 +263,64 @@ def _fill(
 _T = TypeVar("_T")
 
 
+@cache
+def _fields_of(cls: type) -> tuple[frozenset[str], dict[str, None]]:
+    return (frozenset(f.name for f in fields(cls)),  # type: ignore[arg-type]
+            {f.name: None for f in fields(cls) if f.default is MISSING})  # type: ignore[arg-type]
+
+
 def _build(cls: type[_T], values: dict[str, object]) -> _T:
     """The dataclass with the values found; required fields not found are None."""
-    names = {f.name for f in fields(cls)}  # type: ignore[arg-type]
-    required = {f.name: None for f in fields(cls) if f.default is MISSING}  # type: ignore[arg-type]
+    names, required = _fields_of(cls)
     return cls(**{**required, **{k: v for k, v in values.items() if k in names}})
 
 
-def _of(lines: list[_Line], section: str, slave: int = -1) -> list[tuple[str, str | None]]:
-    return [(key, value) for sec, index, key, value in lines if sec == section and index == slave]
+_Blocks = dict[tuple[str, int], list[tuple[str, str | None]]]
 
 
-def _slave(lines: list[_Line], index: int) -> BondSlave | None:
-    """One slave block, or None when it is cut short (no MII Status or Link Failure Count)."""
-    name = _of(lines, "slave", index)[0][1] or ""
+def _blocks(lines: Iterable[_Line]) -> _Blocks:
+    """The lines of each (section, slave index), in one pass over the file."""
+    blocks: _Blocks = defaultdict(list)
+    for section, index, key, value in lines:
+        blocks[section, index].append((key, value))
+    return blocks
+
+
+def _slave(blocks: _Blocks, index: int, problems: list[str]) -> BondSlave | None:
+    """One slave block, or None when it is cut short (no MII Status or Link Failure Count)
+    or makes no sense (no name, a negative failure count: then `problems` says so)."""
+    lines = blocks["slave", index]
+    name = lines[0][1] or ""
     extra: list[tuple[str, str]] = []
-    body = [(k, v) for k, v in _of(lines, "slave", index) if k != "Slave Interface"]
+    body = [(k, v) for k, v in lines if k != "Slave Interface"]
     # A bare label ("Speed" with no colon, seen in a v3.2.4 sample) is a stray fragment: skip it.
     values = _fill(body, _SLAVE_KEYS, extra, ignore_bare=_SLAVE_KEYS.__contains__)
+    if not name:
+        problems.append(f"slave block {index + 1} has a 'Slave Interface:' line without a name: not shown")
+        return None
     if values.get("mii_status") is None or values.get("link_failure_count") is None:
+        printed = next((raw for key, raw in extra if key == "Link Failure Count"), None)
+        if printed is not None:
+            problems.append(f"slave {name}: 'Link Failure Count: {printed}' is not a count: not shown")
         return None
     for side in ("actor", "partner"):
-        pdu = _of(lines, side, index)
+        pdu = blocks.get((side, index), [])
         port = _fill(pdu, _LACP_KEYS, extra, prefix=f"details {side} lacp pdu/")
         values[side] = _build(LacpPort, port) if pdu else None
     return _build(BondSlave, {**values, "name": name, "extra": tuple(extra)})
+
+
+def unique_slaves(slaves: Iterable[BondSlave | None], problems: list[str]) -> tuple[BondSlave, ...]:
+    """The slaves read, each name once: a second block of one name is a problem, not a slave."""
+    kept: dict[str, BondSlave] = {}
+    for slave in slaves:
+        if slave is None:
+            continue
+        if slave.name in kept:
+            problems.append(f"slave {slave.name} is listed twice: only the first is shown")
+        else:
+            kept[slave.name] = slave
+    return tuple(kept.values())
 
 
 def parse_bonding_file(name: str, text: str, *, path: str | None = None) -> Bond:
@@ -297,9 +340,10 @@ def parse_bonding_file(name: str, text: str, *, path: str | None = None) -> Bond
     complete_lines = text.split("\n")[:-1]
     if not any(line.strip() for line in complete_lines):
         raise BondingParseError(path, "the file is empty (or holds no complete line)")
-    lines = list(_sections(complete_lines))
+    blocks = _blocks(_sections(complete_lines))
     extra: list[tuple[str, str]] = []
-    bond_lines = _of(lines, "bond")
+    problems: list[str] = []
+    bond_lines = blocks["bond", -1]
     values = _fill(
         bond_lines, _BOND_KEYS, extra,
         ignore_bare=lambda text: text == "802.3ad info" or _NO_AGGREGATOR.fullmatch(text) or text in _BOND_KEYS,
@@ -311,9 +355,9 @@ def parse_bonding_file(name: str, text: str, *, path: str | None = None) -> Bond
             f"unknown bonding mode {printed!r}" if printed is not None
             else "it has no 'Bonding Mode:' line, so it was cut short or is not a bonding status file",
         )
-    aggregator_lines = _of(lines, "aggregator")
-    aggregator = _fill(aggregator_lines, _AGGREGATOR_KEYS, extra, prefix="Active Aggregator Info/")
-    slaves = (_slave(lines, index) for index in range(1 + max((line[1] for line in lines), default=-1)))
+    aggregator = _fill(blocks.get(("aggregator", -1), []), _AGGREGATOR_KEYS, extra, prefix="Active Aggregator Info/")
+    slave_count = 1 + max((index for section, index in blocks if section == "slave"), default=-1)
+    slaves = unique_slaves((_slave(blocks, index, problems) for index in range(slave_count)), problems)
     return _build(Bond, {
         **values,
         "name": name,
@@ -321,8 +365,9 @@ def parse_bonding_file(name: str, text: str, *, path: str | None = None) -> Bond
         "arp_ip_target": values.get("arp_ip_target", ()),
         "active_aggregator": _build(Aggregator, aggregator) if aggregator.get("aggregator_id") is not None else None,
         "no_active_aggregator": any(v is None and _NO_AGGREGATOR.fullmatch(k) for k, v in bond_lines),
-        "slaves": tuple(slave for slave in slaves if slave is not None),
+        "slaves": slaves,
         "extra": tuple(extra),
+        "problems": tuple(problems),
     })
 
 
@@ -357,6 +402,7 @@ def collect_bonds(
         else:
             try:
                 bonds.append(parse_bonding_file(name, text, path=str(proc_path)))
+                problems.extend(f"{name}: {proc_path}: {problem}" for problem in bonds[-1].problems)
                 continue
             except BondingParseError as error:
                 proc_failure, garbled = str(error), True
@@ -368,6 +414,7 @@ def collect_bonds(
         except (OSError, BondingParseError) as error:
             problems.append(f"{name}: {proc_failure}, nor {sysfs_net / name / 'bonding'} ({_why(error)})")
         else:
+            problems.extend(f"{name}: {sysfs_net / name}: {problem}" for problem in bonds[-1].problems)
             if garbled:
                 problems.append(f"{name}: {proc_failure}; showing what sysfs reports instead")
     return tuple(bonds), tuple(problems)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from kvmtui.collect.bonding import BondingParseError, duplex_word, plausible_speed
+from kvmtui.collect.bonding import BondingParseError, duplex_word, plausible_speed, unique_slaves
 from kvmtui.model.bonding import BOND_MODES, Aggregator, Bond, BondSlave, LacpPort
 
 # Modes whose transmit hash policy matters (bond_mode_uses_xmit_hash); procfs shows it only there.
@@ -74,12 +74,16 @@ def _slave_names(bond_dir: Path) -> list[str]:
     return sorted(link.name.removeprefix("lower_") for link in bond_dir.glob("lower_*"))
 
 
-def _read_slave(sysfs_net: Path, name: str) -> BondSlave | None:
-    """None when the slave's bonding_slave files are gone: it left the bond while we read."""
+def _read_slave(sysfs_net: Path, name: str, problems: list[str]) -> BondSlave | None:
+    """None when the slave's bonding_slave files are gone (it left the bond while we read),
+    or its failure count is negative (`problems` says so)."""
     base = sysfs_net / name / "bonding_slave"
     mii_status = _attr(base / "mii_status")
     link_failure_count = _int(_attr(base / "link_failure_count"))
     if mii_status is None or link_failure_count is None:
+        return None
+    if link_failure_count < 0:
+        problems.append(f"slave {name}: link_failure_count {link_failure_count} is not a count: not shown")
         return None
     return BondSlave(
         name=name,
@@ -126,7 +130,8 @@ def read_bond_sysfs(name: str, sysfs_net: Path = Path("/sys/class/net")) -> Bond
             partner_key=_int(attr("ad_partner_key")),
             partner_mac=_mac(attr("ad_partner_mac")),
         )
-    slaves = (_read_slave(sysfs_net, slave) for slave in _slave_names(sysfs_net / name))
+    problems: list[str] = []
+    slaves = unique_slaves((_read_slave(sysfs_net, slave, problems) for slave in _slave_names(sysfs_net / name)), problems)
     return Bond(
         name=name,
         source="sysfs",
@@ -153,6 +158,7 @@ def read_bond_sysfs(name: str, sysfs_net: Path = Path("/sys/class/net")) -> Bond
         ad_actor_sys_prio=_int(attr("ad_actor_sys_prio")) if lacp else None,
         ad_actor_system=_actor_system(attr("ad_actor_system")) if lacp else None,
         active_aggregator=aggregator,
-        slaves=tuple(slave for slave in slaves if slave is not None),
+        slaves=slaves,
         no_active_aggregator=aggregator_id == 0,
+        problems=tuple(problems),
     )

@@ -49,15 +49,33 @@ class LibvirtXmlError(KvmtuiError):
     """libvirt handed us XML we cannot read; names the object when it can."""
 
 
-def _root(xml: str, kind: str) -> ET.Element:
-    """Parse and check the root tag, turning expat's complaints into a sentence."""
+# libvirt's own documents are a handful of levels deep; copying or printing an element
+# recurses once per level, so a deeper one is refused before it can exhaust the stack.
+MAX_XML_DEPTH = 64
+
+
+def check_element_xml(xml: str, tags: tuple[str, ...]) -> ET.Element:
+    """The parsed element, refusing (with a sentence, expat's complaint included) what is
+    not well-formed, nests past MAX_XML_DEPTH, or is not one of `tags`."""
+    parser = ET.XMLPullParser(("start", "end"))
+    root, depth = None, 0
     try:
-        root = ET.fromstring(xml)
-    except ET.ParseError as exc:
-        raise LibvirtXmlError(f"the {kind} XML is not well-formed: {exc}") from None
-    if root.tag != kind:
-        raise LibvirtXmlError(f"expected a <{kind}> document, got <{root.tag}>")
+        parser.feed(xml)
+        parser.close()  # also refuses no element at all, or one cut short
+    except (ET.ParseError, UnicodeEncodeError) as exc:  # a lone surrogate is no text either
+        raise LibvirtXmlError(f"the {tags[0]} XML is not well-formed: {exc}") from None
+    for event, element in parser.read_events():
+        root = element if root is None else root
+        depth += 1 if event == "start" else -1
+        if depth > MAX_XML_DEPTH:
+            raise LibvirtXmlError(f"the {tags[0]} XML nests elements more than {MAX_XML_DEPTH} deep")
+    if root.tag not in tags:
+        raise LibvirtXmlError(f"expected a <{tags[0]}> document, got <{root.tag}>")
     return root
+
+
+def _root(xml: str, kind: str) -> ET.Element:
+    return check_element_xml(xml, (kind,))
 
 
 def _text(root: ET.Element, path: str) -> str | None:

@@ -100,6 +100,9 @@ class Bond:
     # The kernel said so ("bond bond0 has no active aggregator", sysfs ad_aggregator 0): LACP
     # did not come up. Distinct from active_aggregator None alone, which may mean "not shown".
     no_active_aggregator: bool = False
+    # What the file said that cannot be so (a slave without a name or listed twice, a negative
+    # failure count), each a sentence; the slave concerned is left out rather than guessed at.
+    problems: tuple[str, ...] = ()
 
     def slave(self, name: str) -> BondSlave | None:
         return next((s for s in self.slaves if s.name == name), None)
