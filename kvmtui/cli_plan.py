@@ -21,16 +21,18 @@ from kvmtui.session import ssh_connection
 EXIT_REFUSED, EXIT_USAGE, EXIT_ROLLED_BACK, EXIT_NOT_UNDONE = 1, 2, 3, 4
 
 
-def add_plan_commands(commands) -> None:
+def add_plan_commands(commands, shared: argparse.ArgumentParser) -> None:
+    """`shared`: the global options, also accepted after `plan`/`apply` and after WHAT."""
     for verb, text in (("plan", "show what a change would do; change nothing"),
                        ("apply", "show the change, ask, apply it, verify it (rolls back on failure)")):
-        parser = commands.add_parser(verb, help=text)
+        parser = commands.add_parser(verb, help=text, parents=[shared])
         # `apply --yes bridge br0` and `apply bridge br0 --yes` both work
         yes = argparse.ArgumentParser(add_help=False)
         if verb == "apply":
             parser.add_argument("--yes", "-y", action="store_true", help="do not ask")
             yes.add_argument("--yes", "-y", action="store_true", default=argparse.SUPPRESS, help="do not ask")
         what = parser.add_subparsers(dest="what", metavar="WHAT", required=True)
+        yes = argparse.ArgumentParser(add_help=False, parents=[yes, shared])  # and the global options after WHAT
         bridge = what.add_parser("bridge", help="create a Linux bridge", parents=[yes])
         bridge.add_argument("name")
         bridge.add_argument("--port", dest="ports", action="append", default=[], metavar="IF")
@@ -94,8 +96,7 @@ def run_plan(args: argparse.Namespace) -> int:
     from rich.console import Console
 
     from kvmtui.apply import Executor, ReadOnlyRefused
-    from kvmtui.cli import read_snapshot_file
-    from kvmtui.collect.snapshot import collect_snapshot
+    from kvmtui.cli import load_snapshot
     from kvmtui.plan import PlanError, make_plan
     from kvmtui.plan.diff import confirmation
     from kvmtui.render import confirmation_text
@@ -108,17 +109,17 @@ def run_plan(args: argparse.Namespace) -> int:
               "would do there)", file=sys.stderr)
         return EXIT_REFUSED
     console = Console(highlight=False)
-    if args.from_file:  # what the change would do on the recorded host; this session's SSH is not its
-        snapshot, ssh = read_snapshot_file(args.from_file), None
-    else:
-        snapshot = collect_snapshot(netns=args.netns, uri=args.connect, with_libvirt=not args.no_libvirt)
-        ssh = ssh_connection()  # also under sudo or su -, which drop $SSH_CONNECTION
+    snapshot = load_snapshot(args)
+    # on a recording: what the change would do on the recorded host, whose SSH sessions are not this one;
+    # here: also under sudo or su -, which drop $SSH_CONNECTION
+    ssh = None if args.from_file else ssh_connection()
     try:
         plan = make_plan(intent_from_args(args), snapshot)
     except PlanError as exc:
         print(f"kvmtui: {args.options.get(exc.field, exc.field)}: {exc}", file=sys.stderr)
         return EXIT_REFUSED
-    console.print(confirmation_text(confirmation(plan, snapshot, ssh)))
+    # never wrapped by Rich (a pipe is 80 columns to it): a command cut in two runs something else when pasted
+    console.print(confirmation_text(confirmation(plan, snapshot, ssh)), soft_wrap=True)
     if args.command == "plan":
         return 0
     if args.readonly:
