@@ -1,7 +1,8 @@
 """`kvmtui plan|apply ...`: the wizards' engine without the screen.
 
 Exit codes: 0 applied (or planned), 1 refused by validation, read-only or a recorded
-snapshot, 2 usage, 3 failed (or Ctrl-C) and rolled back, 4 failed and not fully undone.
+snapshot, 2 usage, 3 failed (or stopped: Ctrl-C, SIGTERM) and rolled back, 4 failed and
+not fully undone.
 """
 
 from __future__ import annotations
@@ -129,12 +130,12 @@ def run_plan(args: argparse.Namespace) -> int:
         print("kvmtui: nothing changed", file=sys.stderr)
         return EXIT_REFUSED
 
-    stop: list[bool] = []
+    stop: list[str] = []  # the signal that asked to stop: "Ctrl-C" or "SIGTERM"
 
     def progress(number: int, step, state: str) -> None:
         _say(f"  [{number}/{len(plan.steps)}] {state:7} {step.command}")
-        if stop and state in ("running", "done"):  # Ctrl-C, acted on between steps: the executor rolls back
-            raise KeyboardInterrupt
+        if stop and state in ("running", "done"):  # acted on between steps: the executor rolls back
+            raise KeyboardInterrupt(stop[0])
 
     with _shielded(stop):
         try:
@@ -143,7 +144,7 @@ def run_plan(args: argparse.Namespace) -> int:
             _say(f"kvmtui: {exc}")
             return EXIT_REFUSED
     if stop and report.ok:
-        _say("kvmtui: Ctrl-C came after the last step: the change stays")
+        _say(f"kvmtui: {stop[0]} came after the last step: the change stays")
     _say(f"kvmtui: {report.summary()}", sys.stderr if not report.ok else sys.stdout)
     if report.ok:
         return 0
@@ -158,23 +159,28 @@ def _confirmed() -> bool:
     return answer.strip().lower() in ("y", "yes")
 
 
+STOPPING_SIGNALS = {signal.SIGINT: "Ctrl-C", signal.SIGTERM: "SIGTERM"}
+
+
 @contextmanager
-def _shielded(stop: list[bool]) -> Iterator[None]:
+def _shielded(stop: list[str]) -> Iterator[None]:
     """While the steps run: SIGHUP is ignored (an SSH drop must not kill a half-applied
-    change), and Ctrl-C is noted, to stop and roll back between steps rather than in the
-    middle of one; a second Ctrl-C stops a step that hangs. Both handlers are put back."""
-    def interrupted(*_) -> None:
+    change), and Ctrl-C or SIGTERM (`timeout`, `systemctl stop`, a container stop) is
+    noted, to stop and roll back between steps rather than in the middle of one; a second
+    one stops a step that hangs. The handlers are put back."""
+    def interrupted(signum, _frame) -> None:
         if stop:
-            raise KeyboardInterrupt
-        stop.append(True)
+            raise KeyboardInterrupt(stop[0])
+        stop.append(STOPPING_SIGNALS[signum])
 
     hangup = signal.signal(signal.SIGHUP, signal.SIG_IGN)
-    interrupt = signal.signal(signal.SIGINT, interrupted)
+    previous = {signum: signal.signal(signum, interrupted) for signum in STOPPING_SIGNALS}
     try:
         yield
     finally:
         signal.signal(signal.SIGHUP, hangup)
-        signal.signal(signal.SIGINT, interrupt)
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
 
 
 def _say(text: str, stream=None) -> None:
