@@ -8,6 +8,7 @@ if they do not hold. In read-only mode it refuses before touching anything.
 
 from __future__ import annotations
 
+import errno
 import ipaddress
 import socket
 import time
@@ -40,12 +41,18 @@ BRIDGE_FLAGS_SELF, BRIDGE_VLAN_INFO_PVID, BRIDGE_VLAN_INFO_UNTAGGED = 2, 2, 4
 NUD_NOARP, NTF_MASTER, NTF_STICKY = 0x40, 0x04, 0x40
 BRPORT_NAMES = {"hairpin": "mode", "flood": "unicast_flood"}  # bridge's words -> IFLA_BRPORT_*
 DETACH_GRACE = 10.0  # seconds a guest OS gets to release a device detached from it live
-Progress = Callable[[int, Step, str], None]  # step number, step, "running" | "done" | "failed" | "undone"
+Progress = Callable[[int, Step, str], None]  # step number, step, "running" | "done" | "failed" | "undone" | "gone"
 
 
 class ReadOnlyRefused(KvmtuiError):
     def __init__(self) -> None:
         super().__init__("read-only mode: kvmtui changes nothing on this host")
+
+
+class LinkGone(KvmtuiError):
+    def __init__(self, name: str) -> None:
+        super().__init__(f"{name} does not exist")
+        self.name = name
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,8 +65,9 @@ class ApplyReport:
     undo_errors: tuple[str, ...] = ()
     unmet: tuple[str, ...] = ()  # expectations that did not hold after all steps ran
     snapshot: Snapshot | None = None  # the host as re-read after a success
-    interrupted: bool = False  # Ctrl-C stopped it; the completed steps were undone
+    interrupted: bool = False  # Ctrl-C or SIGTERM stopped it; the completed steps were undone
     waiting: tuple[str, ...] = ()  # live detaches the guest's OS has not completed yet
+    gone: tuple[str, ...] = ()  # devices someone else deleted meanwhile: their inverses had nothing to undo
 
     def summary(self) -> str:
         if self.ok and self.waiting:
@@ -68,14 +76,14 @@ class ApplyReport:
         if self.ok:
             return f"applied {len(self.applied)} step(s) and verified the result"
         if self.failed:
-            cause = f"interrupted (Ctrl-C) at step {self.failed.command!r}" if self.interrupted else \
+            cause = f"{self.error} at step {self.failed.command!r}" if self.interrupted else \
                 f"step {self.failed.command!r} failed: {self.error}"
         elif self.error:
             cause = f"stopped {self.error}"
         else:
             cause = "verification failed: " + "; ".join(self.unmet)
-        undo = f"; undid {len(self.undone)} step(s)" + (f"; could NOT undo: {'; '.join(self.undo_errors)}" if self.undo_errors else "")
-        return cause + undo
+        undo = f"; undid {len(self.undone)} step(s)" + "".join(f"; {name} is gone: nothing to undo" for name in self.gone)
+        return cause + undo + (f"; could NOT undo: {'; '.join(self.undo_errors)}" if self.undo_errors else "")
 
 
 class Executor:
@@ -84,6 +92,7 @@ class Executor:
     def __init__(self, netns: str | None, uri: str | None, readonly: bool,
                  before_step: Callable[[int, Step], None] | None = None):
         self.netns, self.uri, self.readonly, self.before_step = netns, uri, readonly, before_step
+        self._ifindexes: dict[str, int] = {}  # the device each name stood for when a step acted on it
 
     def apply(self, plan: Plan, progress: Progress | None = None) -> ApplyReport:
         """Whatever stops the run half-way - a failed step, an exception in `progress` or
@@ -92,6 +101,7 @@ class Executor:
         if self.readonly:
             raise ReadOnlyRefused()
         progress = progress or (lambda *_: None)
+        self._ifindexes.clear()
         done: list[Step] = []
         number, step = 0, None
         try:
@@ -108,23 +118,24 @@ class Executor:
             failed = step if step is not None and len(done) < number else None
             if failed is not None:
                 _quietly(progress, number, failed, "failed")
-            undone, errors = self._undo(done, progress)
+            undone, errors, gone = self._undo(done, progress)
             if not isinstance(exc, Exception | KeyboardInterrupt):
                 raise
             interrupted = isinstance(exc, KeyboardInterrupt)
-            reason = "interrupted (Ctrl-C)" if interrupted else _reason(exc)
+            reason = f"interrupted ({str(exc) or 'Ctrl-C'})" if interrupted else _reason(exc)  # or SIGTERM (cli_plan)
             if failed is None:
                 reason = f"after step {number}: {reason}" if step is not None else f"while re-reading the host: {reason}"
-            return ApplyReport(False, tuple(done), failed, reason, undone, errors, interrupted=interrupted)
+            return ApplyReport(False, tuple(done), failed, reason, undone, errors, interrupted=interrupted, gone=gone)
         if unmet:
-            undone, errors = self._undo(done, progress)
-            return ApplyReport(False, tuple(done), None, None, undone, errors, unmet)
+            undone, errors, gone = self._undo(done, progress)
+            return ApplyReport(False, tuple(done), None, None, undone, errors, unmet, gone=gone)
         return ApplyReport(True, tuple(done), snapshot=snapshot, waiting=waiting)
 
-    def _undo(self, done: list[Step], progress: Progress) -> tuple[tuple[Step, ...], tuple[str, ...]]:
+    def _undo(self, done: list[Step], progress: Progress) -> tuple[tuple[Step, ...], tuple[str, ...], tuple[str, ...]]:
         """Every inverse is tried, in reverse order; one that fails (or is interrupted) is
-        reported and the rest still run."""
-        undone, errors = [], []
+        reported and the rest still run. One whose device someone else deleted meanwhile
+        is done, not failed: nothing of that device is left to undo (returned as gone)."""
+        undone, errors, gone = [], [], {}
         for number, step in reversed(list(enumerate(done, 1))):
             if step.inverse is None or not step.inverse.settings and step.inverse.action == "link_set":
                 continue
@@ -132,6 +143,10 @@ class Executor:
                 try:
                     self._run(part)
                 except BaseException as exc:  # noqa: BLE001 - keep undoing the rest, report this one
+                    if self._target_gone(part, exc):
+                        gone[part.target] = True
+                        _quietly(progress, number, part, "gone")
+                        continue
                     errors.append(f"{part.command}: {_reason(exc)}")
                     if part is step.inverse:
                         errors += [f"{after.command}: not tried" for after in step.inverse.then]
@@ -139,7 +154,36 @@ class Executor:
                     continue
                 undone.append(part)
                 _quietly(progress, number, part, "undone")
-        return tuple(undone), tuple(errors)
+        return tuple(undone), tuple(errors), tuple(gone)
+
+    def _target_gone(self, step: Step, exc: BaseException) -> bool:
+        """Did `step` fail because the very device it acts on was deleted meanwhile (its
+        ifindex is gone too)? Not if it was renamed, nor when another device it names (a
+        master, a lower device) is missing: those are failures."""
+        missing = isinstance(exc, LinkGone) and exc.name == step.target or \
+            isinstance(exc, NetlinkError) and exc.errno == errno.ENODEV
+        ifindex = self._ifindexes.get(step.target)
+        if step.touches_libvirt or not missing or ifindex is None:
+            return False
+        from pyroute2 import IPRoute
+        from pyroute2.netlink.exceptions import NetlinkError as Pyroute2Error
+
+        from kvmtui.collect.netns import run_in_netns
+
+        def exists() -> bool:
+            with IPRoute() as ipr:
+                try:
+                    ipr.link("get", index=ifindex)
+                except Pyroute2Error as error:
+                    if error.code == errno.ENODEV:
+                        return False
+                    raise
+                return True
+
+        try:
+            return not run_in_netns(self.netns, exists)
+        except Exception:  # noqa: BLE001 - cannot tell: the failure stands
+            return False
 
     def _verify(self, plan: Plan) -> tuple[Snapshot, tuple[str, ...], tuple[str, ...]]:
         """Re-read the host and check the plan's expectations: (snapshot, unmet, waiting).
@@ -185,13 +229,16 @@ class Executor:
             def index(name: str) -> int:
                 found = ipr.link_lookup(ifname=name)
                 if not found:
-                    raise KvmtuiError(f"{name} does not exist")
+                    raise LinkGone(name)
                 return found[0]
 
             try:
                 _netlink_call(ipr, step, index)
             except Pyroute2Error as exc:
                 raise NetlinkError(exc.code, step.command) from None
+            found = ipr.link_lookup(ifname=step.target)
+            if found:
+                self._ifindexes[step.target] = found[0]
 
     def _run_libvirt(self, step: Step) -> None:
         import libvirt

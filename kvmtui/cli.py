@@ -1,8 +1,8 @@
-"""Command line: global options first, then the subcommand.
+"""Command line: global options, before or after the subcommand.
 
     kvmtui [--netns NS] [--connect URI] [--no-libvirt] [--from FILE] [--readonly] [dump [--json]]
     kvmtui [...] plan|apply bridge|bond|vlan|attach|detach|delete ...   (see cli_plan.py)
-    kvmtui [...] audit [--format text|json|markdown] [--from FILE] [--previous FILE] [--fail-on LEVEL]
+    kvmtui [...] audit [--format text|json|markdown] [--previous FILE] [--fail-on LEVEL]
 
 Exit codes: 0 done, 1 a problem the user can act on (one clear line on stderr),
 2 usage, 3 a change failed and was rolled back, 4 a change failed and could not be fully
@@ -38,38 +38,71 @@ def _interval(text: str) -> float:
     return seconds
 
 
+EPILOG = """\
+Without a command, kvmtui starts the dashboard (of this host, or of the --from
+recording). Global options may also follow it: `kvmtui dump --netns NS`.
+
+exit codes:
+  0  done (or planned)
+  1  a problem or a refusal, in one line on stderr (unknown namespace,
+     unreadable file, invalid input, read-only, apply on a recording...)
+  2  usage
+  3  a change failed, or was stopped (Ctrl-C, SIGTERM), and was rolled back
+  4  a change failed and could not be fully undone: the lines say what is left
+audit: 0 no finding reaches --fail-on, 1 one does, 2 usage or no snapshot
+"""
+
+
+def add_global_options(parser: argparse.ArgumentParser, default: object = None) -> None:
+    """The options every command shares. On a subcommand they default to SUPPRESS, so
+    one given before the subcommand is not overwritten by the subcommand's default."""
+    flag = False if default is None else default
+    parser.add_argument("--netns", metavar="NS", default=default,
+                        help="read this named network namespace (see `ip netns list`)")
+    parser.add_argument("--connect", "-c", metavar="URI", default=default,
+                        help="libvirt URI (default: $LIBVIRT_DEFAULT_URI or qemu:///system)")
+    parser.add_argument("--no-libvirt", action="store_true", default=flag,
+                        help="do not ask libvirt about guests and networks (with --from: leave the recorded ones out)")
+    parser.add_argument("--from", dest="from_file", metavar="FILE", default=default,
+                        help="use a snapshot recorded with `kvmtui dump --json` instead of this host")
+    parser.add_argument("--readonly", action="store_true", default=flag,
+                        help="never change the host (audits; docs/readonly.md)")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="kvmtui", description="The network of a KVM host, from the wire to the guests.")
-    parser.add_argument("--version", action="version", version=f"kvmtui {__version__}")
-    parser.add_argument("--netns", metavar="NS", help="read this named network namespace (see `ip netns list`)")
-    parser.add_argument("--connect", "-c", metavar="URI", help="libvirt URI (default: $LIBVIRT_DEFAULT_URI or qemu:///system)")
-    parser.add_argument("--no-libvirt", action="store_true", help="do not ask libvirt about guests and networks")
-    parser.add_argument("--from", dest="from_file", metavar="FILE", help="show a snapshot recorded with `kvmtui dump --json`")
-    parser.add_argument("--readonly", action="store_true", help="never change the host (audits)")
+    parser = argparse.ArgumentParser(prog="kvmtui", description="The network of a KVM host, from the wire to the guests.",
+                                     epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--version", action="version", version=f"kvmtui {__version__}",
+                        help="print the version and exit")
+    add_global_options(parser)
     parser.add_argument("--interval", type=_interval, default=2.0, metavar="S",
-                        help="polling interval for counters and bonding files, 0.1 to 3600 seconds")
+                        help="the dashboard's polling interval for counters and bonding files, 0.1 to 3600 seconds")
+    shared = argparse.ArgumentParser(add_help=False)
+    add_global_options(shared, argparse.SUPPRESS)
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
-    dump = commands.add_parser("dump", help="print the topology tree, or the whole snapshot as JSON")
+    dump = commands.add_parser("dump", help="print the topology tree, or the whole snapshot as JSON", parents=[shared])
     dump.add_argument("--json", action="store_true", help="snapshot and tree as JSON (docs/dump-json.md)")
-    audit = commands.add_parser("audit", help="check the host for misconfigurations (docs/audit.md)")
+    audit = commands.add_parser("audit", help="check the host for misconfigurations (docs/audit.md)", parents=[shared])
     audit.add_argument("--format", choices=("text", "json", "markdown"), default="text",
                        help="text (default; 80 columns, no colour), json (docs/audit.md) or markdown")
-    audit.add_argument("--from", dest="audit_from", metavar="FILE", help="audit a snapshot recorded with `kvmtui dump --json`")
     audit.add_argument("--previous", metavar="FILE",
                        help="an earlier recorded snapshot of the same host: also report what grew since (bond link failures)")
     audit.add_argument("--fail-on", choices=("info", "warning", "error"), default="warning",
                        help="exit 1 when a finding is at least this serious (default: warning)")
     from kvmtui.cli_plan import add_plan_commands
 
-    add_plan_commands(commands)
+    add_plan_commands(commands, shared)
     return parser
 
 
 def load_snapshot(args: argparse.Namespace) -> Snapshot:
-    if args.from_file:
-        return read_snapshot_file(args.from_file)
-    from kvmtui.collect.snapshot import collect_snapshot
+    """This host (or --netns), or the --from recording; --no-libvirt leaves guests and
+    networks out of either, as if libvirt had not been read."""
+    from kvmtui.collect.snapshot import collect_snapshot, merge_libvirt
 
+    if args.from_file:
+        recorded = read_snapshot_file(args.from_file)
+        return merge_libvirt(recorded, None) if args.no_libvirt else recorded
     return collect_snapshot(netns=args.netns, uri=args.connect, with_libvirt=not args.no_libvirt)
 
 
@@ -90,7 +123,7 @@ def run_dump(args: argparse.Namespace) -> int:
         host = snapshot.host
         title = f"{host.hostname}" + (f" netns {host.netns}" if host.netns else "") + f" ({host.taken_at})"
         Console(highlight=False).print(rich_tree(forest, title))
-    for line in _notes(snapshot):
+    for line in _notes(snapshot, args):
         print(f"kvmtui: {line}", file=sys.stderr)
     return 0
 
@@ -102,10 +135,7 @@ def run_audit(args: argparse.Namespace) -> int:
     from kvmtui.audit.report import json_report, markdown_report, text_report
 
     try:
-        if args.audit_from:
-            snapshot = read_snapshot_file(args.audit_from)
-        else:
-            snapshot = load_snapshot(args)
+        snapshot = load_snapshot(args)
         previous = read_snapshot_file(args.previous) if args.previous else None
     except KvmtuiError as exc:
         print(f"kvmtui: {exc}", file=sys.stderr)
@@ -144,15 +174,17 @@ def _not_earlier(snapshot: Snapshot, previous: Snapshot, path: str) -> str | Non
     return None
 
 
-def _notes(snapshot: Snapshot) -> list[str]:
+def _notes(snapshot: Snapshot, args: argparse.Namespace) -> list[str]:
     notes = list(snapshot.problems)
     if snapshot.libvirt_error:
         notes.insert(0, f"no guests shown: {snapshot.libvirt_error}")
+    if args.from_file and args.no_libvirt:
+        notes.insert(0, f"libvirt was not read (--no-libvirt): the guests and networks of {args.from_file} are left out")
     return notes
 
 
 def run_dashboard(args: argparse.Namespace) -> int:
-    recorded = read_snapshot_file(args.from_file) if args.from_file else None  # a bad file: one line, exit 1
+    recorded = load_snapshot(args) if args.from_file else None  # a bad file: one line, exit 1
     from kvmtui.ui.app import run_app
 
     return run_app(args, recorded)

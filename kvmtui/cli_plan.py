@@ -1,7 +1,8 @@
 """`kvmtui plan|apply ...`: the wizards' engine without the screen.
 
 Exit codes: 0 applied (or planned), 1 refused by validation, read-only or a recorded
-snapshot, 2 usage, 3 failed (or Ctrl-C) and rolled back, 4 failed and not fully undone.
+snapshot, 2 usage, 3 failed (or stopped: Ctrl-C, SIGTERM) and rolled back, 4 failed and
+not fully undone.
 """
 
 from __future__ import annotations
@@ -21,16 +22,18 @@ from kvmtui.session import ssh_connection
 EXIT_REFUSED, EXIT_USAGE, EXIT_ROLLED_BACK, EXIT_NOT_UNDONE = 1, 2, 3, 4
 
 
-def add_plan_commands(commands) -> None:
+def add_plan_commands(commands, shared: argparse.ArgumentParser) -> None:
+    """`shared`: the global options, also accepted after `plan`/`apply` and after WHAT."""
     for verb, text in (("plan", "show what a change would do; change nothing"),
                        ("apply", "show the change, ask, apply it, verify it (rolls back on failure)")):
-        parser = commands.add_parser(verb, help=text)
+        parser = commands.add_parser(verb, help=text, parents=[shared])
         # `apply --yes bridge br0` and `apply bridge br0 --yes` both work
         yes = argparse.ArgumentParser(add_help=False)
         if verb == "apply":
             parser.add_argument("--yes", "-y", action="store_true", help="do not ask")
             yes.add_argument("--yes", "-y", action="store_true", default=argparse.SUPPRESS, help="do not ask")
         what = parser.add_subparsers(dest="what", metavar="WHAT", required=True)
+        yes = argparse.ArgumentParser(add_help=False, parents=[yes, shared])  # and the global options after WHAT
         bridge = what.add_parser("bridge", help="create a Linux bridge", parents=[yes])
         bridge.add_argument("name")
         bridge.add_argument("--port", dest="ports", action="append", default=[], metavar="IF")
@@ -94,11 +97,10 @@ def run_plan(args: argparse.Namespace) -> int:
     from rich.console import Console
 
     from kvmtui.apply import Executor, ReadOnlyRefused
-    from kvmtui.collect.snapshot import collect_snapshot
+    from kvmtui.cli import load_snapshot
     from kvmtui.plan import PlanError, make_plan
     from kvmtui.plan.diff import confirmation
     from kvmtui.render import confirmation_text
-    from kvmtui.serialize import read_snapshot_file
 
     if args.what == "attach" and args.mode and not args.macvtap:
         print("kvmtui: --mode is the macvtap mode: it needs --macvtap (a bridge interface has none)", file=sys.stderr)
@@ -108,17 +110,17 @@ def run_plan(args: argparse.Namespace) -> int:
               "would do there)", file=sys.stderr)
         return EXIT_REFUSED
     console = Console(highlight=False)
-    if args.from_file:  # what the change would do on the recorded host; this session's SSH is not its
-        snapshot, ssh = read_snapshot_file(args.from_file), None
-    else:
-        snapshot = collect_snapshot(netns=args.netns, uri=args.connect, with_libvirt=not args.no_libvirt)
-        ssh = ssh_connection()  # also under sudo or su -, which drop $SSH_CONNECTION
+    snapshot = load_snapshot(args)
+    # on a recording: what the change would do on the recorded host, whose SSH sessions are not this one;
+    # here: also under sudo or su -, which drop $SSH_CONNECTION
+    ssh = None if args.from_file else ssh_connection()
     try:
         plan = make_plan(intent_from_args(args), snapshot)
     except PlanError as exc:
         print(f"kvmtui: {args.options.get(exc.field, exc.field)}: {exc}", file=sys.stderr)
         return EXIT_REFUSED
-    console.print(confirmation_text(confirmation(plan, snapshot, ssh)))
+    # never wrapped by Rich (a pipe is 80 columns to it): a command cut in two runs something else when pasted
+    console.print(confirmation_text(confirmation(plan, snapshot, ssh)), soft_wrap=True)
     if args.command == "plan":
         return 0
     if args.readonly:
@@ -128,12 +130,12 @@ def run_plan(args: argparse.Namespace) -> int:
         print("kvmtui: nothing changed", file=sys.stderr)
         return EXIT_REFUSED
 
-    stop: list[bool] = []
+    stop: list[str] = []  # the signal that asked to stop: "Ctrl-C" or "SIGTERM"
 
     def progress(number: int, step, state: str) -> None:
         _say(f"  [{number}/{len(plan.steps)}] {state:7} {step.command}")
-        if stop and state in ("running", "done"):  # Ctrl-C, acted on between steps: the executor rolls back
-            raise KeyboardInterrupt
+        if stop and state in ("running", "done"):  # acted on between steps: the executor rolls back
+            raise KeyboardInterrupt(stop[0])
 
     with _shielded(stop):
         try:
@@ -142,7 +144,7 @@ def run_plan(args: argparse.Namespace) -> int:
             _say(f"kvmtui: {exc}")
             return EXIT_REFUSED
     if stop and report.ok:
-        _say("kvmtui: Ctrl-C came after the last step: the change stays")
+        _say(f"kvmtui: {stop[0]} came after the last step: the change stays")
     _say(f"kvmtui: {report.summary()}", sys.stderr if not report.ok else sys.stdout)
     if report.ok:
         return 0
@@ -157,23 +159,28 @@ def _confirmed() -> bool:
     return answer.strip().lower() in ("y", "yes")
 
 
+STOPPING_SIGNALS = {signal.SIGINT: "Ctrl-C", signal.SIGTERM: "SIGTERM"}
+
+
 @contextmanager
-def _shielded(stop: list[bool]) -> Iterator[None]:
+def _shielded(stop: list[str]) -> Iterator[None]:
     """While the steps run: SIGHUP is ignored (an SSH drop must not kill a half-applied
-    change), and Ctrl-C is noted, to stop and roll back between steps rather than in the
-    middle of one; a second Ctrl-C stops a step that hangs. Both handlers are put back."""
-    def interrupted(*_) -> None:
+    change), and Ctrl-C or SIGTERM (`timeout`, `systemctl stop`, a container stop) is
+    noted, to stop and roll back between steps rather than in the middle of one; a second
+    one stops a step that hangs. The handlers are put back."""
+    def interrupted(signum, _frame) -> None:
         if stop:
-            raise KeyboardInterrupt
-        stop.append(True)
+            raise KeyboardInterrupt(stop[0])
+        stop.append(STOPPING_SIGNALS[signum])
 
     hangup = signal.signal(signal.SIGHUP, signal.SIG_IGN)
-    interrupt = signal.signal(signal.SIGINT, interrupted)
+    previous = {signum: signal.signal(signum, interrupted) for signum in STOPPING_SIGNALS}
     try:
         yield
     finally:
         signal.signal(signal.SIGHUP, hangup)
-        signal.signal(signal.SIGINT, interrupt)
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
 
 
 def _say(text: str, stream=None) -> None:

@@ -3,6 +3,8 @@ state so the tree reads without colour (NO_COLOR, monochrome terminals)."""
 
 from __future__ import annotations
 
+import textwrap
+
 from rich.text import Text
 from rich.tree import Tree
 
@@ -81,8 +83,8 @@ def confirmation_text(confirmation, warnings: bool = True) -> Text:
         text.append(f"  {command}\n")
     if confirmation.xml:
         text.append("\nlibvirt XML\n", style="bold underline")
-        for xml in confirmation.xml:
-            text.append(f"  {xml}\n")
+        for xml in confirmation.xml:  # libvirt prints an element on many lines: each indented alike
+            text.append(textwrap.indent(xml, "  ") + "\n")
     if warnings and confirmation.warnings:
         text.append("\n").append(warnings_text(confirmation.warnings)).append("\n")
     return text

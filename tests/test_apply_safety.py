@@ -10,6 +10,8 @@ import sys
 import textwrap
 from dataclasses import dataclass, replace
 
+import pytest
+
 from kvmtui.apply import Executor
 from kvmtui.collect.snapshot import collect_snapshot
 from kvmtui.plan import CreateBridge, make_plan
@@ -80,18 +82,24 @@ def test_a_failing_verification_rolls_back(uplink_ns):  # noqa: F811
 def run_cli(ns: str, signal_at: int, signum: int, *args: str) -> subprocess.CompletedProcess:
     """`kvmtui apply` in a child process that sends itself a real signal just before step
     `signal_at` (through the executor's test hook); prints the handlers it ends with."""
+    return run_cli_hooked(ns, f"if number == {signal_at}: os.kill(os.getpid(), {int(signum)})", *args)
+
+
+def run_cli_hooked(ns: str, hook: str, *args: str) -> subprocess.CompletedProcess:
+    """`kvmtui apply` in a child process that runs `hook` (Python, with `number` and `step`)
+    before each step; prints whether SIGHUP, SIGINT and SIGTERM have their handlers back."""
     code = textwrap.dedent(f"""
-        import functools, os, signal, sys
+        import functools, os, signal, subprocess, sys
         from kvmtui import apply, cli
 
         def hook(number, step):
-            if number == {signal_at}:
-                os.kill(os.getpid(), {int(signum)})
+            {hook}
 
         apply.Executor = functools.partial(apply.Executor, before_step=hook)
         code = cli.main({["--netns", ns, "--no-libvirt", "apply", "--yes", *args]!r})
         print("handlers", signal.getsignal(signal.SIGHUP) == signal.SIG_DFL,
-              signal.getsignal(signal.SIGINT) == signal.default_int_handler, file=sys.stderr)
+              signal.getsignal(signal.SIGINT) == signal.default_int_handler,
+              signal.getsignal(signal.SIGTERM) == signal.SIG_DFL, file=sys.stderr)
         sys.exit(code)
     """)
     return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, cwd=REPO)
@@ -114,6 +122,42 @@ def test_ctrl_c_in_the_cli_rolls_back_with_exit_3(uplink_ns):  # noqa: F811
     assert "interrupted (Ctrl-C)" in proc.stderr and "undid" in proc.stderr and "Traceback" not in proc.stderr
     assert "handlers True True" in proc.stderr
     assert host_state(ns) == before
+
+
+@pytest.mark.parametrize("step", [3, 6, 10])
+def test_sigterm_in_the_cli_rolls_back_with_exit_3(uplink_ns, step):  # noqa: F811
+    """`timeout`, `systemctl stop` or a container stop sends SIGTERM during the move of
+    kt-up's address and routes to a new bridge: as with Ctrl-C, the step under way
+    finishes, the rest do not run, and all is undone; nothing is left half-moved."""
+    ns = uplink_ns
+    before = host_state(ns)
+    argv = ("bridge", "kt-br0", "--port", "kt-up", "--move-ip-from", "kt-up")
+    proc = run_cli(ns, step, signal.SIGTERM, *argv)
+    assert proc.returncode == 3, proc.stderr
+    summary = proc.stderr.splitlines()[-2]
+    assert summary.startswith("kvmtui: ") and "interrupted (SIGTERM)" in summary and "undid" in summary, proc.stderr
+    assert "Traceback" not in proc.stderr and "handlers True True True" in proc.stderr
+    assert host_state(ns) == before, f"host changed after SIGTERM at step {step}"
+
+
+@pytest.mark.parametrize("deleted_before", [5, 6])
+def test_a_port_deleted_meanwhile_is_nothing_to_undo(uplink_ns, deleted_before):  # noqa: F811
+    """Someone deletes kt-p1 after it joined the bridge: before step 5 (which sets kt-p1
+    up, and fails) or step 6 (the verification finds it missing). The rollback cannot
+    take a port out of the bridge that no longer exists, and need not: exit 3, the
+    report says kt-p1 is gone, and the host is as before but for kt-p1 (and its peer)."""
+    ns = uplink_ns
+    before = host_state(ns)
+    proc = run_cli_hooked(ns, f"if number == {deleted_before}: subprocess.run(['ip', '-n', {ns!r}, 'link', 'del', "
+                          "'kt-p1'], check=True)", "bridge", "kt-br0", "--port", "kt-p1", "--port", "kt-p2")
+    assert proc.returncode == 3, proc.stderr
+    summary = proc.stderr.splitlines()[-2]
+    assert summary.endswith("; kt-p1 is gone: nothing to undo") and "could NOT" not in summary, proc.stderr
+    assert "  [2/6] gone    ip link set kt-p1 nomaster" in proc.stderr.splitlines()
+    gone = ("kt-p1", "kt-q1")  # a veth goes with its peer
+    expected = {table: [entry for entry in entries if entry.get("ifname") not in gone]
+                for table, entries in before.items()}
+    assert host_state(ns) == expected
 
 
 def kvmtui_piped(*args: str, stream: str) -> subprocess.CompletedProcess:
