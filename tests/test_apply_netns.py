@@ -181,15 +181,23 @@ def test_enslaving_a_port_twice_is_refused(uplink_ns):
     assert proc.returncode == 1 and "kt-p1 is already a port of kt-br0" in proc.stderr
 
 
-def test_kernel_refusal_rolls_back_with_exit_3(uplink_ns):
-    """A real refusal the planner cannot foresee: the bridge will not take a port that
-    already serves as a macvtap lower device (EBUSY)."""
+def test_kernel_refusal_rolls_back_with_exit_3(uplink_ns, capsys):
+    """A real kernel refusal: the bridge will not take a port that already serves as a
+    macvtap lower device (EBUSY). The planner refuses that at plan time (exit 1); with its
+    kernel checks off (test-only) the plan reaches the kernel, which refuses it."""
+    from kvmtui import cli
+    from kvmtui.plan.eligible import kernel_checks_off
+
     ns = uplink_ns
     sh("ip", "-n", ns, "link", "add", "kt-mv0", "link", "kt-p1", "type", "macvtap", "mode", "bridge")
     before = host_state(ns)
-    proc = kvmtui(ns, "apply", "--yes", "bridge", "kt-br0", "--port", "kt-p1")
-    assert proc.returncode == 3, proc.stdout + proc.stderr
-    assert "failed" in proc.stderr and "undid" in proc.stderr
+    refused = kvmtui(ns, "apply", "--yes", "bridge", "kt-br0", "--port", "kt-p1")
+    assert refused.returncode == 1 and "kt-p1 carries kt-mv0" in refused.stderr, refused.stderr
+    with kernel_checks_off():
+        code = cli.main(["--netns", ns, "--no-libvirt", "apply", "--yes", "bridge", "kt-br0", "--port", "kt-p1"])
+    err = capsys.readouterr().err
+    assert code == 3, err
+    assert "failed" in err and "undid" in err
     assert host_state(ns) == before
 
 

@@ -4,6 +4,7 @@ returns ordered steps with inverses, or raises PlanError naming the field at fau
 from kvmtui.model import Snapshot
 from kvmtui.plan.build_guests import plan_attach, plan_detach
 from kvmtui.plan.build_links import plan_create_bond, plan_create_bridge, plan_create_vlan, plan_delete
+from kvmtui.plan.eligible import kernel_checks_off
 from kvmtui.plan.intents import (
     AttachInterface,
     CreateBond,
@@ -26,9 +27,14 @@ _BUILDERS = {
 }
 
 
-def make_plan(intent: Intent, snapshot: Snapshot) -> Plan:
+def make_plan(intent: Intent, snapshot: Snapshot, kernel_checks: bool = True) -> Plan:
+    """kernel_checks=False is for tests only: it plans what the kernel would refuse (EBUSY),
+    so that a test can apply it and see the kernel refuse it, and the checks stay true."""
     check_values(intent)
-    return _BUILDERS[type(intent)](intent, snapshot)
+    if kernel_checks:
+        return _BUILDERS[type(intent)](intent, snapshot)
+    with kernel_checks_off():
+        return _BUILDERS[type(intent)](intent, snapshot)
 
 
 __all__ = ["AttachInterface", "CreateBond", "CreateBridge", "CreateVlan", "DeleteLink", "DetachInterface",

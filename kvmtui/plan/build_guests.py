@@ -11,7 +11,8 @@ from kvmtui.plan import steps as s
 from kvmtui.plan.expect import GuestNic
 from kvmtui.plan.intents import AttachInterface, DetachInterface
 from kvmtui.plan.model import Plan
-from kvmtui.plan.validate import MACVTAP_DEFAULT_MODE, MACVTAP_MODES, PlanError, check_mac, ethernet_link, existing_domain, existing_link
+from kvmtui.plan.eligible import cidrs, macvtap_lower_unfit
+from kvmtui.plan.validate import MACVTAP_DEFAULT_MODE, MACVTAP_MODES, PlanError, check_mac, existing_domain, existing_link
 
 # One line on what each macvtap mode means, for the wizard and the confirmation.
 MACVTAP_MEANING = {
@@ -57,8 +58,7 @@ def new_mac(snapshot: Snapshot, domain: str, source: str) -> str:
 
 def _uses_of(snapshot: Snapshot, lower: Link) -> list[str]:
     """What the host already does with a device: all of it stops when a guest takes it whole."""
-    uses = [f"addresses {', '.join(cidrs)}"] if (cidrs := [f"{a.local}/{a.prefixlen}" for a in lower.addresses
-                                                           if a.scope != "link"]) else []
+    uses = [f"addresses {', '.join(cidrs(lower))}"] if cidrs(lower) else []
     routes = [r.dst for r in snapshot.routes
               if r.dev == lower.ifname and r.type == "unicast" and r.protocol not in ("kernel", "ra")]
     uses += [f"routes {', '.join(routes)}"] if routes else []
@@ -108,15 +108,16 @@ def plan_attach(intent: AttachInterface, snapshot: Snapshot) -> Plan:
             raise PlanError("bridge", f"{bridge.ifname} is not a bridge")
         nic_type, source, mode = "bridge", bridge.ifname, None
     else:
-        lower = ethernet_link(snapshot, intent.macvtap, "macvtap")
+        lower = existing_link(snapshot, intent.macvtap, "macvtap")
         mode = intent.mode or MACVTAP_DEFAULT_MODE
         if mode not in MACVTAP_MODES:
             raise PlanError("mode", f"the macvtap mode is one of {', '.join(MACVTAP_MODES)}")
-        if lower.master and (snapshot.link(lower.master) or lower).kind == "bridge":
-            raise PlanError("macvtap", f"{lower.ifname} is a port of bridge {lower.master}: attach to the bridge instead")
-        if mode == "passthrough":
+        if mode == "passthrough" and "LOOPBACK" not in lower.flags:  # first: it names every use of the device
             _check_alone(snapshot, lower)
-        else:
+        unfit = macvtap_lower_unfit(snapshot, lower)
+        if unfit is not None:
+            raise PlanError("macvtap", unfit.reason)
+        if mode != "passthrough":
             owner = _passthrough_user(snapshot, lower)
             if owner is not None:
                 raise PlanError("macvtap", f"{lower.ifname} is given whole to {owner} (macvtap passthrough): "

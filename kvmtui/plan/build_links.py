@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from kvmtui.model import Link, Route, Snapshot
 from kvmtui.plan import steps as s
 from kvmtui.plan.bridge_undo import bridge_restore, port_restore
+from kvmtui.plan.eligible import cidrs
 from kvmtui.plan.expect import AddressOn, Expectation, LinkGone, LinkPresent, LinkSetting, RouteVia
 from kvmtui.plan.intents import CreateBond, CreateBridge, CreateVlan, DeleteLink
 from kvmtui.plan.model import Plan
@@ -19,10 +20,10 @@ from kvmtui.plan.validate import (
     check_vlan_id,
     check_vlan_parent,
     existing_link,
+    named_bond_options,
 )
 
 DELETABLE = ("bridge", "bond", "vlan")
-BOND_SLAVE_KINDS = (None, "dummy", "veth")  # NICs; dummies and veths stand in for them in labs and tests
 
 
 def _state(link: Link) -> str:
@@ -31,10 +32,6 @@ def _state(link: Link) -> str:
 
 def _enslave(port: Link, master: str) -> s.Step:
     return s.link_set(port.ifname, (("master", master),), (("master", ""),))
-
-
-def _cidrs(link: Link) -> list[str]:
-    return [f"{a.local}/{a.prefixlen}" for a in link.addresses if a.scope != "link"]
 
 
 def _routes_on(snapshot: Snapshot, dev: str) -> list[Route]:
@@ -92,9 +89,6 @@ def plan_create_bridge(intent: CreateBridge, snapshot: Snapshot) -> Plan:
     check_new_name(snapshot, intent.name)
     seen: set[str] = set()
     ports = [check_free_port(snapshot, port, "ports", seen) for port in intent.ports]
-    for port in ports:
-        if port.kind == "bridge":
-            raise PlanError("ports", f"{port.ifname} is a bridge; a bridge cannot be a port of another")
     if intent.forward_delay is not None and not 0 <= intent.forward_delay <= 30:
         raise PlanError("forward_delay", "the forward delay is 0 to 30 seconds (2 to 30 with STP)")
     if intent.stp and intent.forward_delay is not None and intent.forward_delay < 2:
@@ -137,24 +131,19 @@ def plan_create_bridge(intent: CreateBridge, snapshot: Snapshot) -> Plan:
                f"routes moved from {uplink.ifname}) pauses that long",)
     else:
         stp = ()
-    warnings = stp + tuple(moved.warnings if moved is not None else ()) + tuple(f"{port.ifname} keeps {', '.join(_cidrs(port))}, which stop working on a bridge port: "
+    warnings = stp + tuple(moved.warnings if moved is not None else ()) + tuple(f"{port.ifname} keeps {', '.join(cidrs(port))}, which stop working on a bridge port: "
                      f"move them onto the bridge (--move-ip-from {port.ifname})"
-                     for port in ports if _cidrs(port) and port is not uplink)
+                     for port in ports if cidrs(port) and port is not uplink)
     return Plan(intent, f"create bridge {intent.name}", tuple(steps), tuple(expectations), warnings)
 
 
 def plan_create_bond(intent: CreateBond, snapshot: Snapshot) -> Plan:
+    intent = named_bond_options(intent)
     check_new_name(snapshot, intent.name)
     if not intent.slaves:
         raise PlanError("slaves", "a bond needs at least one slave")
     seen: set[str] = set()
     slaves = [check_free_port(snapshot, slave, "slaves", seen) for slave in intent.slaves]
-    for slave in slaves:
-        if slave.kind not in BOND_SLAVE_KINDS:
-            raise PlanError("slaves", f"{slave.ifname} is a {slave.kind}; bond slaves are NICs without addresses")
-        if _cidrs(slave):
-            raise PlanError("slaves", f"{slave.ifname} has {', '.join(_cidrs(slave))}; bond slaves are NICs without "
-                                      "addresses: remove them, or put them on the bond once it exists")
     miimon = intent.miimon if intent.miimon is not None or intent.arp_interval else 100
     check_bond_options(intent.mode, miimon, intent.arp_interval, intent.arp_ip_target, intent.lacp_rate,
                        intent.xmit_hash_policy, intent.primary, intent.slaves)
@@ -191,6 +180,10 @@ def plan_create_vlan(intent: CreateVlan, snapshot: Snapshot) -> Plan:
     check_vlan_id(intent.vid)
     if intent.protocol not in VLAN_PROTOCOLS:
         raise PlanError("protocol", f"the VLAN protocol is 802.1Q or 802.1ad, not {intent.protocol!r}")
+    for link in snapshot.links:  # first: a second name for the same VLAN would not help (the kernel: EEXIST)
+        info = link.info_data
+        if link.kind == "vlan" and link.link == parent.ifname and info.id == intent.vid and info.protocol == intent.protocol:
+            raise PlanError("vid", f"VLAN {intent.vid} already exists on {parent.ifname} as {link.ifname}")
     name = vlan_name(intent)
     try:
         check_new_name(snapshot, name)
@@ -198,10 +191,6 @@ def plan_create_vlan(intent: CreateVlan, snapshot: Snapshot) -> Plan:
         if intent.name:
             raise
         raise PlanError("name", f"{exc} (the default name {name}): give the VLAN a name") from None
-    for link in snapshot.links:
-        info = link.info_data
-        if link.kind == "vlan" and link.link == parent.ifname and info.id == intent.vid and info.protocol == intent.protocol:
-            raise PlanError("vid", f"VLAN {intent.vid} already exists on {parent.ifname} as {link.ifname}")
     steps = (s.link_add(name, "vlan", (("protocol", intent.protocol), ("id", str(intent.vid))), parent=parent.ifname),
              s.link_set(name, (("state", "up"),), (("state", "down"),)))
     expectations = (LinkPresent(name, "vlan", up=True), LinkSetting(name, "id", intent.vid))
@@ -279,8 +268,8 @@ def plan_delete(intent: DeleteLink, snapshot: Snapshot) -> Plan:
         target = existing_link(snapshot, intent.move_ip_to, "move_ip_to")
         if target.ifname not in {m.ifname for m in members}:
             raise PlanError("move_ip_to", f"{target.ifname} is not a port of {link.ifname}")
-    elif link.addresses and _cidrs(link):
-        warnings.append(f"addresses go with it: {', '.join(_cidrs(link))}")
+    elif link.addresses and cidrs(link):
+        warnings.append(f"addresses go with it: {', '.join(cidrs(link))}")
     if target is None and any(r.dst == "default" for r in _routes_on(snapshot, link.ifname)):
         warnings.append(f"the default route goes through {link.ifname}: this host loses its way out")
     moved = move_ip(snapshot, link, target.ifname if target is not None else link.ifname)

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import ipaddress
 import re
+from dataclasses import replace
 
 from kvmtui.collect.decode_links import LACP_RATE, XMIT_HASH
 from kvmtui.collect.decode_links import VLAN_PROTOCOLS as KERNEL_VLAN_PROTOCOLS
 from kvmtui.errors import KvmtuiError
 from kvmtui.model import BOND_MODES, Domain, Link, Snapshot
+from kvmtui.plan.eligible import BOND_SLAVE, BRIDGE_PORT, guests_device, member_unfit
+from kvmtui.plan.intents import CreateBond
 
 IFNAMSIZ = 15  # bytes, not characters
 MTU_MIN, MTU_MAX = 68, 65535  # the kernel's ETH_MIN_MTU and ETH_MAX_MTU
@@ -19,6 +22,14 @@ MACVTAP_DEFAULT_MODE = "vepa"  # libvirt's own default: the CLI and the wizard o
 INTERVAL_MAX = 2**31 - 1  # ms; the bonding driver keeps its intervals in an int
 MODEL = re.compile(r"^[A-Za-z0-9_-]+$")  # libvirt's NIC model names: virtio, e1000e, usb-net, rtl8139
 VLAN_PROTOCOLS = tuple(KERNEL_VLAN_PROTOCOLS.values())  # "802.1Q", "802.1ad"
+# libvirt stores any model name of MODEL's characters; QEMU refuses an unknown one when the
+# guest starts or the NIC is hot-plugged ("'bogus' is not a valid device model name"). These
+# are the x86 QEMU NIC devices libvirt's qemu driver passes on (virtio: virtio-net-pci);
+# igb needs QEMU 8.0.
+QEMU_NIC_MODELS = ("virtio", "virtio-transitional", "virtio-non-transitional", "e1000", "e1000e",
+                   "e1000-82544gc", "e1000-82545em", "igb", "rtl8139", "vmxnet3", "ne2k_pci", "pcnet", "tulip",
+                   "usb-net", "i82550", "i82551", "i82557a", "i82557b", "i82557c", "i82558a", "i82558b", "i82559a",
+                   "i82559b", "i82559c", "i82559er", "i82562", "i82801")
 
 
 class PlanError(KvmtuiError):
@@ -60,6 +71,23 @@ def check_values(intent: object) -> None:
     model = getattr(intent, "model", None)
     if model is not None and not MODEL.match(model):
         raise PlanError("model", f"{model!r} is not a NIC model name (letters, digits, '_' and '-'; e.g. virtio, e1000e)")
+    if model is not None and model not in QEMU_NIC_MODELS:
+        raise PlanError("model", f"QEMU has no NIC model {model!r} (the guest would not start with it); "
+                                 f"one of {', '.join(QEMU_NIC_MODELS)}")
+
+
+def listed(names: tuple[str, ...]) -> str:
+    """The valid values with the kernel's numbers, which `ip` takes too: balance-rr (0), ..."""
+    return ", ".join(f"{name} ({number})" for number, name in enumerate(names))
+
+
+def kernel_name(field: str, value: str | None, names: tuple[str, ...], what: str) -> str | None:
+    """A bond option by name or by the kernel's number, as iproute2's get_index takes it: the name."""
+    if value is None or value in names:
+        return value
+    if value.isascii() and value.isdigit() and int(value) < len(names):
+        return names[int(value)]
+    raise PlanError(field, f"unknown {what} {value!r}; one of {listed(names)}")
 
 
 def existing_link(snapshot: Snapshot, name: str | None, field: str) -> Link:
@@ -77,22 +105,10 @@ def ethernet_link(snapshot: Snapshot, name: str | None, field: str) -> Link:
     return link
 
 
-def guest_owner(snapshot: Snapshot, link: Link) -> str | None:
-    """The running guest whose NIC this tap or macvtap is, by its target device name."""
-    return next((d.name for d in snapshot.domains if d.active for nic in d.interfaces if nic.target == link.ifname), None)
-
-
 def check_not_guests(snapshot: Snapshot, link: Link, field: str, role: str) -> None:
-    """A guest's tap or macvtap is libvirt's: it goes when the guest stops, and a macvtap
-    only carries the frames of the guest that opened it."""
-    owner = guest_owner(snapshot, link)
-    if owner is not None:
-        what = getattr(link.info_data, "type", None) or link.kind  # a tun device's type: tap
-        raise PlanError(field, f"{link.ifname} is guest {owner}'s {what} (libvirt made it and removes it): "
-                               f"it cannot be {role}")
-    if link.kind == "macvtap":
-        raise PlanError(field, f"{link.ifname} is a macvtap, a guest's end of {link.link or 'its lower device'}: "
-                               f"it cannot be {role}")
+    unfit = guests_device(snapshot, link, role)
+    if unfit is not None:
+        raise PlanError(field, unfit.reason)
 
 
 def check_free_port(snapshot: Snapshot, name: str, field: str, seen: set[str]) -> Link:
@@ -101,20 +117,23 @@ def check_free_port(snapshot: Snapshot, name: str, field: str, seen: set[str]) -
     if name in seen:
         raise PlanError(field, f"{name} is listed twice")
     seen.add(name)
-    if "LOOPBACK" in link.flags:
-        raise PlanError(field, f"{name} is the loopback device")
-    check_not_guests(snapshot, link, field, "a bond slave" if field == "slaves" else "a bridge port")
-    if link.master:
-        role = "slave" if (snapshot.link(link.master) or link).kind == "bond" else "port"
-        raise PlanError(field, f"{name} is already a {role} of {link.master}")
+    unfit = member_unfit(snapshot, link, BOND_SLAVE if field == "slaves" else BRIDGE_PORT)
+    if unfit is not None:
+        raise PlanError(field, unfit.reason)
     return link
+
+
+def named_bond_options(intent: CreateBond) -> CreateBond:
+    """The intent with its mode, LACP rate and hash policy as names, however they were given."""
+    return replace(intent, mode=kernel_name("mode", intent.mode, BOND_MODES, "bonding mode"),
+                   lacp_rate=kernel_name("lacp_rate", intent.lacp_rate, LACP_RATE, "LACP rate"),
+                   xmit_hash_policy=kernel_name("xmit_hash_policy", intent.xmit_hash_policy, XMIT_HASH,
+                                                "transmit hash policy"))
 
 
 def check_bond_options(mode: str, miimon: int | None, arp_interval: int | None, arp_targets: tuple[str, ...],
                        lacp_rate: str | None, xmit_hash_policy: str | None, primary: str | None,
                        slaves: tuple[str, ...]) -> None:
-    if mode not in BOND_MODES:
-        raise PlanError("mode", f"unknown bonding mode {mode!r}; one of {', '.join(BOND_MODES)}")
     check_arp_targets(arp_targets)
     if miimon and arp_interval:
         raise PlanError("arp_interval", "choose MII or ARP monitoring, not both")
@@ -126,12 +145,8 @@ def check_bond_options(mode: str, miimon: int | None, arp_interval: int | None, 
         raise PlanError("arp_ip_target", "ARP targets are used by ARP monitoring only: give an ARP interval too")
     if lacp_rate is not None and mode != "802.3ad":
         raise PlanError("lacp_rate", f"lacp_rate applies to 802.3ad only, not {mode}")
-    if lacp_rate is not None and lacp_rate not in LACP_RATE:
-        raise PlanError("lacp_rate", "lacp_rate is slow or fast")
     if xmit_hash_policy is not None and mode not in ("balance-xor", "802.3ad", "balance-tlb", "balance-alb"):
         raise PlanError("xmit_hash_policy", f"a transmit hash policy does not apply to {mode}")
-    if xmit_hash_policy is not None and xmit_hash_policy not in XMIT_HASH:
-        raise PlanError("xmit_hash_policy", f"unknown transmit hash policy {xmit_hash_policy!r}")
     if primary is not None:
         if mode not in ("active-backup", "balance-tlb", "balance-alb"):
             raise PlanError("primary", f"a primary slave applies to active-backup, balance-tlb and balance-alb, not {mode}")

@@ -8,20 +8,17 @@ from textual.screen import ModalScreen
 from textual.widgets import OptionList
 from textual.widgets.option_list import Option
 
-from kvmtui.model import BOND_MODES, Link, Snapshot
+from kvmtui.model import BOND_MODES, Snapshot
 from kvmtui.plan import AttachInterface, CreateBond, CreateBridge, CreateVlan
 from kvmtui.plan.build_guests import MACVTAP_MEANING
 from kvmtui.collect.decode_links import LACP_RATE, XMIT_HASH
-from kvmtui.plan.validate import MACVTAP_DEFAULT_MODE, MACVTAP_MODES, guest_owner
+from kvmtui.plan.eligible import BOND_SLAVE, BRIDGE_PORT, left_out, macvtap_lower_unfit, sort_members
+from kvmtui.plan.validate import MACVTAP_DEFAULT_MODE, MACVTAP_MODES
 from kvmtui.ui.forms import Field, WizardScreen
 
 
 def free_name(snapshot: Snapshot, stem: str) -> str:
     return next(f"{stem}{n}" for n in range(100) if snapshot.link(f"{stem}{n}") is None)
-
-
-def _free(link: Link) -> bool:
-    return link.master is None and "LOOPBACK" not in link.flags
 
 
 def _choices(links) -> tuple[tuple[str, str], ...]:
@@ -33,13 +30,12 @@ def _ints(text: object) -> tuple[str, ...]:
 
 
 def bridge_wizard(snapshot: Snapshot, selected: str | None) -> WizardScreen:
-    ports = [l for l in snapshot.links if _free(l) and l.kind not in ("bridge", "macvtap", "macvlan")
-             and guest_owner(snapshot, l) is None]
+    ports, unfit = sort_members(snapshot, BRIDGE_PORT)
     with_addresses = [l for l in ports if any(a.scope == "global" for a in l.addresses)]
     fields = (
         Field("name", "Name", default=free_name(snapshot, "br")),
         Field("ports", "Ports (Space selects)", "many", (selected,) if selected in {l.ifname for l in ports} else (),
-              _choices(ports)),
+              _choices(ports), left_out(unfit)),
         Field("stp", "Spanning tree (STP)", "flag", False),
         Field("forward_delay", "Forward delay, seconds (empty: kernel default 15)", "number", ""),
         Field("mtu", "MTU (empty: from the ports)", "number", ""),
@@ -51,12 +47,12 @@ def bridge_wizard(snapshot: Snapshot, selected: str | None) -> WizardScreen:
 
 
 def bond_wizard(snapshot: Snapshot, selected: str | None) -> WizardScreen:
-    nics = [l for l in snapshot.links if _free(l) and l.kind in (None, "dummy", "veth")]
+    nics, unfit = sort_members(snapshot, BOND_SLAVE)
     fields = (
         Field("name", "Name", default=free_name(snapshot, "bond")),
         Field("mode", "Mode", "choice", "active-backup", tuple((m, m) for m in BOND_MODES)),
         Field("slaves", "Slaves (Space selects; they are taken down to be enslaved)", "many",
-              (selected,) if selected in {l.ifname for l in nics} else (), _choices(nics)),
+              (selected,) if selected in {l.ifname for l in nics} else (), _choices(nics), left_out(unfit)),
         Field("miimon", "MII monitoring interval, ms", "number", 100),
         Field("arp_interval", "ARP monitoring interval, ms (instead of MII)", "number", ""),
         Field("arp_ip_target", "ARP targets, comma separated"),
@@ -91,7 +87,8 @@ def vlan_wizard(snapshot: Snapshot, selected: str | None) -> WizardScreen:
 def attach_wizard(snapshot: Snapshot, selected_domain: str | None, selected_link: str | None) -> WizardScreen:
     domains = tuple((f"{d.name} ({d.state})", d.name) for d in snapshot.domains)
     bridges = [l for l in snapshot.links if l.kind == "bridge"]
-    lowers = [l for l in snapshot.links if "LOOPBACK" not in l.flags and l.kind in (None, "bond", "vlan", "dummy", "veth")]
+    lowers = [l for l in snapshot.links if l.kind in (None, "bond", "vlan", "dummy", "veth")
+              and macvtap_lower_unfit(snapshot, l) is None]
     on_bridge = selected_link if selected_link in {l.ifname for l in bridges} else None
     modes = "\n".join(f"{mode}: {MACVTAP_MEANING[mode]}" for mode in MACVTAP_MODES)
     fields = (
