@@ -45,8 +45,23 @@ def rates_between(
     return {name: link_rates(before[name], stats, seconds) for name, stats in after.items() if name in before}
 
 
+def _scaled(value: float, units: tuple[str, str, str, str], plain: str) -> str:
+    """value in the largest of k, M, G, T (powers of 1000, as `ip -h` and link speeds
+    count) it reaches, one decimal; below 1000 as `plain` formats it."""
+    for unit, size in zip(reversed(units), (1e12, 1e9, 1e6, 1e3)):
+        if value >= size:
+            return f"{value / size:.1f}{unit}"
+    return plain.format(value)
+
+
 def human_bits(bps: float) -> str:
-    for unit, size in (("Gbit/s", 1e9), ("Mbit/s", 1e6), ("kbit/s", 1e3)):
-        if bps >= size:
-            return f"{bps / size:.1f} {unit}"
-    return f"{bps:.0f} bit/s"
+    return _scaled(bps, (" kbit/s", " Mbit/s", " Gbit/s", " Tbit/s"), "{:.0f} bit/s")
+
+
+def human_bytes(count: float) -> str:
+    return _scaled(count, (" kB", " MB", " GB", " TB"), "{:.0f} B")
+
+
+def human_count(count: float) -> str:
+    """Packets: 12, 3.4k, 5.6M."""
+    return _scaled(count, ("k", "M", "G", "T"), "{:.0f}")

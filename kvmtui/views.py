@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 
+from kvmtui.counters import human_bytes, human_count
 from kvmtui.facts import ZERO_MAC
 from kvmtui.model import Bond, FdbEntry, Link, Network, Snapshot
 from kvmtui.model.libvirt import Portgroup, Vlan, effective_vlan
@@ -80,10 +81,15 @@ def fdb_rows(snapshot: Snapshot, bridge: str | None) -> list[FdbRow]:
     return rows
 
 
-FDB_SORT_KEYS = ("mac", "port", "vlan", "state", "age", "owner")
+# The first is the pane's default: by state, the guests' learned MACs come before the
+# bridge's and ports' own (permanent) addresses.
+FDB_SORT_KEYS = ("state", "mac", "port", "vlan", "age", "owner")
+FDB_STATE_ORDER = {"learned": 0, "stale": 1, "static": 2, "permanent": 3}
 
 
 def sort_fdb(rows: list[FdbRow], key: str) -> list[FdbRow]:
+    if key == "state":
+        return sorted(rows, key=lambda r: (FDB_STATE_ORDER.get(r.state, len(FDB_STATE_ORDER)), r.state, r.mac))
     if key == "vlan":
         return sorted(rows, key=lambda r: (int(r.vlan) if r.vlan else -1, r.mac))
     if key == "age":
@@ -119,13 +125,18 @@ def bond_rows(snapshot: Snapshot, baseline: Mapping[tuple[str, str], int]) -> li
             grew = slave.link_failure_count - baseline.get((bond.name, slave.name), slave.link_failure_count)
             rows.append(BondSlaveRow(
                 bond=bond.name, mode=bond.mode, slave=slave.name, active=bond.active_slave == slave.name,
-                mii_status=slave.mii_status, speed=f"{slave.speed} Mb/s" if slave.speed else "?",
+                mii_status=slave.mii_status, speed=_speed(slave.speed) if slave.speed else "?",
                 duplex=slave.duplex or "?", failures=slave.link_failure_count, failures_grew=max(grew, 0),
                 aggregator="" if slave.aggregator_id is None else str(slave.aggregator_id),
                 partner_mac=partner or "", partner_key="" if partner_key is None else str(partner_key),
                 alarm=_bond_alarm(bond, slave.mii_status, partner, grew),
             ))
     return rows
+
+
+def _speed(mbits: int) -> str:
+    """A link's rated speed, as ethtool's Mb/s would be read: 100 Mbit/s, 2.5 Gbit/s, 10 Gbit/s."""
+    return f"{mbits / 1000:g} Gbit/s" if mbits >= 1000 else f"{mbits} Mbit/s"
 
 
 def _bond_alarm(bond: Bond, mii: str, partner: str | None, grew: int) -> str:
@@ -247,16 +258,27 @@ def link_details(snapshot: Snapshot, link: Link) -> list[tuple[str, str]]:
     if summary and summary != link.mac:
         lines.append(("summary", summary))
     if link.info_data is not None:
-        lines += [(f"{link.kind}.{k}", _text(v)) for k, v in _fields(link.info_data)]
+        lines += [(f"{link.kind}.{k}", _seconds(v) if k in CENTISECONDS else _text(v)) for k, v in _fields(link.info_data)]
     if link.info_slave_data is not None:
         lines += [(f"port.{k}", _text(v)) for k, v in _fields(link.info_slave_data)]
     for address in link.addresses:
         lines.append((address.family, f"{address.local}/{address.prefixlen} scope {address.scope}"))
     if link.stats is not None:
         s = link.stats
-        lines.append(("rx", f"{s.rx_bytes} B, {s.rx_packets} pkts, {s.rx_errors} errors, {s.rx_dropped} dropped"))
-        lines.append(("tx", f"{s.tx_bytes} B, {s.tx_packets} pkts, {s.tx_errors} errors, {s.tx_dropped} dropped"))
+        lines.append(("rx", f"{human_bytes(s.rx_bytes)}, {human_count(s.rx_packets)} pkts, "
+                            f"{s.rx_errors} errors, {s.rx_dropped} dropped"))
+        lines.append(("tx", f"{human_bytes(s.tx_bytes)}, {human_count(s.tx_packets)} pkts, "
+                            f"{s.tx_errors} errors, {s.tx_dropped} dropped"))
     return lines
+
+
+# The bridge's timers, which the kernel (and `dump --json`) keep in centiseconds; the
+# wizard asks for seconds, so the details say seconds.
+CENTISECONDS = frozenset({"forward_delay", "hello_time", "max_age", "ageing_time"})
+
+
+def _seconds(centiseconds: int) -> str:
+    return f"{centiseconds / 100:g} s"
 
 
 def _elsewhere(link: Link) -> str:

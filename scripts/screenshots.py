@@ -67,7 +67,7 @@ async def fdb(pilot) -> None:
     """The FDB of br100 sorted by state: web1's and db1's MACs, learned on their taps, on top."""
     await loaded(pilot)
     await select(pilot, "tun", "vnet0")
-    await pilot.press("2", "s", "s", "s")  # mac -> port -> vlan -> state
+    await pilot.press("2")  # by state, the pane's default
 
 
 async def fdb_zoomed(pilot) -> None:

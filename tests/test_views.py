@@ -110,7 +110,7 @@ async def test_fdb_pane_with_50000_entries():
         await pilot.press("2")
         pane = app.query_one(FdbPane)
         await wait_for(pilot, lambda: len(pane.visible_rows) == 50_003, what="50,003 rows")
-        await pilot.press("s", "s", "s", "s", "s")  # mac -> port -> vlan -> state -> age -> owner
+        await pilot.press("s", "s", "s", "s", "s")  # state -> mac -> port -> vlan -> age -> owner
         assert pane.sort_key == "owner" and pane.visible_rows[-1].owner == "host"
         await pilot.press("f", *"web1", "enter")
         await wait_for(pilot, lambda: len(pane.visible_rows) == 1, what="the filter")

@@ -50,8 +50,9 @@ def counts(findings: tuple[Finding, ...] | list[Finding]) -> dict[str, int]:
     return result
 
 
-def counts_text(findings: tuple[Finding, ...] | list[Finding]) -> str:
-    """"2 errors, 1 warning, 0 info" for headers and summaries."""
+def counts_text(findings: tuple[Finding, ...] | list[Finding], zeros: bool = True) -> str:
+    """"2 errors, 1 warning, 0 info" for headers and summaries; without zeros ("2 errors,
+    1 warning") where room is short, as in the status line."""
     n = counts(findings)
     plural = {"error": "errors", "warning": "warnings", "info": "info"}
-    return ", ".join(f"{n[s]} {plural[s] if n[s] != 1 else s}" for s in SEVERITIES)
+    return ", ".join(f"{n[s]} {plural[s] if n[s] != 1 else s}" for s in SEVERITIES if zeros or n[s])

@@ -19,6 +19,7 @@ from textual.containers import Horizontal, Vertical
 from textual.widgets import Footer, Input, Static, TabbedContent, TabPane
 from textual.worker import Worker, WorkerState
 
+from kvmtui.audit import counts_text
 from kvmtui.collect.watch import SourceStatus
 from kvmtui.counters import LinkRates
 from kvmtui.model import LinkStats, Snapshot
@@ -66,6 +67,7 @@ class KvmtuiApp(LiveUpdates, WizardFlow, App[int]):
         Binding("d", "delete", "Delete"),  # or detach, on a guest NIC: the wizard says which
         Binding("r", "refresh", "Refresh", show=False),  # rarely needed (events keep it live); in the help
         Binding("q", "quit", "Quit"),
+        Binding("ctrl+c", "quit", "Quit", show=False),  # as in htop and k9s; not while an apply runs
         *(Binding(str(n), f"show_view('{view}')", view.capitalize(), show=False) for n, view in enumerate(VIEWS, 1)),
     ]
 
@@ -110,6 +112,7 @@ class KvmtuiApp(LiveUpdates, WizardFlow, App[int]):
                 yield Static(" READ-ONLY ", id="badge")
         with MainArea(id="main"):
             with Vertical(id="left"):
+                yield Static("", id="tree-empty")
                 yield TopologyTree(id="tree")
                 yield Input(placeholder="filter the tree (Esc clears)", id="tree-filter")
             with TabbedContent(id="panes", initial="details"):
@@ -129,6 +132,7 @@ class KvmtuiApp(LiveUpdates, WizardFlow, App[int]):
 
     def on_mount(self) -> None:
         self.query_one("#tree-filter", Input).display = False
+        self.query_one("#tree-empty", Static).display = False
         self.query_one(TopologyTree).focus()
         if self.recorded is not None:
             self.show_snapshot(self.recorded)
@@ -187,6 +191,7 @@ class KvmtuiApp(LiveUpdates, WizardFlow, App[int]):
         tree.show_forest(self.forest, title, snapshot)
         if self.selected is None:  # the details show the first node at once, not after a key
             tree.highlight_first()
+        self.show_filter_result()
         self.show_details()
         self.show_fdb()
         self.show_bonds()
@@ -199,6 +204,10 @@ class KvmtuiApp(LiveUpdates, WizardFlow, App[int]):
         return key[5:] if key.startswith("link:") else None
 
     def show_details(self) -> None:
+        tree = self.query_one(TopologyTree)
+        if tree.nothing_matches:
+            self.query_one(DetailsPane).show(self.no_match_text(), [], None, None)
+            return
         if self.snapshot is None or self.selected is None:
             return
         title, lines = node_details(self.snapshot, self.forest, self.selected)
@@ -283,7 +292,7 @@ class KvmtuiApp(LiveUpdates, WizardFlow, App[int]):
             if not status.ok and not (status.source == "libvirt" and self.libvirt_stale()):
                 parts.append(status.text)
         if self.findings:
-            parts.append(f"findings {short_counts(self.findings)}")
+            parts.append(f"findings: {counts_text(self.findings, zeros=False)}")
         if self.last_error:
             parts.append(f"error: {self.last_error}")
         text = " · ".join(parts)
@@ -292,6 +301,19 @@ class KvmtuiApp(LiveUpdates, WizardFlow, App[int]):
             self.query_one("#status", Static).update(text)
 
     # -- actions -------------------------------------------------------------------
+    @property
+    def applying(self) -> bool:
+        return any(worker.group == "apply" and not worker.is_finished for worker in self.workers)
+
+    async def action_quit(self) -> None:
+        """q and ctrl+c, except mid-apply: the change finishes or is rolled back first,
+        as `kvmtui apply` rolls back on ctrl+c (quitting would leave half of it)."""
+        if self.applying:
+            self.notify("a change is being applied: kvmtui quits once it is done or rolled back",
+                        title="not now", severity="warning")
+            return
+        await super().action_quit()
+
     def action_help(self) -> None:
         self.push_screen(HelpScreen())
 
@@ -328,10 +350,26 @@ class KvmtuiApp(LiveUpdates, WizardFlow, App[int]):
         box.value = text
         box.display = bool(text)
         self.query_one(TopologyTree).set_filter(text)
+        self.show_filter_result()
 
     def on_input_changed(self, event: Input.Changed) -> None:
         if event.input.id == "tree-filter":
             self.query_one(TopologyTree).set_filter(event.value)
+            self.show_filter_result()
+
+    def no_match_text(self) -> str:
+        return f"no node matches '{self.query_one(TopologyTree).filter_text}'"
+
+    def show_filter_result(self) -> None:
+        """A filter that hides every node says so, in the tree and the details: no details
+        of a node the tree no longer shows, and no key acts on it."""
+        tree = self.query_one(TopologyTree)
+        empty = self.query_one("#tree-empty", Static)
+        empty.display = tree.nothing_matches
+        if tree.nothing_matches:
+            empty.update(self.no_match_text())
+            self.selected = None
+            self.show_details()
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
         if event.input.id == "tree-filter":

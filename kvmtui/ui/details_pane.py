@@ -10,7 +10,7 @@ from textual.app import ComposeResult
 from textual.containers import VerticalScroll
 from textual.widgets import Sparkline, Static
 
-from kvmtui.counters import LinkRates, human_bits
+from kvmtui.counters import LinkRates, human_bits, human_count
 
 HISTORY = 40  # samples kept per interface for the sparklines
 
@@ -40,8 +40,8 @@ class DetailsPane(VerticalScroll):
             rx.display = tx.display = False
             return
         rates_text.update(Text.assemble(
-            ("rx ", "bold"), f"{human_bits(rates.rx_bps)} {rates.rx_pps:.0f} pkt/s  ",
-            ("tx ", "bold"), f"{human_bits(rates.tx_bps)} {rates.tx_pps:.0f} pkt/s  ",
+            ("rx ", "bold"), f"{human_bits(rates.rx_bps)} {human_count(rates.rx_pps)} pkt/s  ",
+            ("tx ", "bold"), f"{human_bits(rates.tx_bps)} {human_count(rates.tx_pps)} pkt/s  ",
             ("errors/drops ", "bold"),
             f"{rates.rx_errors + rates.tx_errors:.0f}/{rates.rx_dropped + rates.tx_dropped:.0f} per s",
         ))

@@ -98,7 +98,7 @@ class FdbPane(Vertical):
         Binding("s", "cycle_sort", "Sort"),
         Binding("f", "filter", "Find"),  # beside the tree's "/ Filter": 80 columns hold every key
     ]
-    sort_key = reactive("mac")
+    sort_key = reactive(FDB_SORT_KEYS[0])
 
     def __init__(self, **kwargs) -> None:
         super().__init__(**kwargs)

@@ -7,11 +7,15 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from rich.segment import Segment
+from rich.style import Style
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical, VerticalScroll
+from textual.content import Content
 from textual.screen import ModalScreen
-from textual.widgets import Button, Checkbox, Input, Label, Select, SelectionList, Static
+from textual.strip import Strip
+from textual.widgets import Button, Checkbox, Input, Label, OptionList, Select, SelectionList, Static
 
 from kvmtui.model import Snapshot
 from kvmtui.plan import Intent, Plan, PlanError, make_plan
@@ -38,6 +42,33 @@ def _number(field: Field, text: str) -> int | None:
     if not re.fullmatch(r"[+-]?[0-9]+", text):
         raise PlanError(field.name, f"{text!r} is not a whole number")
     return int(text)
+
+
+# A checked box reads as checked without colour (NO_COLOR, monochrome): Textual draws
+# both states with one glyph in two colours. Three cells, as Textual's button takes.
+CHECKED, UNCHECKED = "[x]", "[ ]"
+
+
+class TickBox(Checkbox):
+    """A Checkbox whose state is in its glyph."""
+
+    @property
+    def _button(self) -> Content:
+        return Content.styled(CHECKED if self.value else UNCHECKED, "bold" if self.value else "")
+
+
+class TickList(SelectionList):
+    """A SelectionList whose selected options are ticked in their glyph."""
+
+    def render_line(self, y: int) -> Strip:
+        line = OptionList.render_line(self, y)  # the prompt; the box is drawn here, not by SelectionList
+        index = self.scroll_offset.y + y
+        if not 0 <= index < self.option_count:
+            return line
+        chosen = self.get_option_at_index(index).value in self._selected
+        style = (next(iter(line)).style or self.rich_style) + Style(meta={"option": index})
+        box = Segment(CHECKED if chosen else UNCHECKED, style + Style(bold=True) if chosen else style)
+        return Strip([box, Segment(" ", style), *line])
 
 
 class WizardScreen(ModalScreen[Plan | None]):
@@ -67,12 +98,12 @@ class WizardScreen(ModalScreen[Plan | None]):
     def _widget(self, field: Field):
         wid = f"field-{field.name}"
         if field.kind == "flag":
-            return Checkbox(field.label, bool(field.default), id=wid)
+            return TickBox(field.label, bool(field.default), id=wid)
         if field.kind == "choice":
             return Select(field.options, value=field.default if field.default else Select.NULL, id=wid,
                           allow_blank=field.optional or not field.default)
         if field.kind == "many":
-            return SelectionList(*[(shown, value, value in (field.default or ())) for shown, value in field.options], id=wid)
+            return TickList(*[(shown, value, value in (field.default or ())) for shown, value in field.options], id=wid)
         return Input(str(field.default or ""), id=wid, type="integer" if field.kind == "number" else "text")
 
     def values(self) -> dict[str, object]:

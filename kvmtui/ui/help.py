@@ -18,12 +18,15 @@ HELP = """\
   z          zoom: the tree or the pane in focus takes the whole width
              (at 80 columns: the FDB's owners, the bonds' alerts);
              z again shows both
-  /          filter the tree by name, MAC, guest or kind (Esc clears)
+  /          filter the tree by name, MAC, guest or kind: the cursor
+             goes to the first node found; Enter keeps the filter,
+             Esc clears it (the cursor stays on its node)
   r          re-read everything now
   ctrl+p     command palette: views, filter, zoom, FDB sort, new,
              attach, delete, help
   ?          this help
-  q          quit
+  q          quit; ctrl+c too. Not while a change is being applied:
+             it finishes or is rolled back first
 
 [b]Changing the host[/b] (not with --readonly or --from FILE)
   n          new bridge, bond or VLAN (on the selected device)
@@ -33,18 +36,23 @@ HELP = """\
              bridge, bond or VLAN
              Each shows the plan (tree before -> after, commands) and
              asks before anything changes: y applies, n or Esc cancels.
-             In a wizard: Tab moves, ctrl+s plans, Esc cancels.
+             In a wizard: Tab moves, Space ticks \\[x] or unticks [ ],
+             ctrl+s plans, Esc cancels.
 
 [b]Topology tree[/b]
-  up/down    move;  left/right  collapse/expand
-  enter      toggle, or jump from a reference (↪) to where the node
-             is shown in full
-  symbols    ● up  ○ down  ◌ no carrier  ◍ unknown  ◐ going down/back
+  up/down    move
+  left       collapse the node, or go to its parent
+  right      expand the node, or go to its first child
+  enter      collapse/expand, or jump from a reference (↪) to where
+             the node is shown in full (space: collapse/expand)
+  symbols    + collapsed  - expanded (its children shown)
+             ● up  ○ down  ◌ no carrier  ◍ unknown  ◐ going down/back
              ▶ running  ‖ paused  ■ shut off  ✗ crashed
              (colour is never the only signal)
 
 [b]FDB[/b] (of the bridge selected in the tree, or of the port's bridge)
-  s          sort by MAC, port, VLAN, state, age, owner
+  s          sort by state (the default: learned MACs first), MAC,
+             port, VLAN, age, owner
   f          filter the entries (Esc clears)
   up/down, PgUp/PgDn, Home/End  move
 

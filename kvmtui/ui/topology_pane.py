@@ -10,7 +10,7 @@ from textual.widgets.tree import TreeNode
 from kvmtui.facts import guest_key
 from kvmtui.model import Snapshot
 from kvmtui.render import node_label
-from kvmtui.topology import TopologyNode, link_key
+from kvmtui.topology import TopologyNode, link_key, walk
 from kvmtui.ui.messages import NodeChosen
 
 
@@ -56,12 +56,21 @@ def filter_forest(forest: tuple[TopologyNode, ...], needle: str,
     return tuple(kept)
 
 
+def first_match(forest: tuple[TopologyNode, ...], needle: str, texts: dict[str, str] | None = None) -> str | None:
+    """The key of the first node, top down, that the filter finds itself (not an ancestor
+    kept only to show the path)."""
+    return next((node.key for _, node in walk(forest) if matches(node, needle.lower(), texts)), None)
+
+
 class TopologyTree(Tree[str]):
     """Tree of TopologyNode keys. The app hands it a forest; it never collects anything."""
 
     # Arrows need no footer room at 80 columns; the help screen lists them.
-    BINDINGS = [Binding("right", "expand_node", "Expand", show=False),
-                Binding("left", "collapse_node", "Collapse", show=False)]
+    BINDINGS = [Binding("right", "expand_or_child", "Expand", show=False),
+                Binding("left", "collapse_or_parent", "Collapse", show=False)]
+    # Not the running guest's ▶ (kvmtui.render.STATE_STYLES): plain ASCII, read in any font.
+    ICON_NODE = "+ "
+    ICON_NODE_EXPANDED = "- "
 
     def __init__(self, **kwargs) -> None:
         super().__init__("host", **kwargs)
@@ -73,6 +82,7 @@ class TopologyTree(Tree[str]):
         self._faces: dict[str, tuple] = {}  # key -> what its label was built from
         self._snapshot: Snapshot | None = None  # what the forest was built from: `/` searches it too
         self._texts: tuple[object, dict[str, str]] = (None, {})  # snapshot -> search_texts of it
+        self.chosen: str | None = None  # the last node the cursor was on: a filter that hides it keeps it
 
     def show_forest(self, forest: tuple[TopologyNode, ...], title: str, snapshot: Snapshot | None = None) -> None:
         """Update in place: a new tap on a 1,000-node host changes one line, not the tree."""
@@ -88,8 +98,19 @@ class TopologyTree(Tree[str]):
         self._sync(self.root, self._filtered())
 
     def set_filter(self, text: str) -> None:
+        """Re-filter: the cursor stays on its node if the filter finds it, else goes to
+        the first node found; an emptied filter puts it back on the last node chosen."""
         self._filter = text.strip()
         self._rebuild()
+
+    @property
+    def filter_text(self) -> str:
+        return self._filter
+
+    @property
+    def nothing_matches(self) -> bool:
+        """A filter is set and hides every node."""
+        return bool(self._filter) and not self.root.children
 
     def _filtered(self) -> tuple[TopologyNode, ...]:
         """The forest through the filter. MACs come from the snapshot the forest was built
@@ -101,16 +122,35 @@ class TopologyTree(Tree[str]):
         return filter_forest(self._forest, self._filter, self._texts[1])
 
     def _rebuild(self) -> None:
-        selected = self.cursor_node.data if self.cursor_node is not None else None
+        selected = self.cursor_node.data if self.cursor_node is not None else self.chosen
+        forest = self._filtered()
+        if self._filter and selected is not None and not self._found(selected):
+            selected = first_match(forest, self._filter, self._texts[1])
         self._remember_collapsed(self.root)
         self.clear()
+        # No line under the cursor: a node that lands on the line the old one was on is
+        # then announced too (Textual tells only of a change of line).
+        self.cursor_line = -1
         cursor: TreeNode[str] | None = None
-        for node in self._filtered():
+        for node in forest:
             found = self._add(self.root, node, selected)
             cursor = cursor or found
         self.root.expand()
         if cursor is not None:
-            self.move_cursor(cursor)
+            self._move_to(cursor)
+        elif forest and (self._filter or selected is not None):  # its node is gone: the first line
+            self.move_cursor_to_line(0)
+
+    def _found(self, key: str) -> bool:
+        """Whether the filter finds this node itself, not only a node under it."""
+        node = next((node for _, node in walk(self._forest) if node.key == key), None)
+        return node is not None and matches(node, self._filter.lower(), self._texts[1])
+
+    def _move_to(self, item: TreeNode[str]) -> None:
+        """move_cursor, once the lines know where `item` is: a node just added or under a
+        parent just expanded has no line number until the lines are rebuilt."""
+        self._tree_lines  # noqa: B018  (builds the lines, numbering the nodes)
+        self.move_cursor(item)
 
     def _sync(self, item: TreeNode[str], nodes: tuple[TopologyNode, ...]) -> None:
         """Make `item`'s children show `nodes`, touching only what differs."""
@@ -190,12 +230,33 @@ class TopologyTree(Tree[str]):
         while parent is not None:
             parent.expand()
             parent = parent.parent
-        self.move_cursor(target)
+        self._move_to(target)
         return True
+
+    def action_expand_or_child(self) -> None:
+        """Right, as in every tree: open the node, or, open already, go to its first child."""
+        node = self.cursor_node
+        if node is None or not node.allow_expand:
+            return
+        if not node.is_expanded:
+            node.expand()
+        elif node.children:
+            self._move_to(node.children[0])
+
+    def action_collapse_or_parent(self) -> None:
+        """Left: close the node, or, closed or a leaf, go to its parent."""
+        node = self.cursor_node
+        if node is None:
+            return
+        if node.allow_expand and node.is_expanded:
+            node.collapse()
+        elif node.parent is not None and node.parent is not self.root:
+            self._move_to(node.parent)
 
     def on_tree_node_highlighted(self, event: Tree.NodeHighlighted[str]) -> None:
         event.stop()
         if event.node.data is not None:
+            self.chosen = event.node.data
             self.post_message(NodeChosen(event.node.data))
 
     def on_tree_node_selected(self, event: Tree.NodeSelected[str]) -> None:
