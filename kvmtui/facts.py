@@ -23,7 +23,26 @@ def link_key(ifname: str) -> str:
 
 
 def guest_key(domain: Domain, number: int) -> str:
-    return f"guest:{domain.uuid}:{number}"
+    """A guest NIC by its MAC, not its position: a detach renumbers the NICs after it, and
+    a tree, a diff or a selection keyed by position would then name another NIC. A NIC
+    without a MAC of its own in the domain (none, or shared) is keyed by position."""
+    mac = (domain.interfaces[number].mac or "").lower()
+    if mac and sum(1 for nic in domain.interfaces if (nic.mac or "").lower() == mac) == 1:
+        return f"guest:{domain.uuid}:{mac}"
+    return f"guest:{domain.uuid}:#{number}"
+
+
+def guest_nic_of(snapshot: Snapshot, key: str) -> tuple[Domain, DomainInterface] | None:
+    """The guest and NIC a `guest:` key (or a reference to one) names, if it is still there."""
+    key = key.rsplit("->", 1)[-1]
+    if not key.startswith("guest:"):
+        return None
+    uuid = key.split(":")[1]
+    for domain in snapshot.domains:
+        if domain.uuid == uuid:
+            return next(((domain, nic) for number, nic in enumerate(domain.interfaces)
+                         if guest_key(domain, number) == key), None)
+    return None
 
 
 def kernel_read(snapshot: Snapshot) -> bool:

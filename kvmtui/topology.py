@@ -22,7 +22,7 @@ GROUP_ORPHANS = "group:orphans"
 
 @dataclass(frozen=True, slots=True)
 class TopologyNode:
-    key: str  # "link:<ifname>", "net:<name>", "guest:<uuid>:<n>", "group:..."; refs: "<parent>-><key>"
+    key: str  # "link:<ifname>", "net:<name>", "guest:<uuid>:<mac>", "group:..."; refs: "<parent>-><key>"
     kind: str  # link kind, "nic", "loopback", "guest", "network" or "group"
     name: str
     state: str  # "up", "down", "unknown", a bond slave's MII status, a domain's state, ...

@@ -10,7 +10,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 
 from kvmtui.counters import human_bytes, human_count
-from kvmtui.facts import ZERO_MAC
+from kvmtui.facts import ZERO_MAC, guest_nic_of
 from kvmtui.model import Bond, FdbEntry, Link, Network, Snapshot
 from kvmtui.model.libvirt import Portgroup, Vlan, effective_vlan
 from kvmtui.topology import TopologyNode, link_summary
@@ -328,10 +328,9 @@ def node_details(snapshot: Snapshot, forest: tuple[TopologyNode, ...], key: str)
         if link is not None:
             return link.ifname, link_details(snapshot, link)
     if key.startswith("guest:"):
-        _, uuid, number = key.split(":")
-        domain = next((d for d in snapshot.domains if d.uuid == uuid), None)
-        if domain is not None and int(number) < len(domain.interfaces):  # a NIC just detached: no details
-            nic = domain.interfaces[int(number)]
+        found = guest_nic_of(snapshot, key)
+        if found is not None:  # a NIC just detached: no details
+            domain, nic = found
             lines = [("domain", f"{domain.name} ({domain.state})")]
             lines += [(name, _text(value)) for name, value in _fields(nic) if value not in (None, (), False, "")]
             vlan = effective_vlan(nic, snapshot.networks)

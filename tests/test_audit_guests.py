@@ -105,7 +105,8 @@ def snapshot():
 
 
 def guest(lab, n: int) -> str:
-    return f"guest:{lab['uuid']}:{n}"
+    """The lab guest's n-th NIC, keyed as the tree keys it: by its MAC."""
+    return f"guest:{lab['uuid']}:{lab['macs'][n]}"
 
 
 def target(snap, lab, n: int) -> str:
@@ -140,13 +141,13 @@ def test_two_guests_with_one_mac(lab):
     with defined_guest([nic("bridge", f"<source bridge='{lab['bridge']}'/>", lab["macs"][0])]) as clone:
         findings = audit(snapshot())
     (finding,) = [f for f in findings if f.rule == "guest-duplicate-mac"
-                  and f.key in (guest(lab, 0), f"guest:{clone}:0")]
+                  and f.key in (guest(lab, 0), f"guest:{clone}:{lab['macs'][0]}")]
     assert finding.key == guest(lab, 0)  # the running one first
     assert finding.severity == "warning" and lab["name"] in finding.what and "shut off" in finding.what
     with defined_guest([nic("bridge", f"<source bridge='{lab['bridge']}'/>", lab["macs"][0])], start=True) as clone:
         findings = audit(snapshot())
     (finding,) = [f for f in findings if f.rule == "guest-duplicate-mac"
-                  and f.key in (guest(lab, 0), f"guest:{clone}:0")]
+                  and f.key in (guest(lab, 0), f"guest:{clone}:{lab['macs'][0]}")]
     assert finding.severity == "error" and finding.what.count("(paused)") == 2
 
 
@@ -174,20 +175,20 @@ def test_orphan_tap(lab):
 
 def test_defined_guest_on_inactive_network(lab):
     with libvirt_network(start=False) as (network, _bridge), \
-            defined_guest([nic("network", f"<source network='{network}'/>", mac())]) as other:
+            defined_guest([nic("network", f"<source network='{network}'/>", address := mac())]) as other:
         findings = audit(snapshot())
-    assert {(f.rule, f.severity) for f in findings if f.key == f"guest:{other}:0"} == {
+    assert {(f.rule, f.severity) for f in findings if f.key == f"guest:{other}:{address}"} == {
         ("guest-network-inactive", "warning")}
 
 
 def test_passthrough_device_also_used_by_another_guest(lab):
     with kt_veth() as (dev, _), \
-            defined_guest([nic("direct", f"<source dev='{dev}' mode='passthrough'/>", mac())]) as p, \
-            defined_guest([nic("direct", f"<source dev='{dev}' mode='bridge'/>", mac())]) as q:
+            defined_guest([nic("direct", f"<source dev='{dev}' mode='passthrough'/>", p_mac := mac())]) as p, \
+            defined_guest([nic("direct", f"<source dev='{dev}' mode='bridge'/>", q_mac := mac())]) as q:
         findings = audit(snapshot())
-    mine = {(f.rule, f.key, f.severity) for f in findings if f.key in (f"guest:{p}:0", f"guest:{q}:0")}
-    assert mine == {("guest-passthrough-shared", f"guest:{p}:0", "error"),
-                    ("guest-macvtap-host", f"guest:{q}:0", "info")}
+    mine = {(f.rule, f.key, f.severity) for f in findings if f.key in (f"guest:{p}:{p_mac}", f"guest:{q}:{q_mac}")}
+    assert mine == {("guest-passthrough-shared", f"guest:{p}:{p_mac}", "error"),
+                    ("guest-macvtap-host", f"guest:{q}:{q_mac}", "info")}
 
 
 def test_guests_on_a_macvtap_network(lab):
@@ -197,14 +198,14 @@ def test_guests_on_a_macvtap_network(lab):
     with kt_veth() as (one, _), kt_veth() as (two, _), \
             libvirt_network(forward=f"<forward mode='vepa'><interface dev='{one}'/><interface dev='{two}'/></forward>"
                             ) as (network, _bridge), \
-            defined_guest([nic("network", f"<source network='{network}'/>", mac())]) as idle, \
-            defined_guest([nic("network", f"<source network='{network}'/>", mac())], start=True) as running:
+            defined_guest([nic("network", f"<source network='{network}'/>", idle_mac := mac())]) as idle, \
+            defined_guest([nic("network", f"<source network='{network}'/>", running_mac := mac())], start=True) as running:
         snap = snapshot()
         findings = audit(snap)
     mine = {(f.rule, f.key, f.severity) for f in findings if f.key.startswith((f"guest:{idle}:", f"guest:{running}:"))}
-    assert mine == {(rule, f"guest:{g}:0", "info") for rule in ("guest-macvtap-vepa", "guest-macvtap-host")
-                    for g in (idle, running)}
-    (vepa,) = [f for f in findings if f.key == f"guest:{idle}:0" and f.rule == "guest-macvtap-vepa"]
+    assert mine == {(rule, f"guest:{g}:{m}", "info") for rule in ("guest-macvtap-vepa", "guest-macvtap-host")
+                    for g, m in ((idle, idle_mac), (running, running_mac))}
+    (vepa,) = [f for f in findings if f.key == f"guest:{idle}:{idle_mac}" and f.rule == "guest-macvtap-vepa"]
     assert f"on {one} or {two} (libvirt network {network})" in vepa.what
     assert vepa.commands == (f"virsh net-edit {network}",)
     (live,) = [d for d in snap.domains if d.uuid == running]

@@ -278,7 +278,7 @@ def test_guest_mac_learned_behind_another_port(host):
     fdb = sh("bridge", "-n", host, "fdb", "show", "br", "br0")
     assert f"{GUEST_MACS[0]} dev kt-up" in fdb  # the kernel learned it on the uplink
     (finding,) = audit(snap())
-    assert (finding.rule, finding.key, finding.severity) == ("bridge-mac-two-ports", "guest:uuid-web1:0", "warning")
+    assert (finding.rule, finding.key, finding.severity) == ("bridge-mac-two-ports", f"guest:uuid-web1:{GUEST_MACS[0]}", "warning")
     assert finding.what == "the MAC of guest web1 (tap0) is in br0's FDB on kt-up"
     # Read as what it is (a namespace, no libvirt), nobody's MAC is known: silent.
     assert audit(collect_snapshot(host, with_libvirt=False)) == ()

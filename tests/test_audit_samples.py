@@ -15,6 +15,7 @@ from kvmtui.audit import RULES, SEVERITIES, audit
 from kvmtui.audit.report import text_report
 from kvmtui.collect.bonding import parse_bonding_file
 from kvmtui.collect.libvirt_xml import parse_domain_xml, parse_network_xml
+from kvmtui.facts import guest_key
 from kvmtui.model import INFO_DATA_CLASSES, SLAVE_DATA_CLASSES, Domain, DomainInterface, HostInfo, Link, Snapshot
 from tests.conftest import SHARED_FIXTURES
 
@@ -136,7 +137,8 @@ def test_active_not_primary_on_a_sample_with_the_primary_up():
 def test_every_domain_sample_is_judged():
     for path in sorted(DOMAINS.glob("*.xml")):
         dom = domain(path)
-        found = {(f.rule, int(f.key.rsplit(":", 1)[1]), f.severity) for f in audit(Snapshot(host=HOST, domains=(dom,)))}
+        number = {guest_key(dom, n): n for n in range(len(dom.interfaces))}  # keys name the NIC by its MAC
+        found = {(f.rule, number[f.key], f.severity) for f in audit(Snapshot(host=HOST, domains=(dom,)))}
         assert found == DOMAIN_EXPECTED.get(path.name, set()), path.name
         for finding in audit(Snapshot(host=HOST, domains=(dom,))):
             assert finding.key.startswith(f"guest:{dom.uuid}:")
@@ -154,7 +156,7 @@ def test_live_guest_on_the_default_network_sample():
     sample = NETWORKS / "forward-nat-dev-dhcp-hosts-libvirt.xml"
     assert audit(Snapshot(host=LIBVIRT_HOST, domains=(dom,), networks=(network(sample),))) == ()
     (finding,) = audit(Snapshot(host=LIBVIRT_HOST, domains=(dom,), networks=(network(sample, active=False),)))
-    assert (finding.rule, finding.key, finding.severity) == ("guest-network-inactive", f"guest:{dom.uuid}:0", "error")
+    assert (finding.rule, finding.key, finding.severity) == ("guest-network-inactive", guest_key(dom, 0), "error")
     assert finding.commands == ("virsh net-start default", "virsh net-autostart default")
 
 
@@ -219,7 +221,7 @@ def test_guest_on_each_network_sample(path):
     dom = guest_on(net.name)
     findings = audit(Snapshot(host=LIBVIRT_HOST, domains=(dom,), networks=(net,)))
     assert {(f.rule, f.severity) for f in findings} == GUEST_ON_NETWORK_EXPECTED.get(path.name, set())
-    assert all(f.key == f"guest:{dom.uuid}:0" for f in findings)
+    assert all(f.key == guest_key(dom, 0) for f in findings)
 
 
 def test_guest_on_the_vepa_macvtap_pool_sample():

@@ -108,7 +108,7 @@ async def test_guest_bridge_fdb_and_state_follow_libvirt():
                 send_frame_from(far_end, mac)
                 await wait_for(pilot, lambda: any(r.mac == mac and r.port == port for r in pane.visible_rows),
                                what="the guest's MAC behind the veth in the FDB pane")
-                key = f"guest:{dom.UUIDString()}:0"
+                key = f"guest:{dom.UUIDString()}:{mac}"
                 await wait_for(pilot, lambda: any(f.rule == "bridge-mac-two-ports" and f.key == key for f in app.findings),
                                what="the finding on the guest's MAC")
                 dom.destroy()

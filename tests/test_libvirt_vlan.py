@@ -87,7 +87,7 @@ def test_guests_pane_shows_the_effective_vlan():
 
 def test_details_say_where_the_vlan_comes_from():
     snapshot = snapshot_with(nic("openvswitch-net"))
-    _, lines = node_details(snapshot, (), "guest:uuid-web1:0")
+    _, lines = node_details(snapshot, (), "guest:uuid-web1:52:54:00:00:00:01")
     assert ("effective vlan", "vlan 666 trunk (from portgroup bob of openvswitch-net)") in lines
     _, lines = node_details(snapshot, (), "net:openvswitch-net")
     assert ("portgroup bob", "default, vlan 666 trunk, virtualport profileid=bob-profile") in lines

@@ -7,6 +7,7 @@ from dataclasses import replace
 import pytest
 
 from kvmtui.collect.bonding import parse_bonding_file
+from kvmtui.facts import guest_key
 from kvmtui.model import Domain, DomainInterface, FdbEntry, HostInfo, Link, Snapshot
 from kvmtui.views import bond_rows, bridge_of, failure_counts, fdb_rows, link_details, sort_fdb, with_bridge_fdb
 from tests.conftest import SHARED_FIXTURES
@@ -170,7 +171,7 @@ def test_guest_details_show_mtu_and_virtualport_parameters():
 
     xml = (SHARED_FIXTURES / "libvirt" / "domains" / "many-devices-18-interfaces-virt-manager.xml").read_text()
     guest = parse_domain_xml(xml, state="shut off", id=None, persistent=True)
-    _, lines = node_details(Snapshot(host=HOST, domains=(guest,)), (), f"guest:{guest.uuid}:3")
+    _, lines = node_details(Snapshot(host=HOST, domains=(guest,)), (), guest_key(guest, 3))
     assert ("mtu", "1500") in lines
     assert ("virtualport_params", "managerid=12 typeid=1193046 typeidversion=1 "
                                   "instanceid=09b11c53-8b5c-4eeb-8f00-d84eaa0aaa3b") in lines

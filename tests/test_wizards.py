@@ -105,7 +105,9 @@ async def test_cancel_leaves_the_host_untouched(netns):
         await open_wizard(pilot, app)
         await pilot.press("ctrl+s")
         await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen), what="the confirmation")
-        await pilot.press("n")
+        await pilot.press("n")  # back in the wizard, then out of it
+        await wait_for(pilot, lambda: isinstance(app.screen, WizardScreen), what="back in the wizard")
+        await pilot.press("escape")
         await wait_for(pilot, lambda: not isinstance(app.screen, (ConfirmScreen, WizardScreen, ProgressScreen)),
                        what="back on the dashboard")
         await open_wizard(pilot, app)

@@ -29,13 +29,21 @@ class Confirmation:
     commands: tuple[str, ...]
     xml: tuple[str, ...]
     warnings: tuple[str, ...]
+    typed: str | None = None  # the device whose name the user types to confirm: the plan cuts the way out
 
 
 def confirmation(plan: Plan, snapshot: Snapshot, ssh_connection: str | None = None) -> Confirmation:
     after = simulate(snapshot, plan.steps)
     warnings = plan.warnings + session_warnings(plan, snapshot, ssh_connection)
     return Confirmation(plan.title, tree_diff(build_forest(snapshot), build_forest(after)),
-                        plan.commands, plan.xml, warnings)
+                        plan.commands, plan.xml, warnings, _cuts_way_out(plan, snapshot))
+
+
+def _cuts_way_out(plan: Plan, snapshot: Snapshot) -> str | None:
+    """The device(s) whose default route the plan deletes when no other is put back or left."""
+    removed, put_back = default_route_moves(plan)
+    others = [r for r in snapshot.routes if r.dst == "default" and r.dev not in removed]
+    return ", ".join(removed) if removed and not put_back and not others else None
 
 
 def _text(node: TopologyNode) -> str:
@@ -145,6 +153,13 @@ def _changes(step) -> bool:
     return step.action == "link_set" and any((key, value) != ("state", "up") for key, value in step.settings)
 
 
+def default_route_moves(plan: Plan) -> tuple[list[str], list[str]]:
+    """The devices the plan deletes a default route from, and those it adds one to."""
+    def devices(action: str) -> list[str]:
+        return sorted({s.target for s in plan.steps if s.action == action and s.setting("dst") == "default"})
+    return devices("route_del"), devices("route_add")
+
+
 def session_warnings(plan: Plan, snapshot: Snapshot, ssh_connection: str | None) -> tuple[str, ...]:
     """SSH_CONNECTION is "client-ip client-port server-ip server-port"."""
     touched = {s.target for s in plan.steps if _changes(s)}
@@ -160,9 +175,8 @@ def session_warnings(plan: Plan, snapshot: Snapshot, ssh_connection: str | None)
             if what:
                 warnings.append(f"this changes {' and '.join(what)}, which carries your SSH session ({client} -> {server}): "
                                 "you may lose this connection")
-    removed = {s.target for s in plan.steps if s.action == "route_del" and s.setting("dst") == "default"}
-    put_back = {s.target for s in plan.steps if s.action == "route_add" and s.setting("dst") == "default"}
+    removed, put_back = default_route_moves(plan)
     if removed and put_back:
-        warnings.append(f"the default route moves from {', '.join(sorted(removed))} to {', '.join(sorted(put_back))}: "
+        warnings.append(f"the default route moves from {', '.join(removed)} to {', '.join(put_back)}: "
                         "for a moment this host has no way out")
     return tuple(warnings)

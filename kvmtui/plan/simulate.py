@@ -6,7 +6,8 @@ from __future__ import annotations
 import ipaddress
 from dataclasses import replace
 
-from kvmtui.model import Address, BondInfo, BridgeInfo, DomainInterface, Link, Route, Snapshot, VlanInfo
+from kvmtui.facts import guests_in_view
+from kvmtui.model import Address, BondInfo, BridgeInfo, Domain, DomainInterface, Link, Route, Snapshot, VlanInfo
 from kvmtui.plan.steps import Step
 
 
@@ -15,6 +16,7 @@ def simulate(snapshot: Snapshot, steps: tuple[Step, ...]) -> Snapshot:
     routes = list(snapshot.routes)
     domains = {d.name: d for d in snapshot.domains}
     next_index = max((link.ifindex for link in snapshot.links), default=0) + 1
+    in_view = guests_in_view(snapshot)  # a running guest's devices are these links
     for step in steps:
         settings = dict(step.settings)
         if step.action == "link_add":
@@ -24,7 +26,7 @@ def simulate(snapshot: Snapshot, steps: tuple[Step, ...]) -> Snapshot:
             links.pop(step.target, None)
             links = {n: replace(l, master=None) if l.master == step.target else l for n, l in links.items()}
         elif step.action == "link_set" and step.target in links:
-            links[step.target] = _set(links[step.target], settings)
+            links[step.target] = _set(links[step.target], settings, links)
         elif step.action in ("addr_add", "addr_del") and step.target in links:
             link = links[step.target]
             iface = ipaddress.ip_interface(settings["address"])
@@ -39,7 +41,9 @@ def simulate(snapshot: Snapshot, steps: tuple[Step, ...]) -> Snapshot:
         elif step.action == "route_del":
             routes = [r for r in routes if not (r.dst == settings["dst"] and r.dev == step.target)]
         elif step.action in ("attach", "detach") and step.target in domains:
-            domains[step.target] = _guest(domains[step.target], step)
+            domains[step.target], device = _guest(domains[step.target], step)
+            if device is not None and in_view:  # libvirt deletes the NIC's tap or macvtap with it
+                links.pop(device, None)
     return replace(snapshot, links=tuple(links.values()), routes=tuple(routes), domains=tuple(domains.values()))
 
 
@@ -59,14 +63,23 @@ def _new_link(index: int, name: str, settings: dict[str, str]) -> Link:
                 info_data=info)
 
 
-def _set(link: Link, settings: dict[str, str]) -> Link:
+def _set(link: Link, settings: dict[str, str], links: dict[str, Link]) -> Link:
     changes: dict[str, object] = {}
-    if "state" in settings:
-        up = settings["state"] == "up"
+    up = settings["state"] == "up" if "state" in settings else None
+    if "master" in settings and (settings["master"] or None) != link.master:
+        master = links.get(settings["master"]) if settings["master"] else None
+        was = links.get(link.master) if link.master else None
+        changes.update(master=master.ifname if master else None, slave_kind=master.kind if master else None,
+                       info_slave_data=None)
+        # The bonding driver opens a device it enslaves (whether the bond is up or not) and
+        # closes one it releases; a bridge leaves its ports as they were.
+        if master is not None and master.kind == "bond":
+            up = True if up is None else up
+        elif master is None and was is not None and was.kind == "bond":
+            up = False if up is None else up
+    if up is not None:
         flags = tuple(f for f in link.flags if f != "UP") + (("UP",) if up else ())
         changes.update(flags=flags, operstate="UP" if up else "DOWN")
-    if "master" in settings:
-        changes["master"] = settings["master"] or None
     if "mtu" in settings:
         changes["mtu"] = int(settings["mtu"])
     if "address" in settings:
@@ -76,9 +89,21 @@ def _set(link: Link, settings: dict[str, str]) -> Link:
     return replace(link, **changes)
 
 
-def _guest(domain, step: Step):
+def _guest(domain: Domain, step: Step) -> tuple[Domain, str | None]:
+    """The guest after an attach or detach, and the host device a live detach takes away.
+    A definition-only change of a running guest changes its definition, not what it runs
+    with; a live attach has no device yet and is drawn where it lands."""
     from kvmtui.collect.libvirt_xml import parse_interface_xml
 
     nic: DomainInterface = parse_interface_xml(step.setting("xml"))
-    kept = tuple(n for n in domain.interfaces if n.mac != nic.mac)
-    return replace(domain, interfaces=kept + ((nic,) if step.action == "attach" else ()))
+    adding = step.action == "attach"
+
+    def changed(nics: tuple[DomainInterface, ...]) -> tuple[DomainInterface, ...]:
+        return tuple(n for n in nics if n.mac != nic.mac) + ((nic,) if adding else ())
+
+    if domain.active and step.setting("live") != "True":
+        macs = tuple(m for m in domain.defined_macs if m != nic.mac) + ((nic.mac,) if adding and nic.mac else ())
+        return replace(domain, defined_interfaces=changed(domain.defined_interfaces), defined_macs=macs), None
+    device = None if adding or not domain.active else next(
+        (n.target for n in domain.interfaces if n.mac == nic.mac and n.target), None)
+    return replace(domain, interfaces=changed(domain.interfaces)), device

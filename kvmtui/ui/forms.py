@@ -7,6 +7,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from rich.markup import escape
 from rich.segment import Segment
 from rich.style import Style
 from textual.app import ComposeResult
@@ -79,6 +80,9 @@ class WizardScreen(ModalScreen[Plan | None]):
     def __init__(self, title: str, fields: tuple[Field, ...], build: Callable[[dict], Intent], snapshot: Snapshot):
         super().__init__()
         self.title_text, self.fields, self.build, self.snapshot = title, fields, build, snapshot
+        # Set by the app: the confirmation shown over the wizard, so that cancelling it comes
+        # back here with the fields as they were. Without it the wizard returns the plan.
+        self.confirm: Callable[[Plan], ModalScreen[bool]] | None = None
 
     def compose(self) -> ComposeResult:
         with VerticalScroll(id="wizard"):
@@ -137,7 +141,15 @@ class WizardScreen(ModalScreen[Plan | None]):
         except PlanError as exc:
             self.show_error(exc.field, str(exc))
             return
-        self.dismiss(plan)
+        if self.confirm is None:
+            self.dismiss(plan)
+            return
+
+        def confirmed(ok: bool | None) -> None:  # returns nothing: Textual would await the dismiss
+            if ok:
+                self.dismiss(plan)
+
+        self.app.push_screen(self.confirm(plan), confirmed)
 
     def show_error(self, field: str, message: str) -> None:
         target = field if any(f.name == field for f in self.fields) else self.fields[0].name
@@ -155,9 +167,10 @@ class ConfirmScreen(ModalScreen[bool]):
     # a change whose warnings nobody has read.
     BINDINGS = [Binding("y", "confirm", "Apply"), Binding("n,escape", "cancel", "Cancel")]
 
-    def __init__(self, confirmation: Confirmation) -> None:
+    def __init__(self, confirmation: Confirmation, refusal: str | None = None) -> None:
+        """`refusal`: why nothing can be applied here (a recorded host); the plan is still shown."""
         super().__init__()
-        self.confirmation = confirmation
+        self.confirmation, self.refusal = confirmation, refusal
         self.text = confirmation_text(confirmation)  # all of it, as `kvmtui plan` prints it
 
     def compose(self) -> ComposeResult:
@@ -166,11 +179,36 @@ class ConfirmScreen(ModalScreen[bool]):
                 yield Static(confirmation_text(self.confirmation, warnings=False))
             if self.confirmation.warnings:
                 yield Static(warnings_text(self.confirmation.warnings), id="confirm-warnings")
-            yield Static("[b]y[/b] apply · [b]n[/b]/Esc cancel: nothing changes until you confirm",
-                         id="confirm-keys")
+            typed = self.confirmation.typed
+            if self.refusal:
+                yield Static(f"[b]{escape(self.refusal)}[/b] · [b]n[/b]/Esc back", id="confirm-keys")
+            elif typed:
+                yield Input(placeholder=f"type {typed} to apply", id="confirm-typed")
+                yield Static(f"this leaves the host without a default route: type [b]{escape(typed)}[/b] and "
+                             "Enter to apply · Esc back: nothing changes until you confirm", id="confirm-keys")
+            else:
+                yield Static("[b]y[/b] apply · [b]n[/b]/Esc cancel: nothing changes until you confirm",
+                             id="confirm-keys")
+
+    def on_mount(self) -> None:
+        if self.confirmation.typed and not self.refusal:
+            self.query_one("#confirm-typed", Input).focus()
 
     def action_confirm(self) -> None:
-        self.dismiss(True)
+        if self.refusal:
+            self.notify(self.refusal, title="not applied", severity="warning")
+        elif self.confirmation.typed:
+            self.notify(f"type {self.confirmation.typed} and Enter to apply", title="not applied", severity="warning")
+        else:
+            self.dismiss(True)
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        event.stop()
+        if event.value.strip() == self.confirmation.typed:
+            self.dismiss(True)
+        else:
+            self.notify(f"that is not {self.confirmation.typed}: nothing applied", title="not applied",
+                        severity="warning")
 
     def action_cancel(self) -> None:
         self.dismiss(False)

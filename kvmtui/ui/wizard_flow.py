@@ -12,12 +12,16 @@ from textual import work
 from kvmtui.ui.messages import ApplyDone, ApplyStep
 
 
+RECORDED_REFUSAL = "recorded host: nothing can be applied"
+
+
 class WizardFlow:
     WIZARD_ACTIONS = ("new", "attach", "delete")
 
     def check_action(self, action: str, parameters: tuple) -> bool | None:
-        """Read-only and recorded snapshots offer no action that changes the host."""
-        if action in self.WIZARD_ACTIONS and (self.readonly or not self.live):
+        """Read-only offers no action that changes the host (docs/readonly.md). A recorded
+        snapshot runs the wizards up to the confirmation, which says nothing can be applied."""
+        if action in self.WIZARD_ACTIONS and self.readonly:
             return False
         return True
 
@@ -33,7 +37,7 @@ class WizardFlow:
 
         def chosen(what: str | None) -> None:
             if what and self.snapshot is not None:
-                self.push_screen(WIZARDS[what](self.snapshot, self._selected_ifname()), self.confirm_plan)
+                self.run_wizard(WIZARDS[what](self.snapshot, self._selected_ifname()))
 
         self.push_screen(NewWhatScreen(), chosen)
 
@@ -41,20 +45,27 @@ class WizardFlow:
         from kvmtui.ui.wizards import attach_wizard
 
         if self.snapshot is not None:
-            self.push_screen(attach_wizard(self.snapshot, self._selected_domain(), self._selected_ifname()),
-                             self.confirm_plan)
+            self.run_wizard(attach_wizard(self.snapshot, self._selected_domain(), self._selected_ifname()))
 
     def action_delete(self) -> None:
-        """Detach the selected guest NIC, or delete the selected bridge, bond or VLAN."""
+        """Detach the selected guest NIC, or delete the selected bridge, bond or VLAN (one that
+        carries addresses through a wizard that offers to move them to a port)."""
+        from kvmtui.facts import guest_nic_of
         from kvmtui.plan import DeleteLink, DetachInterface, PlanError, make_plan
+        from kvmtui.ui.delete_wizard import carries_addresses, delete_wizard
 
         if self.snapshot is None or self.selected is None:
             return
         key = self.selected.rsplit("->", 1)[-1]
         if key.startswith("guest:"):
-            _, uuid, number = key.split(":")
-            domain = next(d for d in self.snapshot.domains if d.uuid == uuid)
-            intent = DetachInterface(domain.name, domain.interfaces[int(number)].mac or "")
+            found = guest_nic_of(self.snapshot, key)
+            if found is None:  # detached since the tree was drawn
+                return
+            domain, nic = found
+            intent = DetachInterface(domain.name, nic.mac or "")
+        elif key.startswith("link:") and carries_addresses(self.snapshot, key[5:]):
+            self.run_wizard(delete_wizard(self.snapshot, key[5:]))
+            return
         elif key.startswith("link:"):
             intent = DeleteLink(key[5:])
         else:
@@ -64,19 +75,30 @@ class WizardFlow:
         except PlanError as exc:
             self.notify(str(exc), title="cannot plan that", severity="error")
 
-    def confirm_plan(self, plan) -> None:
+    def run_wizard(self, wizard) -> None:
+        """The confirmation opens over the wizard: cancelling it returns to the fields as they were."""
+        wizard.confirm = self.confirm_screen
+        self.push_screen(wizard, lambda plan: self._start_apply(plan) if plan is not None else None)
+
+    def confirm_screen(self, plan):
         from kvmtui.plan.diff import confirmation
         from kvmtui.session import ssh_connection
         from kvmtui.ui.forms import ConfirmScreen
 
+        return ConfirmScreen(confirmation(plan, self.snapshot, ssh_connection()),
+                             None if self.live else RECORDED_REFUSAL)
+
+    def confirm_plan(self, plan) -> None:
         if plan is None or self.snapshot is None:
             return
-        shown = confirmation(plan, self.snapshot, ssh_connection())
-        self.push_screen(ConfirmScreen(shown), lambda ok: self._start_apply(plan) if ok else None)
+        self.push_screen(self.confirm_screen(plan), lambda ok: self._start_apply(plan) if ok else None)
 
     def _start_apply(self, plan) -> None:
         from kvmtui.ui.forms import ProgressScreen
 
+        if not self.live:  # the confirmation offers no `y` here; nothing reaches the host regardless
+            self.notify(RECORDED_REFUSAL, title="not applied", severity="warning")
+            return
         self._progress = ProgressScreen(plan.title)
         self.push_screen(self._progress)
         self.apply_plan(plan)
