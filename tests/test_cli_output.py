@@ -10,9 +10,8 @@ import xml.etree.ElementTree as ET
 
 import pytest
 
-from tests.conftest import REPO, sh
-from tests.test_apply_netns import host_state, uplink_ns  # noqa: F401  (uplink_ns: a fixture)
-from tests.test_cli import kvmtui
+from tests.helpers import REPO, sh
+from tests.helpers import kvmtui
 
 EXAMPLE = REPO / "examples" / "kvm-host.json"
 LONG_GUEST = "database-primary-eu-west-1-production-replica-a"

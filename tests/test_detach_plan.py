@@ -16,7 +16,7 @@ from kvmtui.plan import DetachInterface
 from kvmtui.plan.build_guests import interface_xml, plan_detach
 from kvmtui.plan.validate import PlanError
 from kvmtui.serialize import snapshot_document, snapshot_from_document
-from tests.test_audit_samples import LIBVIRT_HOST
+from tests.samples import LIBVIRT_HOST
 
 MAC = "52:54:00:aa:bb:cc"
 LIVE_XML = ('<interface type="bridge"><mac address="52:54:00:aa:bb:cc" /><source bridge="br0" />'

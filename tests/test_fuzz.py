@@ -26,7 +26,7 @@ from kvmtui.errors import SnapshotFileError
 from kvmtui.render import rich_tree
 from kvmtui.serialize import read_snapshot_file
 from kvmtui.topology import build_forest
-from tests.conftest import REPO, SHARED_FIXTURES
+from tests.helpers import REPO, SHARED_FIXTURES
 
 EXAMPLE = REPO / "examples" / "kvm-host.json"
 BONDING = sorted(SHARED_FIXTURES.glob("bonding/*.txt")) + sorted((REPO / "tests" / "fixtures" / "kernelvm").glob("proc-bonding-*.txt"))

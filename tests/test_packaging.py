@@ -19,7 +19,7 @@ import time
 
 import pytest
 
-from tests.conftest import REPO
+from tests.helpers import REPO
 from tests.sshd import Tmux
 
 EXAMPLE = REPO / "examples" / "kvm-host.json"

@@ -11,7 +11,7 @@ from kvmtui.cli import read_snapshot_file
 from kvmtui.ui.app import DashboardOptions, KvmtuiApp
 from kvmtui.ui.forms import WizardScreen
 from kvmtui.ui.wizards import attach_wizard, bond_wizard, bridge_wizard
-from tests.conftest import REPO
+from tests.helpers import REPO
 from tests.dashboard import wait_for
 
 EXAMPLE = REPO / "examples" / "kvm-host.json"
