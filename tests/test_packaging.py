@@ -58,15 +58,16 @@ def installed(tmp_path_factory) -> dict:
                         ignore=shutil.ignore_patterns("__pycache__"))
     pip = (sys.executable, "-m", "pip", "--disable-pip-version-check")
     subprocess.run([*pip, "wheel", "-q", "--no-deps", "-w", str(root / "dist"), str(source)],
-                   check=True, capture_output=True, timeout=120)
+                   check=True, capture_output=True, timeout=120, env=clean_env())
     (wheel,) = (root / "dist").glob("kvmtui-*.whl")
     venv = root / "venv"
     subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True, timeout=60)
     python = venv / "bin" / "python"
+    # Without the checkout on PYTHONPATH: its kvmtui.egg-info would count as installed already.
     subprocess.run([*pip, "--python", str(python), "install", "-q", "--no-deps", "--no-index", str(wheel)],
-                   check=True, capture_output=True, timeout=120)
+                   check=True, capture_output=True, timeout=120, env=clean_env())
     purelib = subprocess.run([str(python), "-c", "import sysconfig; print(sysconfig.get_path('purelib'))"],
-                             check=True, capture_output=True, text=True).stdout.strip()
+                             check=True, capture_output=True, text=True, env=clean_env()).stdout.strip()
     # Appended after the venv's own site-packages: kvmtui is the wheel's, the rest is lent.
     (venv / purelib / "dependencies.pth").write_text("\n".join(site.getsitepackages()) + "\n")
     return {"bin": venv / "bin", "site": venv / purelib, "cwd": root}
