@@ -10,7 +10,7 @@ from textual.widgets.tree import TreeNode
 from kvmtui.facts import guest_key
 from kvmtui.model import Snapshot
 from kvmtui.render import node_label
-from kvmtui.topology import TopologyNode, link_key
+from kvmtui.topology import TopologyNode, link_key, walk
 from kvmtui.ui.messages import NodeChosen
 
 
@@ -84,8 +84,16 @@ class TopologyTree(Tree[str]):
             self.root.set_label(Text(title))
         if not self.root.children:
             self._rebuild()
-            return
-        self._sync(self.root, self._filtered())
+        else:
+            self._sync(self.root, self._filtered())
+        self._forget_gone()
+
+    def _forget_gone(self) -> None:
+        """Labels and collapse states only of nodes the forest still has: 3,000 veth pairs
+        that came and went leave nothing behind (nor the strings that pin freed memory)."""
+        keys = {node.key for _, node in walk(self._forest)}
+        self._faces = {key: face for key, face in self._faces.items() if key in keys}
+        self._collapsed &= keys
 
     def set_filter(self, text: str) -> None:
         self._filter = text.strip()
