@@ -11,7 +11,7 @@ import psutil
 from kvmtui.topology import walk
 from kvmtui.ui.app import DashboardOptions, KvmtuiApp
 from kvmtui.ui.topology_pane import TopologyTree
-from tests.conftest import sh
+from tests.helpers import sh
 from tests.dashboard import select_in_tree, tree_keys, tree_labels, wait_for
 
 PAIRS = 300  # 600 links: over live.SHRINK, so the memory is handed back too

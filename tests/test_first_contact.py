@@ -9,9 +9,8 @@ import shlex
 import subprocess
 import sys
 
-from tests.conftest import REPO
+from tests.helpers import EXAMPLE, REPO
 
-EXAMPLE = REPO / "examples" / "kvm-host.json"
 
 
 def readme_change_examples() -> list[list[str]]:
