@@ -19,6 +19,7 @@ from kvmtui.plan.validate import PlanError
 from kvmtui.serialize import snapshot_document, snapshot_from_document
 from tests.test_audit_samples import LIBVIRT_HOST
 
+UUID = "6f1b2c3d-0000-4000-8000-00000000e1f1"  # a domain is keyed by a real UUID
 MAC = "52:54:00:aa:bb:cc"
 LIVE_XML = ('<interface type="bridge"><mac address="52:54:00:aa:bb:cc" /><source bridge="br0" />'
             '<target dev="vnet7" /><model type="virtio" /><link state="down" /><mtu size="1400" />'
@@ -37,7 +38,7 @@ def snapshot(*domains: Domain) -> Snapshot:
 
 
 def running(live=(NIC,), defined=(DEFINED,)) -> Domain:
-    return Domain("web1", "u", "running", 3, True, tuple(live), tuple(n.mac for n in defined), tuple(defined))
+    return Domain("web1", UUID, "running", 3, True, tuple(live), tuple(n.mac for n in defined), tuple(defined))
 
 
 def detach(domain: Domain, live=False, config=False):
@@ -58,7 +59,7 @@ def test_each_place_undoes_with_its_own_element_definition_first():
 
 
 def test_shut_off_guest_undoes_with_its_definition():
-    off = Domain("web1", "u", "shut off", None, True, (DEFINED,), (MAC,))
+    off = Domain("web1", UUID, "shut off", None, True, (DEFINED,), (MAC,))
     assert shown(detach(off)) == [("detach", "False", "True", CONFIG_XML)]
 
 
@@ -78,12 +79,12 @@ def test_a_live_only_nic_keeps_the_definition_alone():
 def test_recordings_without_the_element_fall_back_to_the_few_fields():
     """As before the element was kept; the live alias would match nothing in a definition."""
     old = replace(NIC, xml=None)
-    guest = Domain("web1", "u", "running", 3, True, (old,), (MAC,))
+    guest = Domain("web1", UUID, "running", 3, True, (old,), (MAC,))
     minimal = interface_xml(old)
     assert "<address" not in minimal and shown(detach(guest)) == [
         ("detach", "False", "True", minimal), ("detach", "True", "False", minimal)]
     assert detach(guest).xml == (minimal,)
-    with_live_element = Domain("web1", "u", "running", 3, True, (NIC,), (MAC,))
+    with_live_element = Domain("web1", UUID, "running", 3, True, (NIC,), (MAC,))
     assert shown(detach(with_live_element))[0] == ("detach", "False", "True", minimal)
 
 

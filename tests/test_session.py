@@ -61,28 +61,30 @@ def test_enslaving_the_nic_below_the_sessions_vlan_warns():
 
 
 @pytest.fixture
-def macvlan_ns(netns):
-    """kt-mv0, a macvlan on the veth kt-p1, holds the session's addresses: 10.1.0.1, and
+def vxlan_ns(netns):
+    """kt-vx0, a vxlan over the veth kt-p1, holds the session's addresses: 10.1.0.1, and
     127.0.0.1 - the only address the private sshd listens on (the namespace stands for
-    the host whose management address the session reaches)."""
+    the host whose management address the session reaches). A vxlan, not a macvlan: a
+    device carrying a macvlan cannot become a bridge port (EBUSY), so kvmtui refuses that
+    plan; one under a vxlan can, and the vxlan's traffic then crosses the new bridge."""
     sh("ip", "-n", netns, "link", "add", "kt-p1", "type", "veth", "peer", "name", "kt-q1")
-    sh("ip", "-n", netns, "link", "add", "kt-mv0", "link", "kt-p1", "type", "macvlan", "mode", "bridge")
+    sh("ip", "-n", netns, "link", "add", "kt-vx0", "type", "vxlan", "id", "42", "dev", "kt-p1", "dstport", "4789")
     for cidr in ("10.1.0.1/24", "127.0.0.1/32"):
-        sh("ip", "-n", netns, "addr", "add", cidr, "dev", "kt-mv0")
-    for dev in ("kt-p1", "kt-q1", "kt-mv0"):
+        sh("ip", "-n", netns, "addr", "add", cidr, "dev", "kt-vx0")
+    for dev in ("kt-p1", "kt-q1", "kt-vx0"):
         sh("ip", "-n", netns, "link", "set", dev, "up")
     return netns
 
 
-PLAN = ("plan", "bridge", "kt-br0", "--port", "kt-p1")  # kt-p1 is below kt-mv0
+PLAN = ("plan", "bridge", "kt-br0", "--port", "kt-p1")  # kt-p1 is below kt-vx0
 
 
-def test_cli_warns_about_a_device_below_the_session(macvlan_ns):
+def test_cli_warns_about_a_device_below_the_session(vxlan_ns):
     env = {**os.environ, "SSH_CONNECTION": "10.1.0.77 50000 10.1.0.1 22"}
-    proc = subprocess.run([sys.executable, "-m", "kvmtui", "--netns", macvlan_ns, "--no-libvirt", *PLAN],
+    proc = subprocess.run([sys.executable, "-m", "kvmtui", "--netns", vxlan_ns, "--no-libvirt", *PLAN],
                           capture_output=True, text=True, timeout=60, env=env, cwd=REPO)
     assert proc.returncode == 0, proc.stderr
-    assert f"this changes kt-p1 below kt-mv0, {WARNING} (10.1.0.77 -> 10.1.0.1)" in " ".join(proc.stdout.split())
+    assert f"this changes kt-p1 below kt-vx0, {WARNING} (10.1.0.77 -> 10.1.0.1)" in " ".join(proc.stdout.split())
 
 
 @pytest.fixture(scope="module")
@@ -98,17 +100,17 @@ KVMTUI = REPO / ".venv" / "bin" / "kvmtui"
     "env -u SSH_CONNECTION sh -c",  # nothing in any environment: sshd's own TCP socket answers
     "su - root -c",  # su - starts a clean environment: an ancestor's environment (su's) answers
 ])
-def test_the_session_is_found_without_ssh_connection(sshd, macvlan_ns, wrap):
+def test_the_session_is_found_without_ssh_connection(sshd, vxlan_ns, wrap):
     """A real login to the private sshd on 127.0.0.1; the plan runs with SSH_CONNECTION
     removed. The remote command is one simple command, so the login shell execs it and
     leaves no environment behind in the ancestry."""
     probe = shlex.join([str(REPO / ".venv" / "bin" / "python"), "-c",
                         "import os; from kvmtui.session import ssh_connection; "
                         "print('env', os.environ.get('SSH_CONNECTION'), 'found', ssh_connection())"])
-    command = shlex.join([str(KVMTUI), "--netns", macvlan_ns, "--no-libvirt", *PLAN])
+    command = shlex.join([str(KVMTUI), "--netns", vxlan_ns, "--no-libvirt", *PLAN])
     proc = subprocess.run(sshd.ssh(f"{wrap} {shlex.quote(f'{probe}; {command}')}", tty=False), capture_output=True,
                           text=True, timeout=120, stdin=subprocess.DEVNULL)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     found = re.search(r"env None found 127\.0\.0\.1 (\d+) 127\.0\.0\.1 (\d+)", proc.stdout)
     assert found and int(found.group(2)) == sshd.port, proc.stdout
-    assert f"this changes kt-p1 below kt-mv0, {WARNING} (127.0.0.1 -> 127.0.0.1)" in " ".join(proc.stdout.split())
+    assert f"this changes kt-p1 below kt-vx0, {WARNING} (127.0.0.1 -> 127.0.0.1)" in " ".join(proc.stdout.split())
