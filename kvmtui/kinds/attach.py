@@ -86,6 +86,7 @@ def plan_attach(intent: AttachInterface, snapshot: Snapshot,
                           bridge=nic_source.source if nic_type == "bridge" else None, network=None, portgroup=None,
                           dev=nic_source.source if nic_type == "direct" else None, mode=mode, link_state=None)
     xml = interface_xml(nic)
-    return Plan(intent, f"attach {mac} of {domain.name} to {nic_source.source}" + (f" (macvtap {mode})" if mode else ""),
+    title = f"attach {mac} of {domain.name} to {nic_source.source}" + (f" (macvtap {mode})" if mode else "")
+    return Plan(intent, title,
                 (s.attach(domain.name, xml, live, config),),
                 (GuestNic(domain.name, mac, True, live, config),), nic_source.warnings, (xml,))

@@ -43,8 +43,9 @@ def _move_to(snapshot: Snapshot, selection: Selection) -> Offer:
     default_route = any(r.dst == "default" and r.dev == ifname for r in snapshot.routes)
     carried = ", ".join(global_addresses(link) if link is not None else ()) + (
         " and the default route" if default_route else "")
+    cut_off = " and this host loses its way out" if default_route else ""
     return Offer(members[0] if len(members) == 1 else None, tuple((name, name) for name in members),
-                 f"empty: they are deleted with {ifname}" + (" and this host loses its way out" if default_route else ""),
+                 f"empty: they are deleted with {ifname}{cut_off}",
                  f"Move {carried} to")
 
 
