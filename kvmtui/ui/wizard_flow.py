@@ -33,11 +33,12 @@ class WizardFlow:
         return None
 
     def action_new(self) -> None:
-        from kvmtui.ui.wizards import WIZARDS, NewWhatScreen
+        from kvmtui.kinds import COMMANDS, Selection
+        from kvmtui.ui.wizards import NewWhatScreen, wizard
 
         def chosen(what: str | None) -> None:
             if what and self.snapshot is not None:
-                self.run_wizard(WIZARDS[what](self.snapshot, self._selected_ifname()))
+                self.run_wizard(wizard(COMMANDS[what], self.snapshot, Selection(self._selected_ifname())))
 
         self.push_screen(NewWhatScreen(), chosen)
 
@@ -52,7 +53,8 @@ class WizardFlow:
         carries addresses through a wizard that offers to move them to a port)."""
         from kvmtui.facts import guest_nic_of
         from kvmtui.plan import DeleteLink, DetachInterface, PlanError, make_plan
-        from kvmtui.ui.delete_wizard import carries_addresses, delete_wizard
+        from kvmtui.kinds.delete import carries_addresses
+        from kvmtui.ui.wizards import delete_wizard
 
         if self.snapshot is None or self.selected is None:
             return
