@@ -13,21 +13,17 @@ import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from kvmtui.collect.decode_links import LACP_RATE, XMIT_HASH
 from kvmtui.errors import KvmtuiError
 from kvmtui.plan import AttachInterface, CreateBond, CreateBridge, CreateVlan, DeleteLink, DetachInterface, Intent
-from kvmtui.model import BOND_MODES
 from kvmtui.plan.validate import (
     BOND_MAX_ARP_TARGETS,
-    MACVTAP_DEFAULT_MODE,
-    MACVTAP_MODES,
     MTU_MAX,
     MTU_MIN,
     QEMU_NIC_MODELS,
-    VLAN_PROTOCOLS,
     listed,
 )
 from kvmtui.session import ssh_connection
+from kvmtui.vocabulary import BOND_MODES, LACP_RATE, MACVTAP_DEFAULT_MODE, MACVTAP_MODES, VLAN_PROTOCOL_NAMES, XMIT_HASH
 
 EXIT_REFUSED, EXIT_USAGE, EXIT_ROLLED_BACK, EXIT_NOT_UNDONE = 1, 2, 3, 4
 
@@ -74,7 +70,7 @@ def add_plan_commands(commands, shared: argparse.ArgumentParser) -> None:
         vlan.add_argument("parent", help="a NIC, bond or bridge (not a bond slave)")
         vlan.add_argument("vid", type=int, help="VLAN id, 1 to 4094")
         vlan.add_argument("--name", help="the VLAN device's name (default: PARENT.VID)")
-        vlan.add_argument("--protocol", choices=VLAN_PROTOCOLS, default="802.1Q", help="default: 802.1Q (802.1ad: QinQ)")
+        vlan.add_argument("--protocol", choices=VLAN_PROTOCOL_NAMES, default="802.1Q", help="default: 802.1Q (802.1ad: QinQ)")
         attach = what.add_parser("attach", help="give a guest an interface on a bridge or by macvtap", parents=[yes])
         attach.add_argument("domain", help="the guest's name")
         target = attach.add_mutually_exclusive_group(required=True)
@@ -132,7 +128,7 @@ def run_plan(args: argparse.Namespace) -> int:
     from rich.console import Console
 
     from kvmtui.apply import Executor, ReadOnlyRefused
-    from kvmtui.cli import load_snapshot
+    from kvmtui.loading import load_snapshot
     from kvmtui.plan import PlanError, make_plan
     from kvmtui.plan.diff import confirmation
     from kvmtui.render import confirmation_text

@@ -15,7 +15,7 @@ from dataclasses import replace
 import pytest
 
 from kvmtui.apply import Executor
-from kvmtui.collect.libvirt_xml import element_xml
+from kvmtui.libvirt_xml import element_xml
 from kvmtui.collect.snapshot import collect_snapshot
 from kvmtui.plan import DetachInterface
 from kvmtui.plan.build_guests import plan_detach

@@ -12,7 +12,8 @@ from kvmtui.plan.expect import GuestNic
 from kvmtui.plan.intents import AttachInterface, DetachInterface
 from kvmtui.plan.model import Plan
 from kvmtui.plan.eligible import cidrs, macvtap_lower_unfit
-from kvmtui.plan.validate import MACVTAP_DEFAULT_MODE, MACVTAP_MODES, PlanError, check_mac, existing_domain, existing_link
+from kvmtui.plan.validate import PlanError, check_mac, existing_domain, existing_link
+from kvmtui.vocabulary import MACVTAP_DEFAULT_MODE, MACVTAP_MODES
 
 # One line on what each macvtap mode means, for the wizard and the confirmation.
 MACVTAP_MEANING = {

@@ -12,7 +12,6 @@ from kvmtui.plan.expect import AddressOn, Expectation, LinkGone, LinkPresent, Li
 from kvmtui.plan.intents import CreateBond, CreateBridge, CreateVlan, DeleteLink
 from kvmtui.plan.model import Plan
 from kvmtui.plan.validate import (
-    VLAN_PROTOCOLS,
     PlanError,
     check_bond_options,
     check_free_port,
@@ -22,6 +21,7 @@ from kvmtui.plan.validate import (
     existing_link,
     named_bond_options,
 )
+from kvmtui.vocabulary import VLAN_PROTOCOL_NAMES
 
 DELETABLE = ("bridge", "bond", "vlan")
 
@@ -178,7 +178,7 @@ def vlan_name(intent: CreateVlan) -> str:
 def plan_create_vlan(intent: CreateVlan, snapshot: Snapshot) -> Plan:
     parent = check_vlan_parent(snapshot, intent.parent)
     check_vlan_id(intent.vid)
-    if intent.protocol not in VLAN_PROTOCOLS:
+    if intent.protocol not in VLAN_PROTOCOL_NAMES:
         raise PlanError("protocol", f"the VLAN protocol is 802.1Q or 802.1ad, not {intent.protocol!r}")
     for link in snapshot.links:  # first: a second name for the same VLAN would not help (the kernel: EEXIST)
         info = link.info_data

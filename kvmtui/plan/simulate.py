@@ -77,7 +77,7 @@ def _set(link: Link, settings: dict[str, str]) -> Link:
 
 
 def _guest(domain, step: Step):
-    from kvmtui.collect.libvirt_xml import parse_interface_xml
+    from kvmtui.libvirt_xml import parse_interface_xml
 
     nic: DomainInterface = parse_interface_xml(step.setting("xml"))
     kept = tuple(n for n in domain.interfaces if n.mac != nic.mac)

@@ -6,22 +6,18 @@ import ipaddress
 import re
 from dataclasses import replace
 
-from kvmtui.collect.decode_links import LACP_RATE, XMIT_HASH
-from kvmtui.collect.decode_links import VLAN_PROTOCOLS as KERNEL_VLAN_PROTOCOLS
 from kvmtui.errors import KvmtuiError
-from kvmtui.model import BOND_MODES, Domain, Link, Snapshot
+from kvmtui.model import Domain, Link, Snapshot
 from kvmtui.plan.eligible import BOND_SLAVE, BRIDGE_PORT, guests_device, member_unfit
 from kvmtui.plan.intents import CreateBond
+from kvmtui.vocabulary import BOND_MODES, LACP_RATE, XMIT_HASH, word
 
 IFNAMSIZ = 15  # bytes, not characters
 MTU_MIN, MTU_MAX = 68, 65535  # the kernel's ETH_MIN_MTU and ETH_MAX_MTU
 BOND_MAX_ARP_TARGETS = 16  # the bonding driver's array size
 MAC = re.compile(r"^[0-9a-f]{2}(:[0-9a-f]{2}){5}$")
-MACVTAP_MODES = ("vepa", "bridge", "private", "passthrough")
-MACVTAP_DEFAULT_MODE = "vepa"  # libvirt's own default: the CLI and the wizard offer the same
 INTERVAL_MAX = 2**31 - 1  # ms; the bonding driver keeps its intervals in an int
 MODEL = re.compile(r"^[A-Za-z0-9_-]+$")  # libvirt's NIC model names: virtio, e1000e, usb-net, rtl8139
-VLAN_PROTOCOLS = tuple(KERNEL_VLAN_PROTOCOLS.values())  # "802.1Q", "802.1ad"
 # libvirt stores any model name of MODEL's characters; QEMU refuses an unknown one when the
 # guest starts or the NIC is hot-plugged ("'bogus' is not a valid device model name"). These
 # are the x86 QEMU NIC devices libvirt's qemu driver passes on (virtio: virtio-net-pci);
@@ -85,8 +81,8 @@ def kernel_name(field: str, value: str | None, names: tuple[str, ...], what: str
     """A bond option by name or by the kernel's number, as iproute2's get_index takes it: the name."""
     if value is None or value in names:
         return value
-    if value.isascii() and value.isdigit() and int(value) < len(names):
-        return names[int(value)]
+    if value.isascii() and value.isdigit() and (name := word(names, int(value))) is not None:
+        return name
     raise PlanError(field, f"unknown {what} {value!r}; one of {listed(names)}")
 
 

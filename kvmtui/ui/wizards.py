@@ -8,13 +8,12 @@ from textual.screen import ModalScreen
 from textual.widgets import OptionList
 from textual.widgets.option_list import Option
 
-from kvmtui.model import BOND_MODES, Snapshot
+from kvmtui.model import Snapshot
 from kvmtui.plan import AttachInterface, CreateBond, CreateBridge, CreateVlan
 from kvmtui.plan.build_guests import MACVTAP_MEANING
-from kvmtui.collect.decode_links import LACP_RATE, XMIT_HASH
 from kvmtui.plan.eligible import BOND_SLAVE, BRIDGE_PORT, left_out, macvtap_lower_unfit, sort_members
-from kvmtui.plan.validate import MACVTAP_DEFAULT_MODE, MACVTAP_MODES
 from kvmtui.ui.forms import Field, WizardScreen
+from kvmtui.vocabulary import BOND_MODES, LACP_RATE, MACVTAP_DEFAULT_MODE, MACVTAP_MODES, XMIT_HASH
 
 
 def free_name(snapshot: Snapshot, stem: str) -> str:
