@@ -144,7 +144,7 @@ def addr_add(dev: str, cidr: str, broadcast: str | None = None, label: str | Non
 
 
 def addr_del(dev: str, cidr: str, broadcast: str | None = None, label: str | None = None) -> AddrDel:
-    return AddrDel(dev, cidr, broadcast, label, inverse=AddrAdd(dev, cidr, broadcast, label))
+    return AddrDel(dev, cidr, broadcast, label, inverse=addr_add(dev, cidr, broadcast, label))
 
 
 def route_add(dev: str, route: RouteSpec) -> RouteAdd:
@@ -152,4 +152,4 @@ def route_add(dev: str, route: RouteSpec) -> RouteAdd:
 
 
 def route_del(dev: str, route: RouteSpec) -> RouteDel:
-    return RouteDel(dev, route, inverse=RouteAdd(dev, route))
+    return RouteDel(dev, route, inverse=route_add(dev, route))

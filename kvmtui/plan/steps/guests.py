@@ -46,7 +46,7 @@ def attach(domain: str, xml: str, live: bool, config: bool) -> Attach:
 
 
 def detach(domain: str, xml: str, live: bool, config: bool) -> Detach:
-    return Detach(domain, xml, live, config, inverse=Attach(domain, xml, live, config))
+    return Detach(domain, xml, live, config, inverse=attach(domain, xml, live, config))
 
 
 def _guest(domain: Domain, step: Attach) -> tuple[Domain, str | None]:
