@@ -8,28 +8,22 @@ import ipaddress
 import socket
 from collections.abc import Callable
 
+import kvmtui.kinds  # noqa: F401 - the device kinds register how their devices are made (NEW_DEVICES)
 from kvmtui.apply.backend import refuse_if_readonly
 from kvmtui.errors import KvmtuiError, NetlinkError
 from kvmtui.plan import steps as s
+from kvmtui.plan.steps.links import NEW_DEVICES
 from kvmtui.vocabulary import (
-    AD_SELECT,
-    ARP_VALIDATE,
-    BOND_MODES,
     BRIDGE_FLAGS_SELF,
     BRIDGE_VLAN_INFO_PVID,
     BRIDGE_VLAN_INFO_UNTAGGED,
-    FAIL_OVER_MAC,
     IFA_F_NODAD,
-    LACP_RATE,
     NTF_MASTER,
     NTF_STICKY,
     NUD_NOARP,
-    PRIMARY_RESELECT,
     PROTOCOL_NUMBERS,
     RTNH_F_ONLINK,
     SCOPE_NUMBERS,
-    VLAN_NUMBERS,
-    XMIT_HASH,
 )
 
 BRPORT_NAMES = {"hairpin": "mode", "flood": "unicast_flood"}  # bridge's words -> IFLA_BRPORT_*
@@ -219,8 +213,11 @@ def _scope_number(name: str) -> int:
 
 
 def _kind_args(settings: dict[str, str], index: Index) -> dict[str, object]:
-    """ip's words for a new link -> pyroute2's IFLA_* keyword arguments."""
+    """ip's words for a new link -> pyroute2's IFLA_* keyword arguments: the device's own
+    here, the kind's from the kind that made the plan (plan/steps/links.py NEW_DEVICES)."""
     kind = settings["kind"]
+    if kind not in NEW_DEVICES:
+        raise KvmtuiError(f"kvmtui does not know how to create a {kind} device")
     args: dict[str, object] = {"kind": kind}
     if "link" in settings:
         args["link"] = index(settings["link"])
@@ -228,30 +225,4 @@ def _kind_args(settings: dict[str, str], index: Index) -> dict[str, object]:
         args["address"] = settings["address"]
     if "mtu" in settings:
         args["mtu"] = int(settings["mtu"])
-    if kind == "bridge":
-        args["br_stp_state"] = int(settings.get("stp_state", "0"))
-        for key in ("forward_delay", "hello_time", "max_age", "ageing_time", "priority", "vlan_filtering"):
-            if key in settings:
-                args[f"br_{key}"] = int(settings[key])
-    elif kind == "bond":
-        args["bond_mode"] = BOND_MODES.index(settings["mode"])
-        for key, arg in (("miimon", "bond_miimon"), ("arp_interval", "bond_arp_interval")):
-            if key in settings:
-                args[arg] = int(settings[key])
-        if settings.get("arp_ip_target"):
-            args["bond_arp_ip_target"] = settings["arp_ip_target"].split(",")
-        if "lacp_rate" in settings:
-            args["bond_ad_lacp_rate"] = LACP_RATE.index(settings["lacp_rate"])
-        if "xmit_hash_policy" in settings:
-            args["bond_xmit_hash_policy"] = XMIT_HASH.index(settings["xmit_hash_policy"])
-        for key in ("updelay", "downdelay", "min_links"):
-            if key in settings:
-                args[f"bond_{key}"] = int(settings[key])
-        for key, words in (("arp_validate", ARP_VALIDATE), ("primary_reselect", PRIMARY_RESELECT),
-                           ("fail_over_mac", FAIL_OVER_MAC), ("ad_select", AD_SELECT)):
-            if key in settings:
-                args[f"bond_{key}"] = words.index(settings[key])
-    elif kind == "vlan":
-        args["vlan_id"] = int(settings["id"])
-        args["vlan_protocol"] = VLAN_NUMBERS[settings["protocol"]]
-    return args
+    return args | NEW_DEVICES[kind].netlink_args(settings)

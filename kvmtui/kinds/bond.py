@@ -7,14 +7,15 @@ from dataclasses import dataclass, replace
 
 from kvmtui.kinds.spec import KindSpec, Offer, Param, Selection, comma_separated, device_choices, free_name, \
     selected_of, tuple_of
-from kvmtui.model import Snapshot
+from kvmtui.model import BondInfo, Snapshot
 from kvmtui.plan import steps as s
 from kvmtui.plan.eligible import BOND_SLAVE, left_out, sort_members
 from kvmtui.plan.expect import Expectation, LinkPresent, LinkSetting
 from kvmtui.plan.ip_move import enslave
 from kvmtui.plan.model import Plan
+from kvmtui.plan.steps.links import NewDevice, new_device_kind
 from kvmtui.plan.validate import PlanError, check_free_port, check_new_name, kernel_name, listed
-from kvmtui.vocabulary import BOND_MODES, LACP_RATE, XMIT_HASH
+from kvmtui.vocabulary import AD_SELECT, ARP_VALIDATE, BOND_MODES, FAIL_OVER_MAC, LACP_RATE, PRIMARY_RESELECT, XMIT_HASH
 
 BOND_MAX_ARP_TARGETS = 16  # the bonding driver's array size
 
@@ -153,3 +154,29 @@ def plan_create_bond(intent: CreateBond, snapshot: Snapshot) -> Plan:
 
 SPEC = KindSpec("bond", CreateBond, PARAMS, plan_create_bond, help="create a bond", title="New bond", noun="bond",
                 new_key="o", form_fixup=_form_fixup)
+
+
+# ip's words for a bond's own settings -> how pyroute2 takes them: numbers, or an index in a word list
+_BOND_NUMBERS = ("miimon", "arp_interval", "updelay", "downdelay", "min_links")
+_BOND_WORDS = (("mode", BOND_MODES), ("lacp_rate", LACP_RATE), ("xmit_hash_policy", XMIT_HASH),
+               ("arp_validate", ARP_VALIDATE), ("primary_reselect", PRIMARY_RESELECT),
+               ("fail_over_mac", FAIL_OVER_MAC), ("ad_select", AD_SELECT))
+_BOND_ARGS = {"lacp_rate": "bond_ad_lacp_rate"}  # the IFLA_BOND_* name where it is not bond_<word>
+
+
+def bond_netlink_args(settings: dict[str, str]) -> dict[str, object]:
+    args: dict[str, object] = {f"bond_{key}": int(settings[key]) for key in _BOND_NUMBERS if key in settings}
+    args |= {_BOND_ARGS.get(key, f"bond_{key}"): names.index(settings[key]) for key, names in _BOND_WORDS
+             if key in settings}
+    if settings.get("arp_ip_target"):
+        args["bond_arp_ip_target"] = settings["arp_ip_target"].split(",")
+    return args
+
+
+def new_bond_info(settings: dict[str, str]) -> BondInfo:
+    return BondInfo(settings["mode"], int(settings.get("miimon", "0")), 0, 0, int(settings.get("arp_interval", "0")),
+                    tuple(filter(None, settings.get("arp_ip_target", "").split(","))), None, None, None, None,
+                    None, settings.get("xmit_hash_policy"), settings.get("lacp_rate"), None, 0)
+
+
+new_device_kind("bond", NewDevice(bond_netlink_args, new_bond_info))

@@ -5,12 +5,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from kvmtui.kinds.spec import KindSpec, Offer, Param, Selection, device_choices, free_name, selected_of, tuple_of
-from kvmtui.model import Link, Snapshot
+from kvmtui.model import BridgeInfo, Link, Snapshot
 from kvmtui.plan import steps as s
 from kvmtui.plan.eligible import BRIDGE_PORT, cidrs, left_out, sort_members
 from kvmtui.plan.expect import Expectation, LinkPresent, LinkSetting
 from kvmtui.plan.ip_move import enslave, move_ip
 from kvmtui.plan.model import Plan
+from kvmtui.plan.steps.links import NewDevice, new_device_kind
 from kvmtui.plan.validate import MTU_MAX, MTU_MIN, PlanError, check_free_port, check_new_name, existing_link
 
 
@@ -111,3 +112,20 @@ def plan_create_bridge(intent: CreateBridge, snapshot: Snapshot) -> Plan:
 
 SPEC = KindSpec("bridge", CreateBridge, PARAMS, plan_create_bridge, help="create a Linux bridge",
                 title="New bridge", noun="bridge", new_key="b")
+
+
+BRIDGE_TIMERS = ("forward_delay", "hello_time", "max_age", "ageing_time", "priority", "vlan_filtering")
+
+
+def bridge_netlink_args(settings: dict[str, str]) -> dict[str, object]:
+    return {"br_stp_state": int(settings.get("stp_state", "0"))} | {
+        f"br_{key}": int(settings[key]) for key in BRIDGE_TIMERS if key in settings}
+
+
+def new_bridge_info(settings: dict[str, str]) -> BridgeInfo:
+    """The kernel's defaults where the plan gives none (centiseconds, like IFLA_BR_*)."""
+    return BridgeInfo(int(settings.get("stp_state", "0")), int(settings.get("forward_delay", "1500")),
+                      200, 2000, 30000, 32768, False, "802.1Q", None, None)
+
+
+new_device_kind("bridge", NewDevice(bridge_netlink_args, new_bridge_info))

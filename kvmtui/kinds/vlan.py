@@ -5,12 +5,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from kvmtui.kinds.spec import KindSpec, Offer, Param, Selection, device_choices, selected_of
-from kvmtui.model import Link, Snapshot
+from kvmtui.model import Link, Snapshot, VlanInfo
 from kvmtui.plan import steps as s
 from kvmtui.plan.expect import LinkPresent, LinkSetting
 from kvmtui.plan.model import Plan
+from kvmtui.plan.steps.links import NewDevice, new_device_kind
 from kvmtui.plan.validate import PlanError, check_new_name, check_not_guests, ethernet_link
-from kvmtui.vocabulary import VLAN_PROTOCOL_NAMES
+from kvmtui.vocabulary import VLAN_NUMBERS, VLAN_PROTOCOL_NAMES
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,3 +88,14 @@ def plan_create_vlan(intent: CreateVlan, snapshot: Snapshot) -> Plan:
 
 SPEC = KindSpec("vlan", CreateVlan, PARAMS, plan_create_vlan, help="create a VLAN device", title="New VLAN",
                 noun="VLAN", new_key="v", form_order=("parent", "vid", "protocol", "name"))
+
+
+def vlan_netlink_args(settings: dict[str, str]) -> dict[str, object]:
+    return {"vlan_id": int(settings["id"]), "vlan_protocol": VLAN_NUMBERS[settings["protocol"]]}
+
+
+def new_vlan_info(settings: dict[str, str]) -> VlanInfo:
+    return VlanInfo(settings["protocol"], int(settings["id"]))
+
+
+new_device_kind("vlan", NewDevice(vlan_netlink_args, new_vlan_info))

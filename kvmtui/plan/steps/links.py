@@ -2,12 +2,31 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
+from collections.abc import Callable
+from dataclasses import dataclass, replace
 
-from kvmtui.model import BondInfo, BridgeInfo, Link, VlanInfo
+from kvmtui.model import BondInfo, Link
 from kvmtui.plan.steps.base import Settings, SimulatedHost, Step, q, step_type, words
 
 DEVICE_SETTINGS = ("address", "mtu")  # ip link add's own words, before `type`; the rest are the kind's
+
+
+@dataclass(frozen=True, slots=True)
+class NewDevice:
+    """What one kind of kernel device brings to `ip link add`: its own settings (ip's words)
+    as netlink arguments (pyroute2's IFLA_* names), and the info_data a new one shows in a
+    simulated host. Each device kind registers its own (kvmtui/kinds/), so adding a kind
+    touches neither the executor nor the simulation."""
+
+    netlink_args: Callable[[dict[str, str]], dict[str, object]]
+    simulated_info: Callable[[dict[str, str]], object]
+
+
+NEW_DEVICES: dict[str, NewDevice] = {}  # "bridge" -> how a bridge is made
+
+
+def new_device_kind(kind: str, device: NewDevice) -> None:
+    NEW_DEVICES[kind] = device
 
 
 @step_type
@@ -105,16 +124,7 @@ def link_set(name: str, after: Settings, before: Settings, kind: str | None = No
 
 
 def _new_link(index: int, name: str, kind: str, settings: dict[str, str], parent: str | None) -> Link:
-    info = None
-    if kind == "bridge":
-        info = BridgeInfo(int(settings.get("stp_state", "0")), int(settings.get("forward_delay", "1500")),
-                          200, 2000, 30000, 32768, False, "802.1Q", None, None)
-    elif kind == "bond":
-        info = BondInfo(settings["mode"], int(settings.get("miimon", "0")), 0, 0, int(settings.get("arp_interval", "0")),
-                        tuple(filter(None, settings.get("arp_ip_target", "").split(","))), None, None, None, None,
-                        None, settings.get("xmit_hash_policy"), settings.get("lacp_rate"), None, 0)
-    elif kind == "vlan":
-        info = VlanInfo(settings["protocol"], int(settings["id"]))
+    info = NEW_DEVICES[kind].simulated_info(settings) if kind in NEW_DEVICES else None
     return Link(index, name, kind, None, 1500, "DOWN", (), False, 0, None, parent, None, None, None, None,
                 info_data=info)
 
