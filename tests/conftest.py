@@ -1,24 +1,16 @@
-"""Shared test fixtures. Kernel-VM plumbing lives in tests/kernelvm/."""
+"""Shared test fixtures. Helpers are in tests/helpers.py; kernel-VM plumbing in tests/kernelvm/."""
 
 from __future__ import annotations
 
-import subprocess
+import time
 import uuid
-from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parents[1]
-SHARED_FIXTURES = REPO.parent / "shared" / "fixtures"
-OWN_FIXTURES = REPO / "tests" / "fixtures"
+from tests.helpers import sh
+from tests.topologies import ns_json
 
-
-def sh(*cmd: str, check: bool = True) -> str:
-    """Run a command, return stdout; failures raise with stderr in the message."""
-    proc = subprocess.run(cmd, capture_output=True, text=True)
-    if check and proc.returncode != 0:
-        raise RuntimeError(f"{' '.join(cmd)} failed ({proc.returncode}): {proc.stderr.strip()}")
-    return proc.stdout
+pytest_plugins = ["tests.kernelvm.plugin"]  # kernel-VM hooks: kernelvm tests run in the VM
 
 
 @pytest.fixture
@@ -46,4 +38,26 @@ def netns(make_netns):
     return make_netns()
 
 
-from tests.kernelvm.plugin import *  # noqa: E402,F401,F403  (kernel-VM hooks: kernelvm tests run in the VM)
+@pytest.fixture
+def uplink_ns(make_netns):
+    """kt-up (10.20.0.2/24, default route via 10.20.0.1, 10.30.0.0/16 via .254) wired to a peer namespace."""
+    ns, wire = make_netns(), make_netns()
+    # IPv6 duplicate address detection runs asynchronously after every link flap; with it
+    # on, a state compared right after a rollback may catch an address still "tentative".
+    for knob in ("all", "default"):
+        sh("ip", "netns", "exec", ns, "sysctl", "-qw", f"net.ipv6.conf.{knob}.accept_dad=0")
+    sh("ip", "-n", ns, "link", "add", "kt-up", "type", "veth", "peer", "name", "kt-wire", "netns", wire)
+    for n in (1, 2):
+        sh("ip", "-n", ns, "link", "add", f"kt-p{n}", "type", "veth", "peer", "name", f"kt-q{n}")
+    sh("ip", "-n", ns, "addr", "add", "10.20.0.2/24", "dev", "kt-up")
+    sh("ip", "-n", ns, "link", "set", "kt-up", "up")
+    sh("ip", "-n", wire, "link", "set", "kt-wire", "up")
+    sh("ip", "-n", ns, "route", "add", "default", "via", "10.20.0.1")
+    sh("ip", "-n", ns, "route", "add", "10.30.0.0/16", "via", "10.20.0.254", "metric", "5")
+    # the kernel gives kt-up its IPv6 link-local address when the carrier comes, a moment
+    # later: a state read before that would see it appear under a test that changes nothing
+    deadline = time.monotonic() + 10
+    while not any(a["family"] == "inet6" for a in ns_json(ns, "ip", "-j", "addr", "show", "dev", "kt-up")[0]["addr_info"]):
+        assert time.monotonic() < deadline, "kt-up got no IPv6 link-local address"
+        time.sleep(0.05)
+    return ns

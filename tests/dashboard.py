@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+import io
 import time
 
+from rich.console import Console
+
+from kvmtui.cli import read_snapshot_file
 from kvmtui.topology import walk
-from kvmtui.ui.app import KvmtuiApp
+from kvmtui.ui.app import DashboardOptions, KvmtuiApp
+from tests.helpers import EXAMPLE
 
 
 def tree_keys(app: KvmtuiApp) -> set[str]:
@@ -83,3 +88,31 @@ def tree_node(app: KvmtuiApp, name: str):
 def label_name(node) -> str:
     """The device name in a tree label ("● br0 bridge ..." -> "br0")."""
     return str(node.label).split()[1]
+
+
+SIZE = (80, 24)
+
+
+def screen_text(app) -> str:
+    """The screen as the user reads it, line by line (what export_screenshot draws)."""
+    width, height = app.size
+    console = Console(width=width, height=height, file=io.StringIO(), force_terminal=True,
+                      color_system=None, record=True, legacy_windows=False, safe_box=False)
+    console.print(app.screen._compositor.render_update(full=True, screen_stack=app._background_screens))
+    return console.export_text()
+
+
+def example_app(readonly: bool = False) -> KvmtuiApp:
+    return KvmtuiApp(DashboardOptions(readonly=readonly), recorded=read_snapshot_file(str(EXAMPLE)))
+
+
+def details_title(app) -> str:
+    """The first line of the Details pane, right of the tree (below the tabs)."""
+    return screen_text(app).splitlines()[3].split("│")[-1].strip()
+
+def footer_keys(app) -> list[str]:
+    """"z Zoom", ... as the footer shows them, left to right, when they fit in the width."""
+    from textual.widgets import Footer
+
+    keys = app.screen.query_one(Footer).query("FooterKey")
+    return [f"{key.key_display} {key.description}" for key in keys if key.region.right <= app.size.width]

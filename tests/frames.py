@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 import subprocess
 import sys
 
@@ -18,3 +19,10 @@ def send_frame(netns: str, ifname: str, source_mac: str) -> None:
     """The bridge behind `ifname` (through its veth peer) learns `source_mac` on that port."""
     subprocess.run(["ip", "netns", "exec", netns, sys.executable, "-c", _SEND, ifname, source_mac],
                    check=True, capture_output=True, timeout=30)
+
+
+def send_frame_from(ifname: str, source_mac: str) -> None:
+    """One broadcast frame with `source_mac` out of `ifname`: the bridge behind it learns."""
+    with socket.socket(socket.AF_PACKET, socket.SOCK_RAW) as raw:
+        raw.bind((ifname, 0))
+        raw.send(b"\xff" * 6 + bytes.fromhex(source_mac.replace(":", "")) + b"\x88\xb5" + bytes(46))

@@ -19,6 +19,8 @@ from xml.sax.saxutils import escape
 
 import libvirt
 
+from tests.helpers import sh
+
 SYSTEM_URI = "qemu:///system"
 PREFIX = "kt-"
 IFNAMSIZ = 15  # longest Linux interface name
@@ -153,3 +155,12 @@ def diskless_guest(name: str, interfaces_xml: list[str],
         if domain_uuid is not None:
             _remove_domain(conn, domain_uuid)
         conn.close()
+
+
+def domiflist(name: str) -> dict[str, dict[str, str]]:
+    out = sh("virsh", "-q", "domiflist", name)
+    rows = {}
+    for line in out.splitlines():
+        target, kind, source, model, mac = line.split()
+        rows[mac] = {"target": target, "type": kind, "source": source, "model": model}
+    return rows

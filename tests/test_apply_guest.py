@@ -10,29 +10,16 @@ cannot give a usb-net NIC a USB address in a definition by itself).
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 
 import pytest
 
-from tests.conftest import sh
+from tests.helpers import sh
 from tests.guests import diskless_guest, kt_bridge, kt_veth, unique_name
+from tests.helpers import kvmtui
+from tests.guests import domiflist
 
 pytestmark = pytest.mark.libvirt
 MODES = ("vepa", "bridge", "private", "passthrough")
-
-
-def kvmtui(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "kvmtui", *args], capture_output=True, text=True, timeout=120)
-
-
-def domiflist(name: str) -> dict[str, dict[str, str]]:
-    out = sh("virsh", "-q", "domiflist", name)
-    rows = {}
-    for line in out.splitlines():
-        target, kind, source, model, mac = line.split()
-        rows[mac] = {"target": target, "type": kind, "source": source, "model": model}
-    return rows
 
 
 def inactive_macs(name: str) -> str:

@@ -10,7 +10,8 @@ import sys
 import pytest
 
 from kvmtui.collect.bonding import parse_bonding_file
-from tests.conftest import sh
+from tests.helpers import sh
+from tests.helpers import kvmtui_in, links
 
 pytestmark = pytest.mark.kernelvm
 
@@ -25,25 +26,16 @@ MODES = {
 }
 
 
-def kvmtui(ns: str, *args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "kvmtui", "--netns", ns, "--no-libvirt", "apply", "--yes", *args],
-                          capture_output=True, text=True, timeout=120)
-
-
 def dummies(ns: str, *names: str) -> None:
     for name in names:
         sh("ip", "-n", ns, "link", "add", name, "type", "dummy")
         sh("ip", "-n", ns, "link", "set", name, "up")  # the plan must take them down to enslave them
 
 
-def links(ns: str) -> dict[str, dict]:
-    return {link["ifname"]: link for link in json.loads(sh("ip", "-n", ns, "-d", "-j", "link", "show"))}
-
-
 @pytest.mark.parametrize("mode", sorted(MODES))
 def test_bond_in_every_mode(netns, mode):
     dummies(netns, "kt-d0", "kt-d1")
-    proc = kvmtui(netns, "bond", "kt-bond0", "--mode", mode, "--slave", "kt-d0", "--slave", "kt-d1",
+    proc = kvmtui_in(netns, "apply", "--yes", "bond", "kt-bond0", "--mode", mode, "--slave", "kt-d0", "--slave", "kt-d1",
                   "--miimon", "150", *MODES[mode])
     assert proc.returncode == 0, proc.stdout + proc.stderr
     bond = parse_bonding_file("kt-bond0", sh("ip", "netns", "exec", netns, "cat", "/proc/net/bonding/kt-bond0"))
@@ -65,7 +57,7 @@ def test_bond_in_every_mode(netns, mode):
 
 def test_arp_monitoring_bond(netns):
     dummies(netns, "kt-d0")
-    proc = kvmtui(netns, "bond", "kt-bond0", "--mode", "active-backup", "--slave", "kt-d0",
+    proc = kvmtui_in(netns, "apply", "--yes", "bond", "kt-bond0", "--mode", "active-backup", "--slave", "kt-d0",
                   "--arp-interval", "200", "--arp-ip-target", "10.1.1.1", "--arp-ip-target", "10.1.1.2")
     assert proc.returncode == 0, proc.stdout + proc.stderr
     bond = parse_bonding_file("kt-bond0", sh("ip", "netns", "exec", netns, "cat", "/proc/net/bonding/kt-bond0"))
@@ -74,12 +66,12 @@ def test_arp_monitoring_bond(netns):
 
 def test_vlan_on_bond_bridge_on_vlan_then_delete(netns):
     dummies(netns, "kt-d0", "kt-d1")
-    assert kvmtui(netns, "bond", "kt-bond0", "--mode", "802.3ad", "--slave", "kt-d0", "--slave", "kt-d1").returncode == 0
-    proc = kvmtui(netns, "vlan", "kt-bond0", "100")
+    assert kvmtui_in(netns, "apply", "--yes", "bond", "kt-bond0", "--mode", "802.3ad", "--slave", "kt-d0", "--slave", "kt-d1").returncode == 0
+    proc = kvmtui_in(netns, "apply", "--yes", "vlan", "kt-bond0", "100")
     assert proc.returncode == 0, proc.stdout + proc.stderr
-    proc = kvmtui(netns, "vlan", "kt-bond0", "200", "--name", "kt-qinq", "--protocol", "802.1ad")
+    proc = kvmtui_in(netns, "apply", "--yes", "vlan", "kt-bond0", "200", "--name", "kt-qinq", "--protocol", "802.1ad")
     assert proc.returncode == 0, proc.stdout + proc.stderr
-    proc = kvmtui(netns, "bridge", "kt-br100", "--port", "kt-bond0.100", "--stp", "on")
+    proc = kvmtui_in(netns, "apply", "--yes", "bridge", "kt-br100", "--port", "kt-bond0.100", "--stp", "on")
     assert proc.returncode == 0, proc.stdout + proc.stderr
     found = links(netns)
     assert found["kt-bond0.100"]["linkinfo"]["info_data"]["id"] == 100
@@ -88,10 +80,10 @@ def test_vlan_on_bond_bridge_on_vlan_then_delete(netns):
     taken = subprocess.run([sys.executable, "-m", "kvmtui", "--netns", netns, "--no-libvirt", "apply", "--yes",
                             "vlan", "kt-bond0", "100", "--name", "kt-again"], capture_output=True, text=True)
     assert taken.returncode == 1 and "VLAN 100 already exists on kt-bond0 as kt-bond0.100" in taken.stderr
-    busy = kvmtui(netns, "delete", "kt-bond0")
+    busy = kvmtui_in(netns, "apply", "--yes", "delete", "kt-bond0")
     assert busy.returncode == 1 and "carries" in busy.stderr
     for name in ("kt-br100", "kt-bond0.100", "kt-qinq", "kt-bond0"):
-        proc = kvmtui(netns, "delete", name)
+        proc = kvmtui_in(netns, "apply", "--yes", "delete", name)
         assert proc.returncode == 0, proc.stdout + proc.stderr
     found = links(netns)
     assert {"kt-br100", "kt-bond0.100", "kt-qinq", "kt-bond0"}.isdisjoint(found)
@@ -117,13 +109,13 @@ def test_deleting_a_bond_brings_its_slaves_back_up(netns):
     """The bonding driver closes the slaves it releases: the plan opens them again, so
     the addresses moved onto one of them work at once."""
     dummies(netns, "kt-d0", "kt-d1")
-    proc = kvmtui(netns, "bond", "kt-bond0", "--mode", "active-backup", "--slave", "kt-d0", "--slave", "kt-d1")
+    proc = kvmtui_in(netns, "apply", "--yes", "bond", "kt-bond0", "--mode", "active-backup", "--slave", "kt-d0", "--slave", "kt-d1")
     assert proc.returncode == 0, proc.stdout + proc.stderr
     # Tuning the wizard does not set, which an undone delete must bring back all the same.
     sh("ip", "-n", netns, "link", "set", "kt-bond0", "type", "bond", "updelay", "300", "downdelay", "150",
        "primary_reselect", "better", "min_links", "2")
     sh("ip", "-n", netns, "addr", "add", "10.7.0.1/24", "dev", "kt-bond0")
-    proc = kvmtui(netns, "delete", "kt-bond0", "--move-ip-to", "kt-d0")
+    proc = kvmtui_in(netns, "apply", "--yes", "delete", "kt-bond0", "--move-ip-to", "kt-d0")
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "ip link set kt-d0 up" in proc.stdout and "ip link set kt-d1 up" in proc.stdout
     found = links(netns)
@@ -136,7 +128,7 @@ def test_deleting_a_bond_brings_its_slaves_back_up(netns):
 def test_a_failed_delete_of_a_vlan_in_a_bridge_puts_it_back_in_the_bridge(netns):
     from kvmtui.collect.snapshot import collect_snapshot
     from kvmtui.plan import DeleteLink, make_plan
-    from tests.test_delete_undo import assert_every_failure_undone, no_dad
+    from tests.states import assert_every_failure_undone, no_dad
 
     no_dad(netns)
     dummies(netns, "kt-d0", "kt-d1")
@@ -156,11 +148,11 @@ def test_a_failed_delete_of_a_vlan_in_a_bridge_puts_it_back_in_the_bridge(netns)
 def test_a_failed_delete_of_a_bond_puts_back_its_slaves_primary_tuning_and_addresses(netns):
     from kvmtui.collect.snapshot import collect_snapshot
     from kvmtui.plan import DeleteLink, make_plan
-    from tests.test_delete_undo import assert_every_failure_undone, no_dad
+    from tests.states import assert_every_failure_undone, no_dad
 
     no_dad(netns)
     dummies(netns, "kt-d0", "kt-d1", "kt-d2")
-    proc = kvmtui(netns, "bond", "kt-bond0", "--mode", "active-backup", "--slave", "kt-d0", "--slave", "kt-d1",
+    proc = kvmtui_in(netns, "apply", "--yes", "bond", "kt-bond0", "--mode", "active-backup", "--slave", "kt-d0", "--slave", "kt-d1",
                   "--slave", "kt-d2", "--primary", "kt-d1", "--miimon", "150")
     assert proc.returncode == 0, proc.stdout + proc.stderr
     # Tuning the wizard does not set, which an undone delete must bring back all the same.
@@ -205,7 +197,7 @@ def test_a_failed_delete_puts_back_the_bridge_vlan_entries(netns, name):
     one: either way the ports, and the bridge itself, come back with their VLAN entries."""
     from kvmtui.collect.snapshot import collect_snapshot
     from kvmtui.plan import DeleteLink, make_plan
-    from tests.test_delete_undo import assert_every_failure_undone, no_dad
+    from tests.states import assert_every_failure_undone, no_dad
 
     no_dad(netns)
     vlan_filtering_bridge(netns)

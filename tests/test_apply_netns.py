@@ -3,76 +3,25 @@
 from __future__ import annotations
 
 import functools
-import json
-import subprocess
-import sys
-import time
 
 import pytest
 
 from kvmtui.apply import Executor, ReadOnlyRefused
 from kvmtui.collect.snapshot import collect_snapshot
 from kvmtui.plan import CreateBridge, make_plan
-from tests.conftest import sh
+from tests.helpers import sh
 from tests.topologies import ns_json
+from tests.helpers import kvmtui_in
+from tests.states import host_state
 
 # Counters and timers move on their own. `qdisc`: the kernel attaches a default qdisc the
 # first time a device goes up and keeps it when it goes down again (noop -> noqueue);
 # that is not configuration and no `ip link` command puts "noop" back.
-VOLATILE = {"stats64", "hello_timer", "tcn_timer", "topology_change_timer", "gc_timer", "valid_life_time",
-            "preferred_life_time", "qdisc"}
-
-
-def kvmtui(netns: str, *args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "kvmtui", "--netns", netns, "--no-libvirt", *args],
-                          capture_output=True, text=True, timeout=60)
-
-
-def host_state(netns: str) -> dict:
-    """What an administrator compares: links, addresses, routes, bridge ports (minus timers/counters)."""
-    def clean(value):
-        if isinstance(value, dict):
-            return {k: clean(v) for k, v in value.items() if k not in VOLATILE}
-        if isinstance(value, list):
-            return [clean(v) for v in value]
-        return value
-
-    return {
-        "link": sorted(clean(ns_json(netns, "ip", "-d", "-j", "link", "show")), key=lambda l: l["ifname"]),
-        "addr": sorted(clean(ns_json(netns, "ip", "-j", "addr", "show")), key=lambda l: l["ifname"]),
-        "route": sorted(ns_json(netns, "ip", "-j", "route", "show"), key=json.dumps),
-        "bridge": sorted(clean(ns_json(netns, "bridge", "-j", "link", "show")), key=json.dumps),
-    }
-
-
-@pytest.fixture
-def uplink_ns(make_netns):
-    """kt-up (10.20.0.2/24, default route via 10.20.0.1, 10.30.0.0/16 via .254) wired to a peer namespace."""
-    ns, wire = make_netns(), make_netns()
-    # IPv6 duplicate address detection runs asynchronously after every link flap; with it
-    # on, a state compared right after a rollback may catch an address still "tentative".
-    for knob in ("all", "default"):
-        sh("ip", "netns", "exec", ns, "sysctl", "-qw", f"net.ipv6.conf.{knob}.accept_dad=0")
-    sh("ip", "-n", ns, "link", "add", "kt-up", "type", "veth", "peer", "name", "kt-wire", "netns", wire)
-    for n in (1, 2):
-        sh("ip", "-n", ns, "link", "add", f"kt-p{n}", "type", "veth", "peer", "name", f"kt-q{n}")
-    sh("ip", "-n", ns, "addr", "add", "10.20.0.2/24", "dev", "kt-up")
-    sh("ip", "-n", ns, "link", "set", "kt-up", "up")
-    sh("ip", "-n", wire, "link", "set", "kt-wire", "up")
-    sh("ip", "-n", ns, "route", "add", "default", "via", "10.20.0.1")
-    sh("ip", "-n", ns, "route", "add", "10.30.0.0/16", "via", "10.20.0.254", "metric", "5")
-    # the kernel gives kt-up its IPv6 link-local address when the carrier comes, a moment
-    # later: a state read before that would see it appear under a test that changes nothing
-    deadline = time.monotonic() + 10
-    while not any(a["family"] == "inet6" for a in ns_json(ns, "ip", "-j", "addr", "show", "dev", "kt-up")[0]["addr_info"]):
-        assert time.monotonic() < deadline, "kt-up got no IPv6 link-local address"
-        time.sleep(0.05)
-    return ns
 
 
 def test_create_and_delete_bridge_with_veth_ports(uplink_ns):
     ns = uplink_ns
-    proc = kvmtui(ns, "apply", "--yes", "bridge", "kt-br0", "--port", "kt-p1", "--port", "kt-p2", "--stp", "on",
+    proc = kvmtui_in(ns, "apply", "--yes", "bridge", "kt-br0", "--port", "kt-p1", "--port", "kt-p2", "--stp", "on",
                   "--forward-delay", "4")
     assert proc.returncode == 0, proc.stderr
     links = {link["ifname"]: link for link in ns_json(ns, "ip", "-d", "-j", "link", "show")}
@@ -80,7 +29,7 @@ def test_create_and_delete_bridge_with_veth_ports(uplink_ns):
     assert (br["stp_state"], br["forward_delay"]) == (1, 400) and "UP" in links["kt-br0"]["flags"]
     assert links["kt-p1"]["master"] == links["kt-p2"]["master"] == "kt-br0"
     assert {p["ifname"] for p in ns_json(ns, "bridge", "-j", "link", "show")} == {"kt-p1", "kt-p2"}
-    proc = kvmtui(ns, "apply", "delete", "kt-br0", "-y")  # --yes also after the rest, as people type it
+    proc = kvmtui_in(ns, "apply", "delete", "kt-br0", "-y")  # --yes also after the rest, as people type it
     assert proc.returncode == 0, proc.stderr
     links = {link["ifname"]: link for link in ns_json(ns, "ip", "-d", "-j", "link", "show")}
     assert "kt-br0" not in links and "master" not in links["kt-p1"] and "master" not in links["kt-p2"]
@@ -90,7 +39,7 @@ def test_move_addresses_and_routes_onto_a_bridge_and_back(uplink_ns):
     ns = uplink_ns
     before = host_state(ns)
     mac = next(l for l in before["link"] if l["ifname"] == "kt-up")["address"]
-    proc = kvmtui(ns, "apply", "--yes", "bridge", "kt-br0", "--port", "kt-up", "--move-ip-from", "kt-up")
+    proc = kvmtui_in(ns, "apply", "--yes", "bridge", "kt-br0", "--port", "kt-up", "--move-ip-from", "kt-up")
     assert proc.returncode == 0, proc.stdout + proc.stderr
     addrs = {a["ifname"]: [i["local"] for i in a["addr_info"] if i["family"] == "inet"] for a in ns_json(ns, "ip", "-j", "addr", "show")}
     assert addrs["kt-br0"] == ["10.20.0.2"] and addrs["kt-up"] == []
@@ -98,7 +47,7 @@ def test_move_addresses_and_routes_onto_a_bridge_and_back(uplink_ns):
     assert ("default", "10.20.0.1", "kt-br0") in routes and ("10.30.0.0/16", "10.20.0.254", "kt-br0") in routes
     links = {link["ifname"]: link for link in ns_json(ns, "ip", "-j", "link", "show")}
     assert links["kt-br0"]["address"] == mac and links["kt-up"]["master"] == "kt-br0"
-    proc = kvmtui(ns, "apply", "--yes", "delete", "kt-br0", "--move-ip-to", "kt-up")
+    proc = kvmtui_in(ns, "apply", "--yes", "delete", "kt-br0", "--move-ip-to", "kt-up")
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert host_state(ns) == before
 
@@ -129,7 +78,7 @@ def test_readonly_executor_changes_nothing(uplink_ns):
     with pytest.raises(ReadOnlyRefused):
         Executor(ns, None, readonly=True).apply(plan)
     assert host_state(ns) == before
-    proc = kvmtui(ns, "--readonly", "apply", "--yes", "bridge", "kt-br0", "--port", "kt-p1")
+    proc = kvmtui_in(ns, "--readonly", "apply", "--yes", "bridge", "kt-br0", "--port", "kt-p1")
     assert proc.returncode == 1 and "read-only" in proc.stderr
     assert host_state(ns) == before
 
@@ -168,7 +117,7 @@ def test_readonly_executor_changes_nothing(uplink_ns):
 def test_bad_input_is_refused_and_changes_nothing(uplink_ns, args, field, words):
     """The CLI names the option as typed (--forward-delay), the wizard the field (forward_delay)."""
     before = host_state(uplink_ns)
-    proc = kvmtui(uplink_ns, "apply", "--yes", *args)
+    proc = kvmtui_in(uplink_ns, "apply", "--yes", *args)
     assert proc.returncode == 1, proc.stdout + proc.stderr
     assert proc.stderr.startswith(f"kvmtui: {field}: ") and words in proc.stderr
     assert "Traceback" not in proc.stderr
@@ -176,8 +125,8 @@ def test_bad_input_is_refused_and_changes_nothing(uplink_ns, args, field, words)
 
 
 def test_enslaving_a_port_twice_is_refused(uplink_ns):
-    assert kvmtui(uplink_ns, "apply", "--yes", "bridge", "kt-br0", "--port", "kt-p1").returncode == 0
-    proc = kvmtui(uplink_ns, "apply", "--yes", "bridge", "kt-br1", "--port", "kt-p1")
+    assert kvmtui_in(uplink_ns, "apply", "--yes", "bridge", "kt-br0", "--port", "kt-p1").returncode == 0
+    proc = kvmtui_in(uplink_ns, "apply", "--yes", "bridge", "kt-br1", "--port", "kt-p1")
     assert proc.returncode == 1 and "kt-p1 is already a port of kt-br0" in proc.stderr
 
 
@@ -191,7 +140,7 @@ def test_kernel_refusal_rolls_back_with_exit_3(uplink_ns, capsys):
     ns = uplink_ns
     sh("ip", "-n", ns, "link", "add", "kt-mv0", "link", "kt-p1", "type", "macvtap", "mode", "bridge")
     before = host_state(ns)
-    refused = kvmtui(ns, "apply", "--yes", "bridge", "kt-br0", "--port", "kt-p1")
+    refused = kvmtui_in(ns, "apply", "--yes", "bridge", "kt-br0", "--port", "kt-p1")
     assert refused.returncode == 1 and "kt-p1 carries kt-mv0" in refused.stderr, refused.stderr
     with kernel_checks_off():
         code = cli.main(["--netns", ns, "--no-libvirt", "apply", "--yes", "bridge", "kt-br0", "--port", "kt-p1"])
@@ -229,14 +178,14 @@ def test_plan_from_a_recording_and_no_apply_to_it(uplink_ns, tmp_path):
     """`--from` plans against the recorded host, not this one; a recording cannot be changed."""
     ns = uplink_ns
     recorded = tmp_path / "snap.json"
-    recorded.write_text(kvmtui(ns, "dump", "--json").stdout)
+    recorded.write_text(kvmtui_in(ns, "dump", "--json").stdout)
     sh("ip", "-n", ns, "link", "add", "kt-br0", "type", "bridge")  # the live host moves on, the recording does not
     before = host_state(ns)
-    assert "'kt-br0' already exists" in kvmtui(ns, "plan", "bridge", "kt-br0").stderr
-    proc = kvmtui(ns, "--from", str(recorded), "plan", "bridge", "kt-br0", "--port", "kt-p1")
+    assert "'kt-br0' already exists" in kvmtui_in(ns, "plan", "bridge", "kt-br0").stderr
+    proc = kvmtui_in(ns, "--from", str(recorded), "plan", "bridge", "kt-br0", "--port", "kt-p1")
     assert proc.returncode == 0, proc.stderr
     assert "ip link set kt-p1 master kt-br0" in proc.stdout
-    proc = kvmtui(ns, "--from", str(recorded), "apply", "--yes", "bridge", "kt-br1", "--port", "kt-p1")
+    proc = kvmtui_in(ns, "--from", str(recorded), "apply", "--yes", "bridge", "kt-br1", "--port", "kt-p1")
     assert (proc.returncode, proc.stdout) == (1, "")
     assert proc.stderr.startswith(f"kvmtui: {recorded} is a recorded snapshot: it cannot be changed")
     assert len(proc.stderr.splitlines()) == 1

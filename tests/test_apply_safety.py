@@ -15,13 +15,9 @@ import pytest
 from kvmtui.apply import Executor
 from kvmtui.collect.snapshot import collect_snapshot
 from kvmtui.plan import CreateBridge, make_plan
-from tests.conftest import REPO
-from tests.test_apply_netns import host_state, uplink_ns  # noqa: F401  (uplink_ns: a fixture)
-from tests.topologies import ns_json
-
-
-def links(ns: str) -> dict[str, dict]:
-    return {link["ifname"]: link for link in ns_json(ns, "ip", "-j", "link", "show")}
+from tests.helpers import REPO
+from tests.states import host_state
+from tests.helpers import links
 
 
 def test_ctrl_c_at_any_step_leaves_the_host_as_it_was(uplink_ns):  # noqa: F811

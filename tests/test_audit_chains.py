@@ -9,7 +9,7 @@ from dataclasses import replace
 from kvmtui.audit import audit
 from kvmtui.collect.snapshot import collect_snapshot
 from kvmtui.model import Snapshot
-from tests.conftest import sh
+from tests.helpers import sh
 from tests.topologies import ip
 
 

@@ -5,19 +5,14 @@ from __future__ import annotations
 
 import json
 import re
-import subprocess
-import sys
 import uuid
 
 import pytest
 
 from kvmtui.audit import RULES
-from tests.conftest import sh
-from tests.test_audit_netns import build_clean, held_taps
-
-
-def kvmtui(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "kvmtui", *args], capture_output=True, text=True, timeout=60)
+from tests.helpers import sh
+from tests.topologies import build_clean, held_taps
+from tests.helpers import kvmtui
 
 
 @pytest.fixture(scope="module")
@@ -190,7 +185,7 @@ def test_lacp_read_without_cap_net_admin_is_named_not_judged(tmp_path):
     from kvmtui.collect.bonding import parse_bonding_file
     from kvmtui.model import HostInfo, Snapshot
     from kvmtui.serialize import snapshot_document
-    from tests.conftest import SHARED_FIXTURES
+    from tests.helpers import SHARED_FIXTURES
 
     sample = SHARED_FIXTURES / "bonding" / "8023ad-v3.7.1-churn-counts-telegraf.txt"
     host = HostInfo("sample", "6.1.0", "2025-01-01T00:00:00+00:00", None, None, None, "test")

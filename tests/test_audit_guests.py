@@ -21,7 +21,7 @@ import pytest
 from kvmtui.audit import audit
 from kvmtui.collect.snapshot import collect_snapshot
 from tests.guests import SYSTEM_URI, diskless_guest, kt_bridge, kt_veth, unique_name
-from tests.test_audit_netns import HOLD_TAPS
+from tests.topologies import HOLD_TAPS
 
 pytestmark = pytest.mark.libvirt
 

@@ -4,8 +4,6 @@ kernel VM: a stock Debian kernel with bonding and dummy NICs standing in for rea
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 import time
 from dataclasses import replace
 
@@ -13,13 +11,12 @@ import pytest
 
 from kvmtui.audit import audit
 from kvmtui.collect.snapshot import collect_snapshot
-from tests.conftest import sh
+from tests.helpers import sh
 from tests.frames import send_frame
 from tests.topologies import bond_with_dummies, ip, ns_json
+from tests.helpers import kvmtui
 
 pytestmark = pytest.mark.kernelvm
-
-
 
 
 def snap(ns: str):
@@ -212,5 +209,3 @@ def record(ns: str, path) -> None:
     path.write_text(proc.stdout)
 
 
-def kvmtui(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "kvmtui", *args], capture_output=True, text=True, timeout=120)

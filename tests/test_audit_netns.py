@@ -7,10 +7,7 @@ breaks one thing, and checks that exactly the matching finding appears.
 
 from __future__ import annotations
 
-import subprocess
-import sys
 import time
-from contextlib import contextmanager
 from dataclasses import replace
 
 import pytest
@@ -18,33 +15,12 @@ import pytest
 from kvmtui.audit import audit
 from kvmtui.collect.snapshot import collect_snapshot
 from kvmtui.model import Domain, DomainInterface, Snapshot
-from tests.conftest import sh
+from tests.helpers import sh
 from tests.frames import send_frame
 from tests.topologies import build_host_like
+from tests.topologies import build_clean, held_taps
 
 # Opens taps the way QEMU does (TUNSETIFF), so they have carrier while this runs.
-HOLD_TAPS = r"""
-import fcntl, os, struct, sys
-TUNSETIFF, IFF_TAP, IFF_NO_PI = 0x400454CA, 0x0002, 0x1000
-fds = [os.open("/dev/net/tun", os.O_RDWR) for _ in sys.argv[1:]]
-for fd, name in zip(fds, sys.argv[1:]):
-    fcntl.ioctl(fd, TUNSETIFF, struct.pack("16sH", name.encode(), IFF_TAP | IFF_NO_PI))
-print("ready", flush=True)
-sys.stdin.read()
-"""
-
-
-@contextmanager
-def held_taps(ns: str, *names: str):
-    """Taps in `ns` with a program attached (carrier up); gone when the block ends."""
-    proc = subprocess.Popen(["ip", "netns", "exec", ns, sys.executable, "-c", HOLD_TAPS, *names],
-                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
-    try:
-        assert proc.stdout.readline().strip() == "ready"
-        yield names
-    finally:
-        proc.stdin.close()
-        proc.wait(timeout=10)
 
 
 def ip(ns: str, *args: str) -> str:
@@ -53,27 +29,6 @@ def ip(ns: str, *args: str) -> str:
 
 def found(ns: str) -> set[tuple[str, str]]:
     return {(f.rule, f.key) for f in audit(collect_snapshot(ns, with_libvirt=False))}
-
-
-def build_clean(ns: str, peer_ns: str) -> None:
-    """br0 (STP on, 192.0.2.1/24) <- kt-up (veth to kt-wire, 10.9.0.1/24); tap0, tap1
-    (held open); ct0 (veth to a container namespace); vx0 (vxlan on kt-wire, MTU 1450)."""
-    ip(ns, "link", "add", "br0", "type", "bridge", "stp_state", "1")
-    ip(ns, "link", "add", "kt-up", "type", "veth", "peer", "name", "kt-wire")
-    ip(ns, "link", "set", "kt-up", "master", "br0")
-    ip(ns, "link", "add", "ct0", "type", "veth", "peer", "name", "eth0", "netns", peer_ns)
-    ip(ns, "link", "set", "ct0", "master", "br0")
-    sh("ip", "-n", peer_ns, "link", "set", "eth0", "up")
-    for dev in ("tap0", "tap1"):
-        ip(ns, "link", "set", dev, "master", "br0")
-    for dev in ("br0", "kt-up", "kt-wire", "ct0", "tap0", "tap1"):
-        ip(ns, "link", "set", dev, "up")
-    ip(ns, "addr", "add", "192.0.2.1/24", "dev", "br0")
-    ip(ns, "addr", "add", "10.9.0.1/24", "dev", "kt-wire")
-    ip(ns, "link", "add", "vx0", "type", "vxlan", "id", "42", "dstport", "4789",
-       "remote", "10.9.0.2", "local", "10.9.0.1", "dev", "kt-wire")
-    ip(ns, "link", "set", "vx0", "up")
-    sh("ip", "netns", "exec", ns, "sysctl", "-qw", "net.bridge.bridge-nf-call-iptables=0")
 
 
 @pytest.fixture
@@ -243,7 +198,6 @@ def test_host_like_topology_findings_are_real(make_netns):
         ("guest-macvtap-host", "link:mvt-private"),
         ("host-bridge-nf-call-iptables", "link:br0"),
     }
-
 
 
 GUEST_MACS = ("52:54:00:6b:74:01", "52:54:00:6b:74:02")

@@ -5,21 +5,11 @@ from __future__ import annotations
 from textual.app import App, ComposeResult
 from textual.widgets import Static
 
-from kvmtui.audit import audit
-from kvmtui.collect.bonding import parse_bonding_file
-from kvmtui.model import HostInfo, Snapshot
+from kvmtui.model import HostInfo
 from kvmtui.ui.findings_pane import FindingChosen, FindingsPane, FindingsTable, short_counts
-from tests.conftest import SHARED_FIXTURES
+from tests.samples import sample_findings
 
-SAMPLES = ("8023ad-v3.7.1-slave-down-lacp-pdu-layer3+4-linuxnotes.txt",
-           "active-backup-fail_over_mac-single-slave-after-ifdown-otus1804.txt")
 HOST = HostInfo("sample", "6.1.0", "2025-01-01T00:00:00+00:00", None, None, None, "test")
-
-
-def sample_findings():
-    bonds = tuple(parse_bonding_file(f"bond{n}", (SHARED_FIXTURES / "bonding" / name).read_text())
-                  for n, name in enumerate(SAMPLES))
-    return audit(Snapshot(host=HOST, bonds=bonds))
 
 
 class Harness(App):

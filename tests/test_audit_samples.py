@@ -17,7 +17,8 @@ from kvmtui.collect.bonding import parse_bonding_file
 from kvmtui.collect.libvirt_xml import parse_domain_xml, parse_network_xml
 from kvmtui.facts import guest_key
 from kvmtui.model import INFO_DATA_CLASSES, SLAVE_DATA_CLASSES, Domain, DomainInterface, HostInfo, Link, Snapshot
-from tests.conftest import SHARED_FIXTURES
+from tests.helpers import SHARED_FIXTURES
+from tests.samples import LIBVIRT_HOST
 
 BONDING = SHARED_FIXTURES / "bonding"
 DOMAINS = SHARED_FIXTURES / "libvirt" / "domains"
@@ -25,7 +26,6 @@ NETWORKS = SHARED_FIXTURES / "libvirt" / "networks"
 IPROUTE2 = SHARED_FIXTURES / "iproute2"
 
 HOST = HostInfo("sample", "6.1.0", "2025-01-01T00:00:00+00:00", None, None, None, "test")
-LIBVIRT_HOST = replace(HOST, libvirt_uri="qemu:///system", libvirt_version="9.0.0")
 
 BOND = "link:bond0"
 BOND_EXPECTED = {

@@ -7,13 +7,13 @@ from __future__ import annotations
 from dataclasses import replace
 
 from kvmtui.cli import read_snapshot_file
-from kvmtui.model import BondSlave, Snapshot
+from kvmtui.model import Snapshot
 from kvmtui.ui.app import DashboardOptions, KvmtuiApp
 from kvmtui.ui.messages import PollDone, PollResult, SnapshotReady
 from kvmtui.views import bond_rows, failure_baseline
 from scripts.screenshots import EXAMPLE, loaded
 from tests.dashboard import wait_for
-from tests.test_keyboard import screen_text
+from tests.dashboard import screen_text
 
 
 def with_slaves(snapshot: Snapshot, **counts: int | None) -> Snapshot:

@@ -19,7 +19,7 @@ from kvmtui.collect.bonding import PROCFS_KEYS, BondingParseError, collect_bonds
 from kvmtui.collect.bonding_sysfs import read_bond_sysfs
 from kvmtui.errors import KvmtuiError
 from kvmtui.model.bonding import BOND_MODES, Aggregator, LacpPort
-from tests.conftest import SHARED_FIXTURES
+from tests.helpers import SHARED_FIXTURES
 
 FIXTURES = SHARED_FIXTURES / "bonding"
 

@@ -4,20 +4,13 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
-import sys
 
 import pytest
 
-from tests.conftest import REPO
+from tests.helpers import EXAMPLE, REPO
+from tests.helpers import kvmtui
 
 NOBODY = ("setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "--")
-
-
-def kvmtui(*args: str, prefix: tuple[str, ...] = ()) -> subprocess.CompletedProcess:
-    env = {**os.environ, "PYTHONPATH": str(REPO)}
-    return subprocess.run([*prefix, sys.executable, "-m", "kvmtui", *args], capture_output=True, text=True,
-                          timeout=60, env=env, cwd="/")
 
 
 def test_unreachable_libvirt_still_shows_the_host():
@@ -69,7 +62,6 @@ def test_bad_snapshot_files(tmp_path):
     assert (proc.returncode, proc.stderr) == (1, f"kvmtui: cannot read snapshot {wrong}: host: 'kernel' is missing\n")
 
 
-EXAMPLE = REPO / "examples" / "kvm-host.json"
 
 
 @pytest.mark.parametrize("where, value, message", [

@@ -10,11 +10,9 @@ import xml.etree.ElementTree as ET
 
 import pytest
 
-from tests.conftest import REPO, sh
-from tests.test_apply_netns import host_state, uplink_ns  # noqa: F401  (uplink_ns: a fixture)
-from tests.test_cli import kvmtui
+from tests.helpers import EXAMPLE, sh
+from tests.helpers import kvmtui
 
-EXAMPLE = REPO / "examples" / "kvm-host.json"
 LONG_GUEST = "database-primary-eu-west-1-production-replica-a"
 # db1's macvtap NIC as libvirt prints it for a running guest: one element far wider than 80 columns
 LONG_NIC = ("<interface type='direct'>\n"

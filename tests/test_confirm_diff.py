@@ -15,7 +15,7 @@ from kvmtui.plan import AttachInterface, CreateBond, DetachInterface, make_plan
 from kvmtui.plan.diff import confirmation
 from kvmtui.plan.simulate import simulate
 from kvmtui.topology import build_forest, walk
-from tests.test_cli import EXAMPLE
+from tests.helpers import EXAMPLE
 
 CONTEXT = [(" ", 0, "eno1 dummy  slave of bond0, 26:5d:84:4b:3d:c1"),
            (" ", 1, "bond0 bond  active-backup, active eno1")]

@@ -15,7 +15,7 @@ from kvmtui.plan.diff import confirmation
 from kvmtui.ui.forms import ConfirmScreen, WizardScreen
 from scripts.screenshots import EXAMPLE, example_app, loaded, select
 from tests.dashboard import wait_for
-from tests.test_keyboard import SIZE, example_app as example_app_readonly, footer_keys, screen_text
+from tests.dashboard import SIZE, example_app as example_app_readonly, footer_keys, screen_text
 
 
 def notifications(app) -> list[str]:

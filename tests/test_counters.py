@@ -12,7 +12,7 @@ from kvmtui.collect.counters import read_counters
 from kvmtui.collect.netns import run_in_netns
 from kvmtui.counters import human_bits, link_rates, rates_between
 from kvmtui.model import LinkStats
-from tests.conftest import sh
+from tests.helpers import sh
 
 
 def _send_udp(count: int, size: int) -> None:

@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
-import socket
 
 import pytest
 
 from kvmtui.ui.app import DashboardOptions, KvmtuiApp
 from kvmtui.ui.fdb_pane import FdbPane
 from kvmtui.ui.topology_pane import TopologyTree
-from tests.conftest import sh
+from tests.helpers import sh
 from tests.dashboard import label_name, status_line, table_rows, tree_keys, tree_labels, tree_node, wait_for
 from tests.guests import diskless_guest, kt_bridge, kt_veth, unique_name, wait_until
+from tests.frames import send_frame_from
 
 
 async def test_tap_appears_and_disappears_without_a_key(netns):
@@ -57,13 +57,6 @@ async def test_tree_shows_uplink_bridge_tap_and_says_live(make_netns):
         assert label_name(tree_node(app, "tap3").parent) == "br1"
         await pilot.pause(2.5)  # quiet: the age of the last event-driven read grows
         assert " · live, read " in status_line(app) and " old" not in status_line(app)
-
-
-def send_frame_from(ifname: str, source_mac: str) -> None:
-    """One broadcast frame with `source_mac` out of `ifname`: the bridge behind it learns."""
-    with socket.socket(socket.AF_PACKET, socket.SOCK_RAW) as raw:
-        raw.bind((ifname, 0))
-        raw.send(b"\xff" * 6 + bytes.fromhex(source_mac.replace(":", "")) + b"\x88\xb5" + bytes(46))
 
 
 @pytest.mark.libvirt
@@ -116,7 +109,7 @@ async def test_guest_bridge_fdb_and_state_follow_libvirt():
 
 
 async def test_readonly_badge_and_recorded_snapshot(tmp_path):
-    from tests.test_cli import kvmtui
+    from tests.helpers import kvmtui
 
     recorded = tmp_path / "host.json"
     recorded.write_text(kvmtui("--no-libvirt", "dump", "--json").stdout)

@@ -9,7 +9,7 @@ import pytest
 from kvmtui.collect.snapshot import collect_snapshot
 from kvmtui.model import Network
 from kvmtui.plan import DeleteLink, PlanError, make_plan
-from tests.conftest import sh
+from tests.helpers import sh
 
 
 @pytest.fixture
@@ -38,7 +38,7 @@ def test_a_libvirt_network_on_the_bridge_is_named(bridge_ns):
 def test_deleting_a_bond_reopens_its_slaves_and_its_undo_restores_the_primary():
     """On the recorded host, without the VLAN and macvtap on bond0 (they would block it)."""
     from kvmtui.cli import read_snapshot_file
-    from tests.conftest import REPO
+    from tests.helpers import REPO
 
     snapshot = read_snapshot_file(str(REPO / "examples" / "kvm-host.json"))
     snapshot = replace(snapshot, links=tuple(l for l in snapshot.links if l.ifname not in ("bond0.100", "macvtap0")))

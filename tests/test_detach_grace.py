@@ -16,7 +16,7 @@ from kvmtui.model import Domain, DomainInterface, Snapshot
 from kvmtui.plan import DetachInterface
 from kvmtui.plan.expect import GuestNic
 from kvmtui.plan.model import Plan
-from tests.test_audit_samples import LIBVIRT_HOST
+from tests.samples import LIBVIRT_HOST
 
 MAC = "52:54:00:aa:bb:cc"
 NIC = DomainInterface("bridge", MAC, "virtio", "vnet0", "br0", "br0", None, None, None, None, None)

@@ -16,7 +16,7 @@ from kvmtui.plan import DetachInterface
 from kvmtui.plan.build_guests import interface_xml, plan_detach
 from kvmtui.plan.validate import PlanError
 from kvmtui.serialize import snapshot_document, snapshot_from_document
-from tests.test_audit_samples import LIBVIRT_HOST
+from tests.samples import LIBVIRT_HOST
 
 UUID = "6f1b2c3d-0000-4000-8000-00000000e1f1"  # a domain is keyed by a real UUID
 MAC = "52:54:00:aa:bb:cc"

@@ -20,7 +20,7 @@ from kvmtui.collect.snapshot import collect_snapshot
 from kvmtui.plan import DetachInterface
 from kvmtui.plan.build_guests import plan_detach
 from kvmtui.plan.expect import GuestNic
-from tests.conftest import sh
+from tests.helpers import sh
 from tests.guests import SYSTEM_URI, diskless_guest, kt_bridge, unique_name
 
 pytestmark = pytest.mark.libvirt

@@ -7,24 +7,15 @@ these checks keep a re-recording honest and the file readable by this kvmtui.
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 
 import pytest
 
 from kvmtui.cli import read_snapshot_file
 from kvmtui.topology import build_forest
 from kvmtui.views import fdb_rows
-from tests.conftest import REPO
+from tests.helpers import EXAMPLE
+from tests.helpers import kvmtui
 
-EXAMPLE = REPO / "examples" / "kvm-host.json"
-
-
-def kvmtui(*args: str) -> subprocess.CompletedProcess:
-    env = {**os.environ, "PYTHONPATH": str(REPO)}
-    return subprocess.run([sys.executable, "-m", "kvmtui", *args], capture_output=True, text=True,
-                          timeout=60, env=env, cwd="/")
 
 
 @pytest.fixture(scope="module")

@@ -6,10 +6,10 @@ from __future__ import annotations
 from kvmtui.collect.netns import run_in_netns
 from kvmtui.ui.app import DashboardOptions, KvmtuiApp
 from kvmtui.ui.fdb_pane import FdbPane
-from tests.conftest import sh
+from tests.helpers import sh
 from tests.dashboard import select_in_tree, wait_for
-from tests.test_dashboard_live import send_frame_from
-from tests.test_views import fdb_snapshot
+from tests.frames import send_frame_from
+from tests.samples import fdb_snapshot
 
 
 async def test_fdb_pane_rebuilds_only_in_view_and_on_change(monkeypatch):

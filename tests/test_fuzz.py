@@ -26,9 +26,8 @@ from kvmtui.errors import SnapshotFileError
 from kvmtui.render import rich_tree
 from kvmtui.serialize import read_snapshot_file
 from kvmtui.topology import build_forest
-from tests.conftest import REPO, SHARED_FIXTURES
+from tests.helpers import EXAMPLE, REPO, SHARED_FIXTURES
 
-EXAMPLE = REPO / "examples" / "kvm-host.json"
 BONDING = sorted(SHARED_FIXTURES.glob("bonding/*.txt")) + sorted((REPO / "tests" / "fixtures" / "kernelvm").glob("proc-bonding-*.txt"))
 DOMAINS = sorted(SHARED_FIXTURES.glob("libvirt/domains/*.xml")) + sorted((REPO / "tests" / "fixtures" / "libvirt").glob("*.xml"))
 NETWORKS = sorted(SHARED_FIXTURES.glob("libvirt/networks/*.xml"))

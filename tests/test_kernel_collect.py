@@ -13,7 +13,7 @@ import pytest
 from kvmtui.collect.bonding import parse_bonding_file
 from kvmtui.collect.bonding_sysfs import read_bond_sysfs
 from tests.topologies import ip
-from tests.conftest import sh
+from tests.helpers import sh
 
 pytestmark = pytest.mark.kernelvm
 

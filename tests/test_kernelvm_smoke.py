@@ -14,13 +14,8 @@ import sys
 import pytest
 
 from tests.topologies import bond_with_dummies, ip
-from tests.conftest import REPO, sh
-
-
-
-def links(ns: str) -> dict[str, dict]:
-    return {link["ifname"]: link for link in json.loads(ip(ns, "-d", "-j", "link", "show"))}
-
+from tests.helpers import REPO, sh
+from tests.helpers import links
 
 
 @pytest.mark.kernelvm

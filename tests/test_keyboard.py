@@ -3,9 +3,6 @@ scrolls, the palette that follows --readonly. On examples/kvm-host.json, at 80x2
 
 from __future__ import annotations
 
-import io
-
-from rich.console import Console
 
 from kvmtui.cli import read_snapshot_file
 from kvmtui.topology import build_forest, walk
@@ -13,29 +10,8 @@ from kvmtui.ui.app import DashboardOptions, KvmtuiApp
 from kvmtui.ui.topology_pane import filter_forest, search_texts
 from scripts.screenshots import EXAMPLE, loaded, select
 from tests.dashboard import tree_labels, wait_for
+from tests.dashboard import SIZE, details_title, example_app, footer_keys, screen_text
 
-SIZE = (80, 24)
-
-
-def screen_text(app) -> str:
-    """The screen as the user reads it, line by line (what export_screenshot draws)."""
-    width, height = app.size
-    console = Console(width=width, height=height, file=io.StringIO(), force_terminal=True,
-                      color_system=None, record=True, legacy_windows=False, safe_box=False)
-    console.print(app.screen._compositor.render_update(full=True, screen_stack=app._background_screens))
-    return console.export_text()
-
-
-def footer_keys(app) -> list[str]:
-    """"z Zoom", ... as the footer shows them, left to right, when they fit in the width."""
-    from textual.widgets import Footer
-
-    keys = app.screen.query_one(Footer).query("FooterKey")
-    return [f"{key.key_display} {key.description}" for key in keys if key.region.right <= app.size.width]
-
-
-def example_app(readonly: bool = False) -> KvmtuiApp:
-    return KvmtuiApp(DashboardOptions(readonly=readonly), recorded=read_snapshot_file(str(EXAMPLE)))
 
 
 def test_filter_finds_macs_that_labels_do_not_show():
@@ -172,11 +148,6 @@ async def test_palette_sorts_the_fdb_and_zooms():
         await wait_for(pilot, lambda: app.query_one(MainArea).zoomed, what="the zoom")
         assert app.query_one(FdbPane).sort_key == "owner"
         assert "by owner" in screen_text(app) and "OWNER" in screen_text(app)
-
-
-def details_title(app) -> str:
-    """The first line of the Details pane, right of the tree (below the tabs)."""
-    return screen_text(app).splitlines()[3].split("│")[-1].strip()
 
 
 async def test_details_show_the_first_node_at_once_and_down_moves_on():

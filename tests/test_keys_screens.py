@@ -16,7 +16,7 @@ from kvmtui.ui.topology_pane import TopologyTree
 from kvmtui.views import link_details
 from scripts.screenshots import EXAMPLE, loaded, select
 from tests.dashboard import select_in_tree, status_line, wait_for
-from tests.test_keyboard import SIZE, details_title, example_app, screen_text
+from tests.dashboard import SIZE, details_title, example_app, screen_text
 
 
 def tree_line(app, name: str) -> str:
@@ -222,7 +222,7 @@ async def test_status_line_counts_findings_in_words():
 
 
 def test_counts_in_words_leave_out_zeros():
-    from tests.test_audit_pane import sample_findings
+    from tests.samples import sample_findings
 
     findings = sample_findings()
     assert counts_text(findings, zeros=False) == "4 warnings"

@@ -22,7 +22,7 @@ from kvmtui.collect.libvirt import (
 )
 from kvmtui.collect.libvirt_xml import LibvirtXmlError, parse_domain_xml
 from kvmtui.errors import LibvirtUnavailable
-from tests.conftest import OWN_FIXTURES
+from tests.helpers import OWN_FIXTURES
 from tests.guests import SYSTEM_URI, diskless_guest, kt_bridge, kt_veth, unique_name, wait_until
 
 UNREACHABLE = "qemu+unix:///system?socket=/nonexistent"

@@ -9,10 +9,10 @@ import pytest
 
 from kvmtui.collect.watch import LibvirtWatcher
 from kvmtui.ui.app import DashboardOptions, KvmtuiApp
-from tests.conftest import sh
+from tests.helpers import sh
 from tests.dashboard import status_line, tab_label, table_rows, tree_labels, wait_for
 from tests.libvirtd_private import PrivateLibvirtd
-from tests.test_watch import Recorder
+from tests.helpers import Recorder
 
 
 @pytest.fixture

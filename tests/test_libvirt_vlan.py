@@ -16,7 +16,7 @@ from kvmtui.model import Domain, HostInfo, Snapshot
 from kvmtui.model.libvirt import Vlan, effective_vlan
 from kvmtui.serialize import snapshot_document, snapshot_from_document
 from kvmtui.views import guest_rows, network_rows, node_details
-from tests.conftest import SHARED_FIXTURES
+from tests.helpers import SHARED_FIXTURES
 from tests.guests import SYSTEM_URI, diskless_guest, unique_name
 
 NETWORKS = SHARED_FIXTURES / "libvirt" / "networks"

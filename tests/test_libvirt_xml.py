@@ -14,7 +14,7 @@ from kvmtui.collect.libvirt_xml import (
     pci_address,
 )
 from kvmtui.errors import KvmtuiError
-from tests.conftest import OWN_FIXTURES, SHARED_FIXTURES
+from tests.helpers import OWN_FIXTURES, SHARED_FIXTURES
 
 SHARED_DOMAINS = SHARED_FIXTURES / "libvirt" / "domains"
 SHARED_NETWORKS = SHARED_FIXTURES / "libvirt" / "networks"

@@ -11,8 +11,9 @@ import pytest
 from kvmtui.apply import Executor
 from kvmtui.collect.snapshot import collect_snapshot
 from kvmtui.plan import CreateBridge, DeleteLink, make_plan
-from tests.conftest import sh
-from tests.test_apply_netns import host_state, kvmtui, uplink_ns  # noqa: F401  (uplink_ns: a fixture)
+from tests.helpers import sh
+from tests.helpers import kvmtui_in
+from tests.states import host_state
 from tests.topologies import ns_json
 
 
@@ -58,7 +59,7 @@ def test_everything_moves_onto_the_bridge_and_back(rich_uplink):
     ns = rich_uplink
     before = state(ns)
     on_uplink = addresses(ns, "kt-up"), routes(ns, "kt-up"), routes(ns, "kt-up", "-6")
-    proc = kvmtui(ns, "apply", "--yes", "bridge", "kt-br0", "--port", "kt-up", "--move-ip-from", "kt-up")
+    proc = kvmtui_in(ns, "apply", "--yes", "bridge", "kt-br0", "--port", "kt-up", "--move-ip-from", "kt-up")
     assert proc.returncode == 0, proc.stdout + proc.stderr
     moved = addresses(ns, "kt-br0")
     assert moved == [(local, n, brd, label and label.replace("kt-up", "kt-br0"), secondary)
@@ -67,7 +68,7 @@ def test_everything_moves_onto_the_bridge_and_back(rich_uplink):
     assert (routes(ns, "kt-br0"), routes(ns, "kt-br0", "-6")) == on_uplink[1:]
     assert addresses(ns, "kt-up") == [] and routes(ns, "kt-up") == []
 
-    proc = kvmtui(ns, "apply", "--yes", "delete", "kt-br0", "--move-ip-to", "kt-up")
+    proc = kvmtui_in(ns, "apply", "--yes", "delete", "kt-br0", "--move-ip-to", "kt-up")
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert state(ns) == before
 
@@ -126,16 +127,16 @@ def test_an_ipv6_address_moves_with_its_src_route_while_dad_is_on(dad_uplink):
     DAD guards it on the next link up as before. And back, to the same state."""
     ns = dad_uplink
     before = state(ns)
-    shown = kvmtui(ns, "plan", "bridge", "kt-br0", "--port", "kt-up", "--move-ip-from", "kt-up")
+    shown = kvmtui_in(ns, "plan", "bridge", "kt-br0", "--port", "kt-up", "--move-ip-from", "kt-up")
     assert "ip addr add 2001:db8:1::5/64 dev kt-br0 nodad" in shown.stdout
-    proc = kvmtui(ns, "apply", "--yes", "bridge", "kt-br0", "--port", "kt-up", "--move-ip-from", "kt-up")
+    proc = kvmtui_in(ns, "apply", "--yes", "bridge", "kt-br0", "--port", "kt-up", "--move-ip-from", "kt-up")
     assert proc.returncode == 0, proc.stdout + proc.stderr
     (moved,) = [a for a in ns_json(ns, "ip", "-j", "addr", "show", "dev", "kt-br0")[0]["addr_info"]
                 if a["local"] == "2001:db8:1::5"]
     assert not moved.get("tentative") and not moved.get("nodad")
     (route,) = [r for r in routes(ns, "kt-br0", "-6") if r["dst"] == "2001:db8:9::/48"]
     assert (route["gateway"], route["prefsrc"]) == ("2001:db8:1::1", "2001:db8:1::5")
-    proc = kvmtui(ns, "apply", "--yes", "delete", "kt-br0", "--move-ip-to", "kt-up")
+    proc = kvmtui_in(ns, "apply", "--yes", "delete", "kt-br0", "--move-ip-to", "kt-up")
     assert proc.returncode == 0, proc.stdout + proc.stderr
     settled(ns)  # kt-up's link-local address, re-checked after the link came back
     assert state(ns) == before

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import subprocess
-import sys
 import uuid
 
 import pytest
@@ -13,8 +11,9 @@ from pyroute2 import AsyncIPRoute
 
 from kvmtui.collect.netlink import fdb_incomplete, read_netlink
 from kvmtui.collect.netns import run_in_netns
-from tests.conftest import sh
+from tests.helpers import sh
 from tests.topologies import MACVTAP_MODES, STATIC_MAC, build_host_like, ns_json
+from tests.helpers import kvmtui
 
 
 PEER_NS = f"kt-{uuid.uuid4().hex[:8]}"
@@ -31,10 +30,6 @@ def host_ns():
     finally:
         sh("ip", "netns", "del", name, check=False)
         sh("ip", "netns", "del", peer, check=False)
-
-
-def kvmtui(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "kvmtui", *args], capture_output=True, text=True, timeout=60)
 
 
 @pytest.fixture(scope="module")

@@ -7,19 +7,17 @@ from __future__ import annotations
 import argparse
 import json
 import subprocess
-import sys
 
 import pytest
 
 from kvmtui.cli import build_parser
-from tests.conftest import REPO
+from tests.helpers import EXAMPLE
+from tests.helpers import kvmtui
 
-EXAMPLE = REPO / "examples" / "kvm-host.json"
 
 
 def plan(*args: str, recorded=EXAMPLE) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "kvmtui", "--from", str(recorded), "plan", *args],
-                          capture_output=True, text=True, timeout=60, cwd=REPO)
+    return kvmtui("--from", str(recorded), "plan", *args)
 
 
 def one_line(proc: subprocess.CompletedProcess) -> str:
@@ -195,10 +193,8 @@ def test_every_plan_option_has_a_help_line_with_its_values_and_defaults():
             for action in sub._actions:
                 assert action.help, f"{verb} {what}: {action.option_strings or action.dest} has no help line"
     env = {"COLUMNS": "200", "PATH": "/usr/bin:/bin"}
-    bond = subprocess.run([sys.executable, "-m", "kvmtui", "plan", "bond", "--help"], capture_output=True, text=True,
-                          env=env, cwd=REPO).stdout
+    bond = kvmtui("plan", "bond", "--help", env=env).stdout
     assert "balance-rr (0)" in bond and "802.3ad (4)" in bond and "layer3+4 (1)" in bond and "fast (1)" in bond
-    attach = subprocess.run([sys.executable, "-m", "kvmtui", "apply", "attach", "--help"], capture_output=True,
-                            text=True, env=env, cwd=REPO).stdout
+    attach = kvmtui("apply", "attach", "--help", env=env).stdout
     assert "default: without --live and --config, the running guest and the definition" in attach
     assert "default: vepa" in attach and "i82559er" in attach

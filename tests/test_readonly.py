@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from tests.conftest import sh
+from tests.helpers import sh
 
 PROBE = """
 import sys

@@ -14,7 +14,7 @@ from kvmtui.collect.decode_links import decode_links
 from kvmtui.collect.decode_tables import decode_addresses, decode_bridge_vlans, decode_fdb
 from kvmtui.model import HostInfo, Snapshot
 from kvmtui.topology import build_forest
-from tests.conftest import OWN_FIXTURES
+from tests.helpers import OWN_FIXTURES
 
 RECORDED = OWN_FIXTURES / "kernelvm"
 BONDS = {"bond0": "active-backup", "bond1": "802.3ad", "bond2": "balance-rr", "bond3": "balance-xor",

@@ -4,7 +4,6 @@ fails there, and the rollback leaves the host as it was. Bonds: tests/test_refus
 
 from __future__ import annotations
 
-import json
 
 import libvirt
 import pytest
@@ -12,13 +11,9 @@ import pytest
 from kvmtui.apply import Executor
 from kvmtui.collect.snapshot import collect_snapshot
 from kvmtui.plan import AttachInterface, CreateBridge, PlanError, make_plan
-from tests.conftest import sh
+from tests.helpers import sh
 from tests.guests import SYSTEM_URI, diskless_guest, kt_bridge, kt_veth, unique_name
-
-
-def links(ns: str | None) -> dict[str, dict]:
-    where = ("-n", ns) if ns else ()
-    return {link["ifname"]: link for link in json.loads(sh("ip", *where, "-d", "-j", "link", "show"))}
+from tests.helpers import links
 
 
 def test_a_port_carrying_a_macvlan_is_refused_as_the_kernel_refuses_it(netns):

@@ -6,7 +6,6 @@ the kernel directly."""
 
 from __future__ import annotations
 
-import json
 import subprocess
 
 import pytest
@@ -15,17 +14,14 @@ from kvmtui.apply import Executor
 from kvmtui.collect.snapshot import collect_snapshot
 from kvmtui.plan import CreateBond, CreateBridge, PlanError, make_plan
 from kvmtui.plan.eligible import macvtap_lower_unfit
-from tests.conftest import sh
+from tests.helpers import sh
+from tests.helpers import links
 
 pytestmark = pytest.mark.kernelvm
 
 
 def ip(ns: str, *args: str) -> str:
     return sh("ip", "-n", ns, *args)
-
-
-def links(ns: str) -> dict[str, dict]:
-    return {link["ifname"]: link for link in json.loads(ip(ns, "-d", "-j", "link", "show"))}
 
 
 def forced(ns: str, intent, words: str) -> None:

@@ -17,10 +17,9 @@ from kvmtui.cli import read_snapshot_file
 from kvmtui.model.links import Address, VlanInfo
 from kvmtui.plan import CreateBond, CreateVlan, DeleteLink, make_plan
 from kvmtui.plan.diff import confirmation
-from tests.conftest import REPO, sh
+from tests.helpers import EXAMPLE, REPO, sh
 from tests.sshd import private_sshd
 
-EXAMPLE = REPO / "examples" / "kvm-host.json"
 WARNING = "which carries your SSH session"
 
 

@@ -14,7 +14,7 @@ import subprocess
 import pytest
 
 from kvmtui.render import state_symbol
-from tests.conftest import REPO, sh
+from tests.helpers import REPO, sh
 from tests.sshd import Tmux, private_sshd
 
 KVMTUI = REPO / ".venv" / "bin" / "kvmtui"  # sshd starts a clean login: the venv by absolute path

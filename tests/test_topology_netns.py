@@ -2,19 +2,15 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import os
-import subprocess
-import sys
 import time
 
 from tests.topologies import ip, ns_json
+from tests import helpers
 
-
-def kvmtui(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
-    proc = subprocess.run([sys.executable, "-m", "kvmtui", *args], capture_output=True, text=True, timeout=60, env=env)
-    assert proc.returncode == 0, proc.stderr
-    return proc
+kvmtui = functools.partial(helpers.kvmtui, check=True)  # every run here must succeed
 
 
 def dump(netns: str) -> dict:

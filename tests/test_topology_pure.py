@@ -6,20 +6,14 @@ from dataclasses import replace
 
 import pytest
 
-from kvmtui.model import Domain, DomainInterface, HostInfo, Link, Network, Snapshot
+from kvmtui.model import Domain, DomainInterface, HostInfo, Network, Snapshot
 from kvmtui.model.links import TunInfo, VxlanInfo
 from kvmtui.render import node_label
 from kvmtui.topology import GROUP_GUEST_NICS, GROUP_ORPHANS, build_forest, walk
+from tests.helpers import link
 
 HOST = HostInfo("h", "k", "t", None, "qemu:///system", "10.0.0", "0")  # libvirt of this host was read
 NO_LIBVIRT = HostInfo("h", "k", "t", None, None, None, "0")
-UP = ("BROADCAST", "MULTICAST", "UP", "LOWER_UP")
-
-
-def link(name: str, index: int, kind: str | None, master: str | None = None, operstate: str = "UP",
-         flags: tuple[str, ...] = UP, info=None) -> Link:
-    return Link(index, name, kind, None, 1500, operstate, flags, "LOWER_UP" in flags, 0, master, None, None,
-                None, None, None, info_data=info)
 
 
 def nic(type_: str, mac: str, target: str | None = None, bridge: str | None = None,

@@ -8,10 +8,12 @@ import pytest
 
 from kvmtui.collect.bonding import parse_bonding_file
 from kvmtui.facts import guest_key
-from kvmtui.model import Domain, DomainInterface, FdbEntry, HostInfo, Link, Snapshot
+from kvmtui.model import FdbEntry, HostInfo, Snapshot
 from kvmtui.views import bond_rows, bridge_of, failure_counts, fdb_rows, link_details, sort_fdb, with_bridge_fdb
-from tests.conftest import SHARED_FIXTURES
+from tests.helpers import SHARED_FIXTURES
 from tests.dashboard import wait_for
+from tests.helpers import link
+from tests.samples import fdb_snapshot
 
 HOST = HostInfo("h", "k", "t", None, None, None, "0")
 BONDING = SHARED_FIXTURES / "bonding"
@@ -49,32 +51,14 @@ def test_every_shared_bond_sample_renders(path):
     assert rows and all(row.mii_status for row in rows)
 
 
-def _link(name: str, index: int, kind: str | None, master: str | None = None, mac: str | None = None) -> Link:
-    return Link(index, name, kind, mac, 1500, "UP", ("UP",), True, 0, master, None, None, None, None, None)
-
-
 def test_details_name_the_namespace_of_a_peer_elsewhere():
     """The peer may have the device's own number: it is still a peer, in another namespace."""
-    veth = replace(_link("v", 2, "veth"), link_index=2, link_netnsid=0, link_netns="kt-b")
+    veth = replace(link("v", 2, "veth"), link_index=2, link_netnsid=0, link_netns="kt-b")
     unnamed = replace(veth, link_netns=None)
     snapshot = Snapshot(host=HOST, links=(veth,))
     assert ("link", "#2 in netns kt-b") in link_details(snapshot, veth)
     assert ("summary", "peer #2 in netns kt-b") in link_details(snapshot, veth)
     assert ("link", "#2 in netns id 0") in link_details(snapshot, unnamed)
-
-
-def fdb_snapshot(entries: int) -> Snapshot:
-    links = (_link("br0", 1, "bridge", mac="02:00:00:00:00:01"), _link("vnet0", 2, "tun", "br0"),
-             _link("eth1", 3, None, "br0"), _link("br1", 4, "bridge"))
-    guest = Domain("web1", "u1", "running", 1, True, (DomainInterface(
-        "bridge", "52:54:00:00:00:01", "virtio", "vnet0", "br0", "br0", None, None, None, None, None),))
-    fdb = [FdbEntry("52:54:00:00:00:01", "vnet0", 2, "br0", None, "", (), updated=3),
-           FdbEntry("02:00:00:00:00:01", "br0", 1, "br0", None, "permanent", ()),
-           FdbEntry("33:33:00:00:00:01", "eth1", 3, None, None, "permanent", ("self",)),
-           FdbEntry("02:aa:00:00:00:01", "eth9", 9, "br1", None, "", ())]
-    fdb += [FdbEntry(f"02:{i >> 16 & 255:02x}:{i >> 8 & 255:02x}:{i & 255:02x}:00:02", "eth1", 3, "br0", 10, "", (), updated=i % 300)
-            for i in range(entries)]
-    return Snapshot(host=HOST, links=links, fdb=tuple(fdb), domains=(guest,))
 
 
 def test_fdb_rows_of_a_bridge_name_the_owner():
@@ -147,7 +131,7 @@ async def test_findings_tab_counts_and_jump_to_the_object():
     from kvmtui.ui.findings_pane import FindingsPane
     from kvmtui.ui.topology_pane import TopologyTree
 
-    orphan = replace(_link("tap9", 9, "tun", "br0"), info_data=TunInfo("tap", False, True, False, True))
+    orphan = replace(link("tap9", 9, "tun", "br0"), info_data=TunInfo("tap", False, True, False, True))
     base = fdb_snapshot(0)  # guest rules judge only what the local libvirt was asked about
     snapshot = replace(base, links=base.links + (orphan,), host=replace(base.host, libvirt_uri="qemu:///system"))
     app = KvmtuiApp(DashboardOptions(), recorded=snapshot)

@@ -2,33 +2,11 @@
 
 from __future__ import annotations
 
-import threading
 import time
 
-from kvmtui.collect.watch import HostEvent, NetlinkWatcher, SourceStatus
-from tests.conftest import sh
-
-
-class Recorder:
-    def __init__(self) -> None:
-        self.events: list[HostEvent] = []
-        self.statuses: list[SourceStatus] = []
-        self.changed = threading.Event()
-
-    def event(self, e: HostEvent) -> None:
-        self.events.append(e)
-        self.changed.set()
-
-    def status(self, s: SourceStatus) -> None:
-        self.statuses.append(s)
-        self.changed.set()
-
-    def wait(self, predicate, timeout: float = 20.0) -> None:
-        deadline = time.monotonic() + timeout
-        while not predicate():
-            assert time.monotonic() < deadline, "timed out"
-            self.changed.wait(0.1)
-            self.changed.clear()
+from kvmtui.collect.watch import NetlinkWatcher
+from tests.helpers import sh
+from tests.helpers import Recorder
 
 
 def test_netlink_events_in_a_namespace(netns):

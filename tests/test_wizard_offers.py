@@ -5,16 +5,15 @@ wizards only devices that can join, and under the field the ones left out and wh
 from __future__ import annotations
 
 import pytest
-from textual.widgets import Select, SelectionList
+from textual.widgets import SelectionList
 
 from kvmtui.cli import read_snapshot_file
 from kvmtui.ui.app import DashboardOptions, KvmtuiApp
 from kvmtui.ui.forms import WizardScreen
 from kvmtui.ui.wizards import attach_wizard, bond_wizard, bridge_wizard
-from tests.conftest import REPO
+from tests.helpers import EXAMPLE
 from tests.dashboard import wait_for
 
-EXAMPLE = REPO / "examples" / "kvm-host.json"
 
 
 async def shown(make, field: str) -> tuple[list[str], str]:

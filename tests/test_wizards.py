@@ -3,25 +3,21 @@ screen and in the kernel; cancel changes nothing; read-only offers no wizard."""
 
 from __future__ import annotations
 
-import json
 
 import pytest
 
 from kvmtui.topology import walk
 from kvmtui.ui.app import DashboardOptions, KvmtuiApp
 from kvmtui.ui.forms import ConfirmScreen, ProgressScreen, WizardScreen
-from tests.conftest import sh
+from tests.helpers import sh
 from tests.dashboard import select_in_tree, tree_keys, wait_for
+from tests.helpers import links
 
 
 def ports_ns(netns: str) -> str:
     for n in (1, 2):
         sh("ip", "-n", netns, "link", "add", f"kt-p{n}", "type", "veth", "peer", "name", f"kt-q{n}")
     return netns
-
-
-def links(netns: str) -> dict[str, dict]:
-    return {l["ifname"]: l for l in json.loads(sh("ip", "-n", netns, "-d", "-j", "link", "show"))}
 
 
 async def open_app(pilot_size=(120, 40), **options):
@@ -168,7 +164,7 @@ async def test_bond_and_vlan_wizards(netns):
 @pytest.mark.libvirt
 async def test_attach_wizard_and_detach_on_a_real_guest():
     from tests.guests import diskless_guest, kt_bridge, unique_name
-    from tests.test_apply_guest import domiflist
+    from tests.guests import domiflist
 
     with kt_bridge() as bridge, diskless_guest(unique_name("w"), []) as dom:
         app = KvmtuiApp(DashboardOptions(interval=60))
@@ -239,7 +235,7 @@ async def test_attach_wizard_defaults_to_vepa_and_refuses_bridge_and_macvtap_tog
 
     from kvmtui.cli import read_snapshot_file
     from kvmtui.ui.wizards import attach_wizard
-    from tests.conftest import REPO
+    from tests.helpers import REPO
 
     snapshot = read_snapshot_file(str(REPO / "examples" / "kvm-host.json"))
     plans = []

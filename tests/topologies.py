@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
+from contextlib import contextmanager
 
-from tests.conftest import sh
+from tests.helpers import sh
 
 MACVTAP_MODES = ("vepa", "bridge", "private", "passthru")
 STATIC_MAC = "02:00:00:00:00:aa"
@@ -62,3 +65,48 @@ def build_host_like(netns: str, peer_ns: str) -> None:
     sh(*ip, "link", "add", "xns", "type", "veth", "peer", "name", "xpeer", "netns", peer_ns)
     sh("bridge", "-n", netns, "fdb", "add", STATIC_MAC, "dev", "tap0", "master", "static")
     sh("bridge", "-n", netns, "fdb", "append", "00:00:00:00:00:00", "dev", "vx0", "dst", "10.9.0.3", "self", "permanent")
+
+
+HOLD_TAPS = r"""
+import fcntl, os, struct, sys
+TUNSETIFF, IFF_TAP, IFF_NO_PI = 0x400454CA, 0x0002, 0x1000
+fds = [os.open("/dev/net/tun", os.O_RDWR) for _ in sys.argv[1:]]
+for fd, name in zip(fds, sys.argv[1:]):
+    fcntl.ioctl(fd, TUNSETIFF, struct.pack("16sH", name.encode(), IFF_TAP | IFF_NO_PI))
+print("ready", flush=True)
+sys.stdin.read()
+"""
+
+
+@contextmanager
+def held_taps(ns: str, *names: str):
+    """Taps in `ns` with a program attached (carrier up); gone when the block ends."""
+    proc = subprocess.Popen(["ip", "netns", "exec", ns, sys.executable, "-c", HOLD_TAPS, *names],
+                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout.readline().strip() == "ready"
+        yield names
+    finally:
+        proc.stdin.close()
+        proc.wait(timeout=10)
+
+
+def build_clean(ns: str, peer_ns: str) -> None:
+    """br0 (STP on, 192.0.2.1/24) <- kt-up (veth to kt-wire, 10.9.0.1/24); tap0, tap1
+    (held open); ct0 (veth to a container namespace); vx0 (vxlan on kt-wire, MTU 1450)."""
+    ip(ns, "link", "add", "br0", "type", "bridge", "stp_state", "1")
+    ip(ns, "link", "add", "kt-up", "type", "veth", "peer", "name", "kt-wire")
+    ip(ns, "link", "set", "kt-up", "master", "br0")
+    ip(ns, "link", "add", "ct0", "type", "veth", "peer", "name", "eth0", "netns", peer_ns)
+    ip(ns, "link", "set", "ct0", "master", "br0")
+    sh("ip", "-n", peer_ns, "link", "set", "eth0", "up")
+    for dev in ("tap0", "tap1"):
+        ip(ns, "link", "set", dev, "master", "br0")
+    for dev in ("br0", "kt-up", "kt-wire", "ct0", "tap0", "tap1"):
+        ip(ns, "link", "set", dev, "up")
+    ip(ns, "addr", "add", "192.0.2.1/24", "dev", "br0")
+    ip(ns, "addr", "add", "10.9.0.1/24", "dev", "kt-wire")
+    ip(ns, "link", "add", "vx0", "type", "vxlan", "id", "42", "dstport", "4789",
+       "remote", "10.9.0.2", "local", "10.9.0.1", "dev", "kt-wire")
+    ip(ns, "link", "set", "vx0", "up")
+    sh("ip", "netns", "exec", ns, "sysctl", "-qw", "net.bridge.bridge-nf-call-iptables=0")

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Mapping
 from dataclasses import dataclass
-from pathlib import Path
+from importlib.resources import files
 
 from textual import work
 from textual.app import App, ComposeResult
@@ -38,7 +38,8 @@ from kvmtui.ui.wizard_flow import WizardFlow
 from kvmtui.views import (bond_rows, bridge_of, failure_baseline, fdb_rows, fdb_view_key, guest_rows, network_rows,
                           node_details)
 
-STYLES = Path(__file__).resolve().parents[2] / "styles" / "kvmtui.tcss"
+# Package data: kvmtui/styles links to the top-level styles/ in a checkout, and the wheel carries the file.
+STYLES = str(files("kvmtui") / "styles" / "kvmtui.tcss")
 AUDIT_DELAY = 0.5  # seconds after a change is on screen before its findings are computed
 
 

@@ -1,0 +1,82 @@
+"""What many test files share: where things are, running commands and kvmtui itself,
+reading links back from the kernel, building Link records in memory."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+from kvmtui.collect.watch import HostEvent, SourceStatus
+from kvmtui.model import Link
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED_FIXTURES = REPO.parent / "shared" / "fixtures"
+OWN_FIXTURES = REPO / "tests" / "fixtures"
+EXAMPLE = REPO / "examples" / "kvm-host.json"
+UP = ("BROADCAST", "MULTICAST", "UP", "LOWER_UP")
+
+
+def sh(*cmd: str, check: bool = True) -> str:
+    """Run a command, return stdout; failures raise with stderr in the message."""
+    proc = subprocess.run(cmd, capture_output=True, text=True)
+    if check and proc.returncode != 0:
+        raise RuntimeError(f"{' '.join(cmd)} failed ({proc.returncode}): {proc.stderr.strip()}")
+    return proc.stdout
+
+
+def kvmtui(*args: str, netns: str | None = None, prefix: tuple[str, ...] = (), env: dict[str, str] | None = None,
+           timeout: float = 120, check: bool = False) -> subprocess.CompletedProcess:
+    """`python -m kvmtui ARGS` of this checkout, run from / (nothing may depend on the
+    working directory). `netns`: `--netns NETNS --no-libvirt` first; `prefix`: a command
+    to run it under (setpriv...); `env`: variables over this process's; `check`: exit 0."""
+    where = ("--netns", netns, "--no-libvirt") if netns else ()
+    proc = subprocess.run([*prefix, sys.executable, "-m", "kvmtui", *where, *args], capture_output=True, text=True,
+                          timeout=timeout, env={**os.environ, **(env or {}), "PYTHONPATH": str(REPO)}, cwd="/")
+    if check:
+        assert proc.returncode == 0, proc.stderr
+    return proc
+
+
+def kvmtui_in(netns: str, *args: str, **options) -> subprocess.CompletedProcess:
+    """kvmtui on namespace `netns`, without libvirt."""
+    return kvmtui(*args, netns=netns, **options)
+
+
+def links(netns: str | None) -> dict[str, dict]:
+    """`ip -d -j link show` (in `netns`, or here) by name."""
+    where = ("-n", netns) if netns else ()
+    return {link["ifname"]: link for link in json.loads(sh("ip", *where, "-d", "-j", "link", "show"))}
+
+
+def link(name: str, index: int, kind: str | None, master: str | None = None, operstate: str = "UP",
+         flags: tuple[str, ...] = UP, info=None, mac: str | None = None) -> Link:
+    """A Link as the kernel would report it, with only what a test cares about set."""
+    return Link(index, name, kind, mac, 1500, operstate, flags, "LOWER_UP" in flags, 0, master, None, None,
+                None, None, None, info_data=info)
+
+
+class Recorder:
+    def __init__(self) -> None:
+        self.events: list[HostEvent] = []
+        self.statuses: list[SourceStatus] = []
+        self.changed = threading.Event()
+
+    def event(self, e: HostEvent) -> None:
+        self.events.append(e)
+        self.changed.set()
+
+    def status(self, s: SourceStatus) -> None:
+        self.statuses.append(s)
+        self.changed.set()
+
+    def wait(self, predicate, timeout: float = 20.0) -> None:
+        deadline = time.monotonic() + timeout
+        while not predicate():
+            assert time.monotonic() < deadline, "timed out"
+            self.changed.wait(0.1)
+            self.changed.clear()
