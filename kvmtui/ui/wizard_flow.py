@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from textual import work
 
+from kvmtui.node_keys import guest_uuid_of, ifname_of, is_guest
 from kvmtui.ui.messages import ApplyDone, ApplyStep
 
 
@@ -26,9 +27,8 @@ class WizardFlow:
         return True
 
     def _selected_domain(self) -> str | None:
-        key = (self.selected or "").rsplit("->", 1)[-1]
-        if key.startswith("guest:") and self.snapshot is not None:
-            uuid = key.split(":")[1]
+        uuid = guest_uuid_of(self.selected)
+        if uuid is not None and self.snapshot is not None:
             return next((d.name for d in self.snapshot.domains if d.uuid == uuid), None)
         return None
 
@@ -37,7 +37,7 @@ class WizardFlow:
 
         def chosen(what: str | None) -> None:
             if what and self.snapshot is not None:
-                self.run_wizard(WIZARDS[what](self.snapshot, self._selected_ifname()))
+                self.run_wizard(WIZARDS[what](self.snapshot, self.selected_ifname()))
 
         self.push_screen(NewWhatScreen(), chosen)
 
@@ -45,7 +45,7 @@ class WizardFlow:
         from kvmtui.ui.wizards import attach_wizard
 
         if self.snapshot is not None:
-            self.run_wizard(attach_wizard(self.snapshot, self._selected_domain(), self._selected_ifname()))
+            self.run_wizard(attach_wizard(self.snapshot, self._selected_domain(), self.selected_ifname()))
 
     def action_delete(self) -> None:
         """Detach the selected guest NIC, or delete the selected bridge, bond or VLAN (one that
@@ -56,18 +56,18 @@ class WizardFlow:
 
         if self.snapshot is None or self.selected is None:
             return
-        key = self.selected.rsplit("->", 1)[-1]
-        if key.startswith("guest:"):
-            found = guest_nic_of(self.snapshot, key)
+        ifname = ifname_of(self.selected)
+        if is_guest(self.selected):
+            found = guest_nic_of(self.snapshot, self.selected)
             if found is None:  # detached since the tree was drawn
                 return
             domain, nic = found
             intent = DetachInterface(domain.name, nic.mac or "")
-        elif key.startswith("link:") and carries_addresses(self.snapshot, key[5:]):
-            self.run_wizard(delete_wizard(self.snapshot, key[5:]))
+        elif ifname is not None and carries_addresses(self.snapshot, ifname):
+            self.run_wizard(delete_wizard(self.snapshot, ifname))
             return
-        elif key.startswith("link:"):
-            intent = DeleteLink(key[5:])
+        elif ifname is not None:
+            intent = DeleteLink(ifname)
         else:
             return
         try:
@@ -120,7 +120,7 @@ class WizardFlow:
     def on_apply_done(self, message: ApplyDone) -> None:
         if self._progress is not None:
             self._progress.finish(message.summary, message.ok)
-        self.request_refresh(0)
+        self.updates.request_refresh(0)
 
     def apply_failed(self, error: str) -> None:
         """The executor raised (e.g. refused in read-only mode): say so where the user looks."""
