@@ -13,6 +13,7 @@ Prints, after some detail:
     dashboard-cpu-percent: <% of one core over 60 s, default 2 s interval>  (bar <= 2)
     dashboard-rss-mib: <peak RSS of the dashboard process, VmHWM>              (bar <= 150)
     dashboard-event-ms: <median, `ip tuntap add` -> tap on screen>            (bar <= 200)
+    dashboard-burst-kept-mib: <RSS after 3,000 veth pairs came and went, minus before> (bar <= 15)
 and then whether each bar holds, one line each:
     bar dashboard-cpu-percent <= 2: holds (1.30)    (or MISSED)
 """
@@ -41,8 +42,11 @@ SETTLE = 10.0  # seconds after the first snapshot on screen before measuring CPU
 CPU_WINDOW = 60.0
 EVENTS = 5
 TIMEOUT = 60.0
+BURST = 3000  # veth pairs created at once, then deleted (issue 9: the dashboard kept ~200 MiB of them)
+BURST_PREFIX = "kt-bu"
 # name, bar, decimals printed (a number is judged as printed: "150" MiB holds a 150 bar)
-BARS = (("dashboard-cpu-percent", 2.0, 2), ("dashboard-rss-mib", 150.0, 0), ("dashboard-event-ms", 200.0, 0))
+BARS = (("dashboard-cpu-percent", 2.0, 2), ("dashboard-rss-mib", 150.0, 0), ("dashboard-event-ms", 200.0, 0),
+        ("dashboard-burst-kept-mib", 15.0, 0))
 
 
 def child(netns: str, log_path: str) -> None:
@@ -60,7 +64,8 @@ def child(netns: str, log_path: str) -> None:
             super().show_snapshot(snapshot)  # forest built and handed to the tree widget
             in_tree = time.monotonic()
             names = sorted(node.name for _, node in walk(self.forest) if node.name.startswith(PROBE))
-            self.call_after_refresh(lambda: record(tree=in_tree, screen=time.monotonic(), names=names))
+            links = len(snapshot.links)
+            self.call_after_refresh(lambda: record(tree=in_tree, screen=time.monotonic(), names=names, links=links))
 
     record(pid=os.getpid())
     ProbedApp(DashboardOptions(netns=netns, with_libvirt=False)).run()  # default interval: 2 s
@@ -78,10 +83,11 @@ class Log:
         self.records = [json.loads(line) for line in lines if line.endswith("}")]
         return self.records
 
-    def wait(self, predicate, what: str, tmux, timeout: float = TIMEOUT) -> dict:
+    def wait(self, predicate, what: str, tmux, timeout: float = TIMEOUT, start: int = 0) -> dict:
+        """The first record from the `start`th on that satisfies `predicate`."""
         deadline = time.monotonic() + timeout
         while True:
-            for record in self.poll():
+            for record in self.poll()[start:]:
                 if predicate(record):
                     return record
             if time.monotonic() > deadline:
@@ -128,6 +134,7 @@ def measure(netns: str, tmp: Path) -> dict:
         tmux.wait_screen(lambda text: f"{PROBE}{EVENTS - 1} " in text, "the last probe tap", timeout=10)
         status = proc.memory_full_info()
         hwm = _vm_hwm(pid)
+        burst = measure_burst(netns, proc, log, tmux)
         tmux.keys("q")
         log.wait(lambda r: "exit" in r, "the dashboard quitting on q", tmux)
         _wait_pane_dead(tmux)
@@ -135,9 +142,30 @@ def measure(netns: str, tmp: Path) -> dict:
                 "snapshots_in_window": snapshots_in_window, "rss_mib_window_max": max(rss) / 2**20,
                 "rss_mib_end": status.rss / 2**20, "uss_mib_end": status.uss / 2**20, "rss_mib_peak": hwm / 2**20,
                 "rss_mib_peak_startup": hwm_startup / 2**20,
-                "events": events}
+                "events": events, **burst}
     finally:
         tmux.kill()
+
+
+def measure_burst(netns: str, proc, log: Log, tmux) -> dict:
+    """RSS before BURST veth pairs appear, at their peak, and once they are gone again and
+    the dashboard has shown that (links back to where they were) and settled."""
+    def ip_batch(lines: list[str]) -> None:
+        subprocess.run(["ip", "-n", netns, "-batch", "-"], input="\n".join(lines) + "\n", text=True, check=True)
+
+    links = log.poll()[-1]["links"]
+    before = proc.memory_info().rss
+    ip_batch([f"link add {BURST_PREFIX}a{n} type veth peer name {BURST_PREFIX}b{n}" for n in range(BURST)])
+    log.wait(lambda r: r.get("links", 0) >= links + 2 * BURST, "the burst on screen", tmux, timeout=300)
+    time.sleep(SETTLE)
+    peak = proc.memory_info().rss
+    ip_batch([f"link del {BURST_PREFIX}a{n}" for n in range(BURST)])
+    shown = len(log.poll())
+    log.wait(lambda r: r.get("links") == links, "the burst gone", tmux, timeout=300, start=shown)
+    time.sleep(SETTLE)
+    after = proc.memory_info().rss
+    return {"burst_rss_mib_before": before / 2**20, "burst_rss_mib_peak": peak / 2**20,
+            "burst_rss_mib_after": after / 2**20}
 
 
 def _wait_pane_dead(tmux, timeout: float = TIMEOUT) -> None:
@@ -186,9 +214,14 @@ def main() -> int:
           + f"; median in tree {statistics.median(e['tree_ms'] for e in events):.0f}")
     print(f"dashboard-cpu-percent: {result['cpu_percent']:.2f}")
     print(f"dashboard-rss-mib: {result['rss_mib_peak']:.0f}")
+    kept = result["burst_rss_mib_after"] - result["burst_rss_mib_before"]
+    print(f"burst of {BURST} veth pairs: RSS {result['burst_rss_mib_before']:.0f} MiB before, "
+          f"{result['burst_rss_mib_peak']:.0f} with them, {result['burst_rss_mib_after']:.0f} after they are gone")
     print(f"dashboard-event-ms: {screen:.0f}")
+    print(f"dashboard-burst-kept-mib: {kept:.0f}")
     for line in bar_lines({"dashboard-cpu-percent": result["cpu_percent"],
-                           "dashboard-rss-mib": result["rss_mib_peak"], "dashboard-event-ms": screen}):
+                           "dashboard-rss-mib": result["rss_mib_peak"], "dashboard-event-ms": screen,
+                           "dashboard-burst-kept-mib": kept}):
         print(line)
     return 0
 

@@ -12,7 +12,8 @@ lacks bonding, 802.1Q, dummy and bridge VLAN filtering, and the throwaway kernel
    never started. Everything is destroyed and undefined in a `finally`.
 2. Kernel VM (kernel part): `ip` builds a host-like network: dummy NICs eno1+eno2 ->
    bond0 (active-backup, miimon 100) -> bond0.100 -> br100 (STP, VLAN filtering); eno3 ->
-   br-mgmt with 192.0.2.10/24 and a default route; and the guests' host devices, with the
+   br-mgmt with 192.0.2.10/24 and a default route; free NICs eno4 (198.51.100.10/24),
+   eno5 and eno6, in nothing (for the README's examples); and the guests' host devices, with the
    names, MACs and lower devices the host recording gave them (taps on br100, a macvtap on
    bond0). Once STP has settled, a frame with each tap guest's MAC as source is written
    into its tap, so br100 learns that MAC on the tap for real. Then
@@ -36,6 +37,7 @@ import argparse
 import fcntl
 import json
 import os
+import re
 import socket
 import struct
 import subprocess
@@ -65,6 +67,16 @@ RENAME = {
     "kt-exd1m": "macvtap0",
 }
 
+# NICs in nothing, so every wizard and the README's examples have something to work on:
+# eno4 carries an address of its own (a bridge over it moves it: --move-ip-from), eno5 and
+# eno6 carry nothing (a new bond's slaves, a macvtap's lower device).
+FREE_NICS = ("eno4", "eno5", "eno6")
+STORAGE_ADDRESS = "198.51.100.10/24"
+# The NICs' MACs, fixed (a dummy's is random) so a re-recording changes only what changed:
+# eno1's is bond0's (and so br100's), as tests and screenshots show it.
+NIC_MACS = {"eno1": "26:5d:84:4b:3d:c1", "eno2": "16:69:06:0a:ca:4f", "eno3": "06:75:ef:63:c3:33",
+            "eno4": "3a:0e:51:7c:d4:04", "eno5": "3a:0e:51:7c:d4:05", "eno6": "3a:0e:51:7c:d4:06"}
+
 WEB1_MAC, DB1_MAC, DB1_NET_MAC, BUILD1_MAC = (f"52:54:00:6b:{n:02x}:01" for n in (1, 2, 3, 4))
 
 
@@ -77,7 +89,7 @@ def nic(kind: str, mac: str, source: str, target: str | None = None) -> str:
 
 LAN100_XML = """<network><name>kt-exlan100</name><forward mode='bridge'/><bridge name='kt-exbr100'/></network>"""
 DEFAULT_XML = """<network><name>kt-exdefault</name><forward mode='nat'/>
-  <bridge name='kt-exvirbr0' stp='on' delay='0'/>
+  <mac address='52:54:00:2f:b7:46'/><bridge name='kt-exvirbr0' stp='on' delay='0'/>
   <ip address='192.168.122.1' netmask='255.255.255.0'>
     <dhcp><range start='192.168.122.2' end='192.168.122.254'/></dhcp>
   </ip></network>"""
@@ -118,11 +130,14 @@ def record_host() -> dict:
 
 
 def renamed(value):
-    """The libvirt part with RENAME applied to exact string values, nothing else touched."""
+    """The libvirt part with RENAME applied to exact string values, and to exact attribute
+    values inside the XML libvirt printed (an <interface> element); nothing else touched."""
     if isinstance(value, dict):
         return {k: renamed(v) for k, v in value.items()}
     if isinstance(value, list):
         return [renamed(v) for v in value]
+    if isinstance(value, str) and value.startswith("<"):
+        return re.sub(r"""(=(["']))([^"']*)\2""", lambda m: m[1] + RENAME.get(m[3], m[3]) + m[2], value)
     return RENAME.get(value, value) if isinstance(value, str) else value
 
 
@@ -210,8 +225,8 @@ def build_and_record_in_vm(spec_path: str, out_path: str) -> None:
     subprocess.run(["modprobe", "bonding", "max_bonds=0"], check=True)
     subprocess.run(["modprobe", "dummy", "numdummies=0"], check=True)
     subprocess.run(["modprobe", "tun"], check=True)  # nothing here loads it for /dev/net/tun
-    for nic_name in ("eno1", "eno2", "eno3"):
-        ip("link", "add", nic_name, "type", "dummy")
+    for nic_name, mac in NIC_MACS.items():
+        ip("link", "add", nic_name, "address", mac, "type", "dummy")
     ip("link", "add", "bond0", "type", "bond", "mode", "active-backup", "miimon", "100")
     for slave in ("eno1", "eno2"):
         ip("link", "set", slave, "master", "bond0")
@@ -221,9 +236,10 @@ def build_and_record_in_vm(spec_path: str, out_path: str) -> None:
     ip("link", "set", "bond0.100", "master", "br100")
     ip("link", "add", "br-mgmt", "type", "bridge")
     ip("link", "set", "eno3", "master", "br-mgmt")
-    for name in ("eno1", "eno2", "eno3", "bond0", "bond0.100", "br100", "br-mgmt"):
+    for name in ("eno1", "eno2", "eno3", *FREE_NICS, "bond0", "bond0.100", "br100", "br-mgmt"):
         ip("link", "set", name, "up")
     ip("addr", "add", "192.0.2.10/24", "dev", "br-mgmt")
+    ip("addr", "add", STORAGE_ADDRESS, "dev", FREE_NICS[0])
     ip("route", "add", "default", "via", "192.0.2.1", "dev", "br-mgmt")
     for mv in spec["macvtaps"]:
         ip("link", "add", "link", mv["lower"], "name", mv["name"], "address", mv["mac"],

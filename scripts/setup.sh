@@ -45,6 +45,13 @@ if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
     touch "$stamp"
 fi
 
+# `kvmtui` on PATH, as the README's examples type it (root only: /usr/local/bin).
+if [ "$(id -u)" -eq 0 ]; then
+    scripts/install_launcher.sh
+elif ! command -v kvmtui >/dev/null; then
+    echo "setup: kvmtui is $PWD/.venv/bin/kvmtui (as root, setup links it into /usr/local/bin)" >&2
+fi
+
 if [ "$mode" = test ]; then
     as_root() {
         if [ "$(id -u)" -ne 0 ]; then

@@ -50,17 +50,17 @@ async def test_z_zooms_the_fdb_to_the_full_width_and_back():
         await pilot.press("z")
         await wait_for(pilot, lambda: "AGE" in screen_text(app), what="the zoomed FDB")
         shown = screen_text(app)
-        assert "guest web1" in shown and "lo loopback" not in shown  # the tree is hidden
+        assert "guest web1" in shown and "eno1 dummy" not in shown  # the tree is hidden
         await pilot.press("t")  # the tree takes the width: no key lands on a hidden widget
-        await wait_for(pilot, lambda: "lo loopback" in screen_text(app), what="the zoomed tree")
+        await wait_for(pilot, lambda: "eno1 dummy" in screen_text(app), what="the zoomed tree")
         assert "shown under its first parent" in screen_text(app)  # a label in full
         assert "OWNER" not in screen_text(app)
         await pilot.press("1")  # a pane in place of the zoomed tree, the focus with it
-        await wait_for(pilot, lambda: "lo loopback" not in screen_text(app), what="the zoomed details")
+        await wait_for(pilot, lambda: "eno1 dummy" not in screen_text(app), what="the zoomed details")
         assert "fe:54:00:6b:01:01" in screen_text(app) and app.focused.id == "details-pane"
         await pilot.press("z")
         await wait_for(pilot, lambda: "1 Node" in screen_text(app), what="both sides again")
-        assert "lo loopback" in screen_text(app)
+        assert "eno1 dummy" in screen_text(app)
 
 
 async def test_bond_alert_is_on_screen_at_80x24():

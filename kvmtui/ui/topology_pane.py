@@ -8,8 +8,8 @@ from textual.widgets import Tree
 from textual.widgets.tree import TreeNode
 
 from kvmtui.model import Snapshot
-from kvmtui.render import node_label
 from kvmtui.node_keys import guest_key, is_ref, link_key, net_key, target
+from kvmtui.render import node_label
 from kvmtui.topology import TopologyNode, walk
 from kvmtui.ui.messages import NodeChosen
 
@@ -94,8 +94,16 @@ class TopologyTree(Tree[str]):
             self.root.set_label(Text(title))
         if not self.root.children:
             self._rebuild()
-            return
-        self._sync(self.root, self._filtered())
+        else:
+            self._sync(self.root, self._filtered())
+        self._forget_gone()
+
+    def _forget_gone(self) -> None:
+        """Labels and collapse states only of nodes the forest still has: 3,000 veth pairs
+        that came and went leave nothing behind (nor the strings that pin freed memory)."""
+        keys = {node.key for _, node in walk(self._forest)}
+        self._faces = {key: face for key, face in self._faces.items() if key in keys}
+        self._collapsed &= keys
 
     def set_filter(self, text: str) -> None:
         """Re-filter: the cursor stays on its node if the filter finds it, else goes to

@@ -325,7 +325,9 @@ def run(
             (ctl / "cmd.sh").write_text(script)
             (ctl / "mounts").write_text("".join(f"rw{i} {p}\n" for i, p in enumerate(rw)))
             (ctl / "config").write_text(
-                f"KERNELVM_CTL={shlex.quote(str(ctl))}\nKERNELVM_MODULES={shlex.quote(str(moddir))}\n"
+                # resolved: init.sh mounts it before the chroot, where a symlinked .cache
+                # (a worktree's, to the main checkout's) would point outside the new root
+                f"KERNELVM_CTL={shlex.quote(str(ctl))}\nKERNELVM_MODULES={shlex.quote(str(moddir.resolve()))}\n"
             )
             try:
                 status, release, boot = _boot(_qemu(image, initrd, ctl, rw), ctl, out, timeout)
