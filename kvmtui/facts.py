@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from urllib.parse import urlsplit
 
 from kvmtui.model import Domain, DomainInterface, Link, Snapshot
-from kvmtui.node_keys import guest_key, guest_uuid_of, link_key, target  # noqa: F401 - link_key: the audit's
+from kvmtui.node_keys import guest_key, guest_uuid_of, target
 
 STACKED_KINDS = frozenset({"vlan", "macvlan", "macvtap", "ipvlan", "ipvtap"})
 MACV_KINDS = frozenset({"macvlan", "macvtap"})

@@ -27,12 +27,12 @@ from kvmtui.ui.fdb_pane import FdbPane
 from kvmtui.ui.findings_pane import FindingChosen, FindingsPane, short_counts
 from kvmtui.ui.help import HelpScreen
 from kvmtui.ui.layout import MainArea
-from kvmtui.ui.messages import (BridgeFdbReady, FindingsReady, HostChanged, NodeChosen, PartRead, PollDone,
-                                SourceChanged)
+from kvmtui.ui.messages import (ApplyDone, ApplyStep, BridgeFdbReady, FindingsReady, HostChanged, NodeChosen,
+                                PartRead, PollDone, SourceChanged)
 from kvmtui.ui.tables import BondsTable, GuestsTable, NetworksTable
 from kvmtui.ui.live import LiveUpdates
 from kvmtui.ui.topology_pane import TopologyTree
-from kvmtui.ui.wizard_flow import WizardFlow
+from kvmtui.ui.wizard_flow import APPLY, WizardFlow
 from kvmtui.views import (bond_rows, bridge_of, failure_baseline, fdb_rows, fdb_view_key, guest_rows, network_rows,
                           node_details)
 
@@ -51,7 +51,7 @@ class DashboardOptions:
     readonly: bool = False
 
 
-class KvmtuiApp(WizardFlow, App[int]):
+class KvmtuiApp(App[int]):
     CSS_PATH = STYLES
     TITLE = "kvmtui"
     COMMANDS = App.COMMANDS | {KvmtuiCommands}
@@ -81,12 +81,12 @@ class KvmtuiApp(WizardFlow, App[int]):
         self.selected: str | None = None
         self.last_error: str | None = None
         self.updates = LiveUpdates(self, active=recorded is None)
+        self.wizards = WizardFlow(self)
         self._fdb_shown: tuple | None = None  # what the FDB pane was last built from
         self._audit_timer = None
         self._failure_baseline: dict[tuple[str, str], int] = {}  # (bond, slave) -> count when first seen
         self.snapshots_shown = 0  # how many refreshes reached the screen (debounce is tested by it)
         self.audits_shown = 0  # how many sets of findings reached the screen
-        self._progress = None
         self._status_text = ""
         self._audit_baseline: Snapshot | None = None
         self.findings: tuple = ()
@@ -148,14 +148,20 @@ class KvmtuiApp(WizardFlow, App[int]):
         self.last_error = str(error)
         self.notify(str(error), title="kvmtui", severity="error", timeout=8)
         group = event.worker.group
-        if group == "apply":
-            self.apply_failed(str(error))
+        if group == APPLY:
+            self.wizards.failed(str(error))
         self.updates.worker_failed(group)
         self.show_status()
 
     def on_source_changed(self, message: SourceChanged) -> None:
         self.updates.source_changed(message.status)
         self.show_status()
+
+    def on_apply_step(self, message: ApplyStep) -> None:
+        self.wizards.step(message)
+
+    def on_apply_done(self, message: ApplyDone) -> None:
+        self.wizards.done(message)
 
     def on_host_changed(self, message: HostChanged) -> None:
         self.updates.host_changed(message.event)
@@ -320,7 +326,7 @@ class KvmtuiApp(WizardFlow, App[int]):
     # -- actions -------------------------------------------------------------------
     @property
     def applying(self) -> bool:
-        return any(worker.group == "apply" and not worker.is_finished for worker in self.workers)
+        return any(worker.group == APPLY and not worker.is_finished for worker in self.workers)
 
     async def action_quit(self) -> None:
         """q and ctrl+c, except mid-apply: the change finishes or is rolled back first,
@@ -330,6 +336,19 @@ class KvmtuiApp(WizardFlow, App[int]):
                         title="not now", severity="warning")
             return
         await super().action_quit()
+
+    def check_action(self, action: str, parameters: tuple) -> bool | None:
+        return self.wizards.allows(action)
+
+    def action_new(self) -> None:
+        self.wizards.new()
+
+    def action_attach(self) -> None:
+        self.wizards.attach()
+
+    def action_delete(self) -> None:
+        """Detach the selected guest NIC, or delete the selected bridge, bond or VLAN."""
+        self.wizards.delete()
 
     def action_help(self) -> None:
         self.push_screen(HelpScreen())
