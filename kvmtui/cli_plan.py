@@ -13,20 +13,8 @@ import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from kvmtui.collect.decode_links import LACP_RATE, XMIT_HASH
 from kvmtui.errors import KvmtuiError
-from kvmtui.plan import AttachInterface, CreateBond, CreateBridge, CreateVlan, DeleteLink, DetachInterface, Intent
-from kvmtui.model import BOND_MODES
-from kvmtui.plan.validate import (
-    BOND_MAX_ARP_TARGETS,
-    MACVTAP_DEFAULT_MODE,
-    MACVTAP_MODES,
-    MTU_MAX,
-    MTU_MIN,
-    QEMU_NIC_MODELS,
-    VLAN_PROTOCOLS,
-    listed,
-)
+from kvmtui.kinds import COMMANDS, Intent, Param
 from kvmtui.session import ssh_connection
 
 EXIT_REFUSED, EXIT_USAGE, EXIT_ROLLED_BACK, EXIT_NOT_UNDONE = 1, 2, 3, 4
@@ -44,64 +32,34 @@ def add_plan_commands(commands, shared: argparse.ArgumentParser) -> None:
             yes.add_argument("--yes", "-y", action="store_true", default=argparse.SUPPRESS, help="do not ask")
         what = parser.add_subparsers(dest="what", metavar="WHAT", required=True)
         yes = argparse.ArgumentParser(add_help=False, parents=[yes, shared])  # and the global options after WHAT
-        bridge = what.add_parser("bridge", help="create a Linux bridge", parents=[yes])
-        bridge.add_argument("name", help="the new bridge's name")
-        bridge.add_argument("--port", dest="ports", action="append", default=[], metavar="IF",
-                            help="make IF a port (repeat for more); not a bond slave, bridge port, or a device "
-                                 "carrying macvtaps/macvlans")
-        bridge.add_argument("--stp", choices=("on", "off"), default="off", help="spanning tree (default: off)")
-        bridge.add_argument("--forward-delay", type=int, metavar="S",
-                            help="seconds, 0 to 30 (2 to 30 with STP; default: the kernel's 15)")
-        bridge.add_argument("--mtu", type=int, help=f"{MTU_MIN} to {MTU_MAX}, at most the ports' (default: from the ports)")
-        bridge.add_argument("--move-ip-from", metavar="IF", help="move this uplink's addresses, routes and MAC to the "
-                                                                 "bridge (it must be a --port too)")
-        bond = what.add_parser("bond", help="create a bond", parents=[yes])
-        bond.add_argument("name", help="the new bond's name")
-        bond.add_argument("--mode", required=True, help=f"name or number: {listed(BOND_MODES)}")
-        bond.add_argument("--slave", dest="slaves", action="append", default=[], metavar="IF", required=True,
-                          help="enslave IF (repeat for more): a NIC without addresses, in no bond or bridge")
-        bond.add_argument("--miimon", type=int, metavar="MS", help="MII link monitoring interval (default: 100 "
-                                                                   "unless --arp-interval)")
-        bond.add_argument("--arp-interval", type=int, metavar="MS", help="ARP monitoring interval, instead of MII "
-                                                                         "(not in 802.3ad, balance-tlb, balance-alb)")
-        bond.add_argument("--arp-ip-target", action="append", default=[], metavar="IP",
-                          help=f"IPv4 address to ARP for (repeat, up to {BOND_MAX_ARP_TARGETS})")
-        bond.add_argument("--lacp-rate", metavar="R", help=f"802.3ad only: {listed(LACP_RATE)} (default: slow)")
-        bond.add_argument("--xmit-hash-policy", metavar="P", help=f"balance-xor, 802.3ad, balance-tlb, balance-alb: "
-                                                                  f"{listed(XMIT_HASH)} (default: layer2)")
-        bond.add_argument("--primary", metavar="IF", help="preferred slave (active-backup, balance-tlb, balance-alb)")
-        vlan = what.add_parser("vlan", help="create a VLAN device", parents=[yes])
-        vlan.add_argument("parent", help="a NIC, bond or bridge (not a bond slave)")
-        vlan.add_argument("vid", type=int, help="VLAN id, 1 to 4094")
-        vlan.add_argument("--name", help="the VLAN device's name (default: PARENT.VID)")
-        vlan.add_argument("--protocol", choices=VLAN_PROTOCOLS, default="802.1Q", help="default: 802.1Q (802.1ad: QinQ)")
-        attach = what.add_parser("attach", help="give a guest an interface on a bridge or by macvtap", parents=[yes])
-        attach.add_argument("domain", help="the guest's name")
-        target = attach.add_mutually_exclusive_group(required=True)
-        target.add_argument("--bridge", metavar="BR", help="plug the NIC into this bridge")
-        target.add_argument("--macvtap", metavar="LOWER", help="or give it a macvtap on this device (not a bridge, "
-                                                               "a bridge port or a bond slave)")
-        attach.add_argument("--mode", choices=MACVTAP_MODES, help=f"macvtap mode: {', '.join(MACVTAP_MODES)} "
-                                                                  f"(default: {MACVTAP_DEFAULT_MODE}, as libvirt)")
-        attach.add_argument("--mac", help="the NIC's MAC (default: a free 52:54:00 address)")
-        attach.add_argument("--model", default="virtio", help=f"NIC model (default: virtio): {', '.join(QEMU_NIC_MODELS)}")
-        add_where(attach, "plug")
-        detach = what.add_parser("detach", help="remove a guest interface", parents=[yes])
-        detach.add_argument("domain", help="the guest's name")
-        detach.add_argument("mac", help="the interface's MAC address")
-        add_where(detach, "unplug")
-        delete = what.add_parser("delete", help="delete a bridge, bond or VLAN", parents=[yes])
-        delete.add_argument("ifname", help="the bridge, bond or VLAN to delete")
-        delete.add_argument("--move-ip-to", metavar="IF", help="give the addresses and routes back to this former port")
+        for command in COMMANDS.values():
+            add_options(what.add_parser(command.name, help=command.spec.help, parents=[yes]), command.params)
         for sub in what.choices.values():  # a PlanError's field, as the user typed it: forward_delay -> --forward-delay
             sub.set_defaults(options={a.dest: max(a.option_strings, key=len) for a in sub._actions if a.option_strings})
 
 
-def add_where(parser: argparse.ArgumentParser, verb: str) -> None:
-    parser.add_argument("--live", action="store_true", help=f"{verb} the running guest only (default: without "
-                                                           "--live and --config, the running guest and the definition "
-                                                           "where each exists)")
-    parser.add_argument("--config", action="store_true", help=f"{verb} the guest's definition only (both: both)")
+def add_options(parser: argparse.ArgumentParser, params: tuple[Param, ...]) -> None:
+    """A kind's fields as arguments (positional) and options; a required exclusive group for
+    options of which exactly one is given (attach: --bridge or --macvtap)."""
+    groups: dict[str, argparse._MutuallyExclusiveGroup] = {}
+    for param in params:
+        target = parser
+        if param.exclusive is not None:
+            if param.exclusive not in groups:
+                groups[param.exclusive] = parser.add_mutually_exclusive_group(required=param.required)
+            target = groups[param.exclusive]
+        if param.option is None:
+            target.add_argument(param.name, help=param.help, **({"type": param.type} if param.type else {}))
+            continue
+        options: dict[str, object] = {"dest": param.dest, "help": param.help}
+        if param.flag:
+            options["action"] = "store_true"
+        else:
+            options.update({key: value for key, value in (
+                ("action", "append" if param.repeat else None), ("default", param.cli_default),
+                ("metavar", param.metavar), ("choices", param.choices), ("type", param.type),
+                ("required", param.required and param.exclusive is None or None)) if value is not None})
+        target.add_argument(param.option, **options)
 
 
 def empty_option(args: argparse.Namespace) -> str | None:
@@ -114,18 +72,7 @@ def empty_option(args: argparse.Namespace) -> str | None:
 
 
 def intent_from_args(args: argparse.Namespace) -> Intent:
-    if args.what == "bridge":
-        return CreateBridge(args.name, tuple(args.ports), args.stp == "on", args.forward_delay, args.mtu, args.move_ip_from)
-    if args.what == "bond":
-        return CreateBond(args.name, args.mode, tuple(args.slaves), args.miimon, args.arp_interval,
-                          tuple(args.arp_ip_target), args.lacp_rate, args.xmit_hash_policy, args.primary)
-    if args.what == "vlan":
-        return CreateVlan(args.parent, args.vid, args.name, args.protocol)
-    if args.what == "attach":
-        return AttachInterface(args.domain, args.bridge, args.macvtap, args.mode, args.mac, args.model, args.live, args.config)
-    if args.what == "detach":
-        return DetachInterface(args.domain, args.mac, args.live, args.config)
-    return DeleteLink(args.ifname, args.move_ip_to)
+    return COMMANDS[args.what].from_cli(args)
 
 
 def run_plan(args: argparse.Namespace) -> int:
@@ -137,8 +84,8 @@ def run_plan(args: argparse.Namespace) -> int:
     from kvmtui.plan.diff import confirmation
     from kvmtui.render import confirmation_text
 
-    if args.what == "attach" and args.mode and not args.macvtap:
-        print("kvmtui: --mode is the macvtap mode: it needs --macvtap (a bridge interface has none)", file=sys.stderr)
+    if (wrong := COMMANDS[args.what].usage(vars(args))) is not None:
+        print(f"kvmtui: {wrong}", file=sys.stderr)
         return EXIT_USAGE
     if args.from_file and args.command == "apply":
         print(f"kvmtui: {args.from_file} is a recorded snapshot: it cannot be changed (`plan` shows what the change "

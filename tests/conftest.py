@@ -8,6 +8,7 @@ import uuid
 import pytest
 
 from tests.helpers import sh
+from tests.states import host_state
 from tests.topologies import ns_json
 
 pytest_plugins = ["tests.kernelvm.plugin"]  # kernel-VM hooks: kernelvm tests run in the VM
@@ -60,4 +61,10 @@ def uplink_ns(make_netns):
     while not any(a["family"] == "inet6" for a in ns_json(ns, "ip", "-j", "addr", "show", "dev", "kt-up")[0]["addr_info"]):
         assert time.monotonic() < deadline, "kt-up got no IPv6 link-local address"
         time.sleep(0.05)
+    # and carrier, operstate and address flags settle a moment after that on a busy machine
+    state, since = host_state(ns), time.monotonic()
+    while time.monotonic() - since < 0.5 and time.monotonic() < deadline + 5:
+        time.sleep(0.1)
+        if (again := host_state(ns)) != state:
+            state, since = again, time.monotonic()
     return ns

@@ -13,7 +13,8 @@ import pytest
 
 from kvmtui.model import Domain, DomainInterface, Snapshot
 from kvmtui.plan import DetachInterface
-from kvmtui.plan.build_guests import interface_xml, plan_detach
+from kvmtui.kinds.detach import plan_detach
+from kvmtui.plan.guest_nic import interface_xml
 from kvmtui.plan.validate import PlanError
 from kvmtui.serialize import snapshot_document, snapshot_from_document
 from tests.samples import LIBVIRT_HOST

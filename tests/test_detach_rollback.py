@@ -18,7 +18,7 @@ from kvmtui.apply import Executor
 from kvmtui.collect.libvirt_xml import element_xml
 from kvmtui.collect.snapshot import collect_snapshot
 from kvmtui.plan import DetachInterface
-from kvmtui.plan.build_guests import plan_detach
+from kvmtui.kinds.detach import plan_detach
 from kvmtui.plan.expect import GuestNic
 from tests.helpers import sh
 from tests.guests import SYSTEM_URI, diskless_guest, kt_bridge, unique_name

@@ -73,7 +73,7 @@ def test_an_unknown_network_leaves_the_vlan_unknown():
 
 
 def snapshot_with(*nics) -> Snapshot:
-    guest = Domain("web1", "uuid-web1", "shut off", None, True, tuple(nics))
+    guest = Domain("web1", "6f1b2c3d-0000-4000-8000-0000000000a1", "shut off", None, True, tuple(nics))
     return Snapshot(host=HOST, domains=(guest,), networks=(OVS, QBH, VEPA))
 
 
@@ -87,7 +87,7 @@ def test_guests_pane_shows_the_effective_vlan():
 
 def test_details_say_where_the_vlan_comes_from():
     snapshot = snapshot_with(nic("openvswitch-net"))
-    _, lines = node_details(snapshot, (), "guest:uuid-web1:52:54:00:00:00:01")
+    _, lines = node_details(snapshot, (), "guest:6f1b2c3d-0000-4000-8000-0000000000a1:52:54:00:00:00:01")
     assert ("effective vlan", "vlan 666 trunk (from portgroup bob of openvswitch-net)") in lines
     _, lines = node_details(snapshot, (), "net:openvswitch-net")
     assert ("portgroup bob", "default, vlan 666 trunk, virtualport profileid=bob-profile") in lines

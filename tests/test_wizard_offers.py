@@ -37,17 +37,18 @@ async def shown(make, field: str) -> tuple[list[str], str]:
 
 async def test_attach_offers_only_devices_a_macvtap_can_sit_on():
     values, _ = await shown(lambda s: attach_wizard(s, "web1", None), "macvtap")
-    assert values == ["bond0"]  # eno1/eno2 are bond0's, eno3 and bond0.100 bridge ports, the rest bridges and taps
+    # the free NICs and bond0; eno1/eno2 are bond0's, eno3 and bond0.100 bridge ports, the rest bridges and taps
+    assert values == ["eno4", "eno5", "eno6", "bond0"]
 
 
-@pytest.mark.parametrize("make, field, words", [
-    (lambda s: bridge_wizard(s, None), "ports",
+@pytest.mark.parametrize("make, field, offered, words", [
+    (lambda s: bridge_wizard(s, None), "ports", ["eno4", "eno5", "eno6"],
      ("not offered:", "eno1, eno2 (slave of bond0)", "eno3 (port of br-mgmt)", "bond0 (carries macvtap0)",
       "vnet0 (guest web1's tap)")),
-    (lambda s: bond_wizard(s, None), "slaves", ("eno1, eno2 (slave of bond0)", "bond0 (a bond)", "br100, br-mgmt (a bridge)")),
+    (lambda s: bond_wizard(s, None), "slaves", ["eno5", "eno6"], ("eno1, eno2 (slave of bond0)", "eno4 (has addresses)", "bond0 (a bond)", "br100, br-mgmt (a bridge)")),
 ])
-async def test_bridge_and_bond_wizards_say_what_they_leave_out(make, field, words):
+async def test_bridge_and_bond_wizards_say_what_they_leave_out(make, field, offered, words):
     values, help_line = await shown(make, field)
-    assert values == []  # every device of the recorded host is taken
+    assert values == offered  # the recorded host's free NICs (eno4 has addresses: no bond slave)
     for word in words:
         assert word in help_line, help_line

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from kvmtui.plan.expect import Expectation
-from kvmtui.plan.intents import Intent
 from kvmtui.plan.steps import Step
+
+if TYPE_CHECKING:
+    from kvmtui.kinds import Intent
 
 
 @dataclass(frozen=True, slots=True)

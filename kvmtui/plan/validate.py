@@ -2,23 +2,16 @@
 
 from __future__ import annotations
 
-import ipaddress
 import re
-from dataclasses import replace
 
-from kvmtui.collect.decode_links import LACP_RATE, XMIT_HASH
 from kvmtui.collect.decode_links import VLAN_PROTOCOLS as KERNEL_VLAN_PROTOCOLS
 from kvmtui.errors import KvmtuiError
-from kvmtui.model import BOND_MODES, Domain, Link, Snapshot
+from kvmtui.model import Domain, Link, Snapshot
 from kvmtui.plan.eligible import BOND_SLAVE, BRIDGE_PORT, guests_device, member_unfit
-from kvmtui.plan.intents import CreateBond
 
 IFNAMSIZ = 15  # bytes, not characters
 MTU_MIN, MTU_MAX = 68, 65535  # the kernel's ETH_MIN_MTU and ETH_MAX_MTU
-BOND_MAX_ARP_TARGETS = 16  # the bonding driver's array size
 MAC = re.compile(r"^[0-9a-f]{2}(:[0-9a-f]{2}){5}$")
-MACVTAP_MODES = ("vepa", "bridge", "private", "passthrough")
-MACVTAP_DEFAULT_MODE = "vepa"  # libvirt's own default: the CLI and the wizard offer the same
 INTERVAL_MAX = 2**31 - 1  # ms; the bonding driver keeps its intervals in an int
 MODEL = re.compile(r"^[A-Za-z0-9_-]+$")  # libvirt's NIC model names: virtio, e1000e, usb-net, rtl8139
 VLAN_PROTOCOLS = tuple(KERNEL_VLAN_PROTOCOLS.values())  # "802.1Q", "802.1ad"
@@ -121,71 +114,6 @@ def check_free_port(snapshot: Snapshot, name: str, field: str, seen: set[str]) -
     if unfit is not None:
         raise PlanError(field, unfit.reason)
     return link
-
-
-def named_bond_options(intent: CreateBond) -> CreateBond:
-    """The intent with its mode, LACP rate and hash policy as names, however they were given."""
-    return replace(intent, mode=kernel_name("mode", intent.mode, BOND_MODES, "bonding mode"),
-                   lacp_rate=kernel_name("lacp_rate", intent.lacp_rate, LACP_RATE, "LACP rate"),
-                   xmit_hash_policy=kernel_name("xmit_hash_policy", intent.xmit_hash_policy, XMIT_HASH,
-                                                "transmit hash policy"))
-
-
-def check_bond_options(mode: str, miimon: int | None, arp_interval: int | None, arp_targets: tuple[str, ...],
-                       lacp_rate: str | None, xmit_hash_policy: str | None, primary: str | None,
-                       slaves: tuple[str, ...]) -> None:
-    check_arp_targets(arp_targets)
-    if miimon and arp_interval:
-        raise PlanError("arp_interval", "choose MII or ARP monitoring, not both")
-    if arp_interval and mode in ("802.3ad", "balance-tlb", "balance-alb"):
-        raise PlanError("arp_interval", f"ARP monitoring does not work in {mode} mode; use miimon")
-    if arp_interval and not arp_targets:
-        raise PlanError("arp_ip_target", "ARP monitoring needs at least one target address")
-    if arp_targets and not arp_interval:
-        raise PlanError("arp_ip_target", "ARP targets are used by ARP monitoring only: give an ARP interval too")
-    if lacp_rate is not None and mode != "802.3ad":
-        raise PlanError("lacp_rate", f"lacp_rate applies to 802.3ad only, not {mode}")
-    if xmit_hash_policy is not None and mode not in ("balance-xor", "802.3ad", "balance-tlb", "balance-alb"):
-        raise PlanError("xmit_hash_policy", f"a transmit hash policy does not apply to {mode}")
-    if primary is not None:
-        if mode not in ("active-backup", "balance-tlb", "balance-alb"):
-            raise PlanError("primary", f"a primary slave applies to active-backup, balance-tlb and balance-alb, not {mode}")
-        if primary not in slaves:
-            raise PlanError("primary", f"the primary {primary} is not one of the slaves")
-
-
-def check_arp_targets(targets: tuple[str, ...]) -> None:
-    """The bonding driver takes IPv4 targets only, and refuses 0.0.0.0/8 and the broadcast."""
-    if len(targets) > BOND_MAX_ARP_TARGETS:
-        raise PlanError("arp_ip_target", f"a bond takes at most {BOND_MAX_ARP_TARGETS} ARP targets, not {len(targets)}")
-    for target in targets:
-        try:
-            address = ipaddress.IPv4Address(target)
-        except ValueError:
-            raise PlanError("arp_ip_target", f"{target!r} is not an IPv4 address (ARP targets are IPv4 only)") from None
-        if address in ipaddress.IPv4Network("0.0.0.0/8") or address == ipaddress.IPv4Address("255.255.255.255"):
-            raise PlanError("arp_ip_target", f"{target} cannot answer ARP: give the address of a host to ask")
-
-
-def check_vlan_parent(snapshot: Snapshot, name: str) -> Link:
-    """A VLAN goes on a NIC, bond or bridge (a veth in a namespace): a device whose frames
-    it sees. A bond slave's frames belong to the bond; a guest's device to the guest."""
-    link = ethernet_link(snapshot, name, "parent")
-    check_not_guests(snapshot, link, "parent", "a VLAN's parent")
-    master = snapshot.link(link.master) if link.master else None
-    if master is not None and master.kind == "bond":
-        raise PlanError("parent", f"{link.ifname} is a slave of bond {master.ifname}, which receives its frames: "
-                                  f"put the VLAN on {master.ifname}")
-    qinq = link.kind == "vlan" and getattr(link.info_data, "protocol", None) == "802.1ad"
-    if link.kind not in (None, "dummy", "veth", "bond", "bridge") and not qinq:
-        raise PlanError("parent", f"{link.ifname} is a {link.kind}; a VLAN goes on a NIC, a bond or a bridge "
-                                  "(or, for QinQ, on an 802.1ad VLAN)")
-    return link
-
-
-def check_vlan_id(vid: int) -> None:
-    if not 1 <= vid <= 4094:
-        raise PlanError("vid", f"VLAN ids are 1 to 4094; {vid} is not one")
 
 
 def existing_domain(snapshot: Snapshot, name: str) -> Domain:

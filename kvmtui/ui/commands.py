@@ -11,6 +11,7 @@ from functools import partial
 
 from textual.command import DiscoveryHit, Hit, Hits, Provider
 
+from kvmtui.kinds import new_nouns
 from kvmtui.views import FDB_SORT_KEYS
 
 VIEWS = ("details", "fdb", "bonds", "guests", "networks", "findings")
@@ -29,7 +30,7 @@ class KvmtuiCommands(Provider):
             ("refresh", "refresh", app.action_refresh, "re-read everything now (r)"),
             ("filter: clear", "filter_tree", partial(app.apply_tree_filter, ""), "show the whole tree (Esc)"),
             ("help", "help", app.action_help, "every key (?)"),
-            ("new: bridge, bond or VLAN", "new", app.action_new, "plan a new device, confirm before it is made (n)"),
+            (f"new: {new_nouns()}", "new", app.action_new, "plan a new device, confirm before it is made (n)"),
             ("attach: a NIC to a guest", "attach", app.action_attach,
              "plan an attachment, confirm before it is made (a)"),
             ("delete: the selected device, or detach the guest NIC", "delete", app.action_delete,

@@ -9,6 +9,8 @@ from textual.containers import Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Footer, Static
 
+from kvmtui.kinds import new_nouns
+
 HELP = """\
 [b]kvmtui[/b]: the network of this KVM host, from the wire to the guests.
 
@@ -29,7 +31,7 @@ HELP = """\
              it finishes or is rolled back first
 
 [b]Changing the host[/b] (not with --readonly or --from FILE)
-  n          new bridge, bond or VLAN (on the selected device)
+  n          new {new} (on the selected device)
   a          attach a NIC to the selected guest, or onto the selected
              bridge or device
   d          detach the selected guest NIC, or delete the selected
@@ -62,7 +64,7 @@ HELP = """\
 The screen follows netlink and libvirt events; counters and bonding
 files are polled every --interval seconds. The top line says how old
 the data is. With --readonly nothing can change the host.
-"""
+""".replace("{new}", new_nouns())  # the kinds under `n`
 
 MORE = "↓ PgDn: more below · Esc closes"
 END = "end of help · ↑ PgUp: back · Esc closes"

@@ -39,11 +39,12 @@ class WizardFlow:
         return None
 
     def new(self) -> None:
-        from kvmtui.ui.wizards import WIZARDS, NewWhatScreen
+        from kvmtui.kinds import COMMANDS, Selection
+        from kvmtui.ui.wizards import NewWhatScreen, wizard
 
         def chosen(what: str | None) -> None:
             if what and self.app.snapshot is not None:
-                self.run_wizard(WIZARDS[what](self.app.snapshot, self.app.selected_ifname()))
+                self.run_wizard(wizard(COMMANDS[what], self.app.snapshot, Selection(self.app.selected_ifname())))
 
         self.app.push_screen(NewWhatScreen(), chosen)
 
@@ -58,7 +59,8 @@ class WizardFlow:
         carries addresses through a wizard that offers to move them to a port)."""
         from kvmtui.facts import guest_nic_of
         from kvmtui.plan import DeleteLink, DetachInterface, PlanError, make_plan
-        from kvmtui.ui.delete_wizard import carries_addresses, delete_wizard
+        from kvmtui.kinds.delete import carries_addresses
+        from kvmtui.ui.wizards import delete_wizard
 
         snapshot, selected = self.app.snapshot, self.app.selected
         if snapshot is None or selected is None:
