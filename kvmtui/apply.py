@@ -15,30 +15,32 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from kvmtui.collect.decode_links import (
-    AD_SELECT,
-    ARP_VALIDATE,
-    FAIL_OVER_MAC,
-    LACP_RATE,
-    PRIMARY_RESELECT,
-    VLAN_PROTOCOLS,
-    XMIT_HASH,
-)
-from kvmtui.collect.decode_tables import ROUTE_PROTOCOLS, RTNH_F_ONLINK, SCOPES
 from kvmtui.errors import KvmtuiError, NetlinkError
-from kvmtui.model import BOND_MODES, Domain, Snapshot
+from kvmtui.model import Domain, Snapshot
 from kvmtui.plan.expect import GuestNic
 from kvmtui.plan.model import Plan
 from kvmtui.plan.steps import Step
+from kvmtui.vocabulary import (
+    AD_SELECT,
+    ARP_VALIDATE,
+    BOND_MODES,
+    BRIDGE_FLAGS_SELF,
+    BRIDGE_VLAN_INFO_PVID,
+    BRIDGE_VLAN_INFO_UNTAGGED,
+    FAIL_OVER_MAC,
+    IFA_F_NODAD,
+    LACP_RATE,
+    NTF_MASTER,
+    NTF_STICKY,
+    NUD_NOARP,
+    PRIMARY_RESELECT,
+    PROTOCOL_NUMBERS,
+    RTNH_F_ONLINK,
+    SCOPE_NUMBERS,
+    VLAN_NUMBERS,
+    XMIT_HASH,
+)
 
-# The decoders' tables read backwards: one vocabulary for both directions.
-PROTOCOL_NUMBERS = {name: number for number, name in ROUTE_PROTOCOLS.items()}
-SCOPE_NUMBERS = {name: number for number, name in SCOPES.items()}
-VLAN_NUMBERS = {name: number for number, name in VLAN_PROTOCOLS.items()}
-IFA_F_NODAD = 0x02  # linux/if_addr.h: no duplicate address detection for this address
-# linux/if_bridge.h, linux/neighbour.h: a bridge's VLAN entries and static FDB entries
-BRIDGE_FLAGS_SELF, BRIDGE_VLAN_INFO_PVID, BRIDGE_VLAN_INFO_UNTAGGED = 2, 2, 4
-NUD_NOARP, NTF_MASTER, NTF_STICKY = 0x40, 0x04, 0x40
 BRPORT_NAMES = {"hairpin": "mode", "flood": "unicast_flood"}  # bridge's words -> IFLA_BRPORT_*
 DETACH_GRACE = 10.0  # seconds a guest OS gets to release a device detached from it live
 Progress = Callable[[int, Step, str], None]  # step number, step, "running" | "done" | "failed" | "undone" | "gone"

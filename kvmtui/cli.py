@@ -24,6 +24,7 @@ from datetime import datetime
 from kvmtui import __version__
 from kvmtui.errors import KvmtuiError
 from kvmtui.model import Snapshot
+from kvmtui.loading import load_snapshot
 from kvmtui.serialize import read_snapshot_file
 
 
@@ -93,17 +94,6 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_plan_commands(commands, shared)
     return parser
-
-
-def load_snapshot(args: argparse.Namespace) -> Snapshot:
-    """This host (or --netns), or the --from recording; --no-libvirt leaves guests and
-    networks out of either, as if libvirt had not been read."""
-    from kvmtui.collect.snapshot import collect_snapshot, merge_libvirt
-
-    if args.from_file:
-        recorded = read_snapshot_file(args.from_file)
-        return merge_libvirt(recorded, None) if args.no_libvirt else recorded
-    return collect_snapshot(netns=args.netns, uri=args.connect, with_libvirt=not args.no_libvirt)
 
 
 def run_dump(args: argparse.Namespace) -> int:

@@ -79,8 +79,9 @@ def run_plan(args: argparse.Namespace) -> int:
     from rich.console import Console
 
     from kvmtui.apply import Executor, ReadOnlyRefused
-    from kvmtui.cli import load_snapshot
-    from kvmtui.plan import PlanError, make_plan
+    from kvmtui.loading import load_snapshot
+    from kvmtui.plan import PlanError
+    from kvmtui.kinds import make_plan
     from kvmtui.plan.diff import confirmation
     from kvmtui.render import confirmation_text
 

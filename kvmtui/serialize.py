@@ -263,7 +263,7 @@ def _check_value(value: Any, path: str) -> None:
 def _check_consistent(snapshot: Snapshot) -> None:
     """What the types alone do not say but topology, audit and plans rely on: a port's data is
     its master's kind (bond data under a bond), and a guest NIC's XML is one element."""
-    from kvmtui.collect.libvirt_xml import LibvirtXmlError, check_element_xml
+    from kvmtui.libvirt_xml import LibvirtXmlError, check_element_xml
 
     for number, link in enumerate(snapshot.links):
         master = snapshot.link(link.master)

@@ -80,7 +80,7 @@ async def fdb_zoomed(pilot) -> None:
 async def confirm(pilot) -> None:
     """What deleting br100 asks before anything changes: the tree diff, the guests it cuts
     off, the commands. (Pushed directly: a recorded snapshot offers no changes.)"""
-    from kvmtui.plan import DeleteLink, make_plan
+    from kvmtui.kinds import DeleteLink, make_plan
     from kvmtui.plan.diff import confirmation
     from kvmtui.ui.forms import ConfirmScreen
 

@@ -94,7 +94,7 @@ def test_failed_bond_creation_rolls_back(netns):
     """The kernel itself refuses: a slave that vanished between plan and apply."""
     from kvmtui.apply import Executor
     from kvmtui.collect.snapshot import collect_snapshot
-    from kvmtui.plan import CreateBond, make_plan
+    from kvmtui.kinds import CreateBond, make_plan
 
     dummies(netns, "kt-d0", "kt-d1")
     plan = make_plan(CreateBond("kt-bond0", "active-backup", ("kt-d0", "kt-d1")), collect_snapshot(netns=netns, with_libvirt=False))
@@ -127,7 +127,7 @@ def test_deleting_a_bond_brings_its_slaves_back_up(netns):
 
 def test_a_failed_delete_of_a_vlan_in_a_bridge_puts_it_back_in_the_bridge(netns):
     from kvmtui.collect.snapshot import collect_snapshot
-    from kvmtui.plan import DeleteLink, make_plan
+    from kvmtui.kinds import DeleteLink, make_plan
     from tests.states import assert_every_failure_undone, no_dad
 
     no_dad(netns)
@@ -147,7 +147,7 @@ def test_a_failed_delete_of_a_vlan_in_a_bridge_puts_it_back_in_the_bridge(netns)
 
 def test_a_failed_delete_of_a_bond_puts_back_its_slaves_primary_tuning_and_addresses(netns):
     from kvmtui.collect.snapshot import collect_snapshot
-    from kvmtui.plan import DeleteLink, make_plan
+    from kvmtui.kinds import DeleteLink, make_plan
     from tests.states import assert_every_failure_undone, no_dad
 
     no_dad(netns)
@@ -196,7 +196,7 @@ def test_a_failed_delete_puts_back_the_bridge_vlan_entries(netns, name):
     """Deleting the bridge releases every port; deleting a VLAN or bond port releases that
     one: either way the ports, and the bridge itself, come back with their VLAN entries."""
     from kvmtui.collect.snapshot import collect_snapshot
-    from kvmtui.plan import DeleteLink, make_plan
+    from kvmtui.kinds import DeleteLink, make_plan
     from tests.states import assert_every_failure_undone, no_dad
 
     no_dad(netns)

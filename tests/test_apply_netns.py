@@ -8,7 +8,7 @@ import pytest
 
 from kvmtui.apply import Executor, ReadOnlyRefused
 from kvmtui.collect.snapshot import collect_snapshot
-from kvmtui.plan import CreateBridge, make_plan
+from kvmtui.kinds import CreateBridge, make_plan
 from tests.helpers import sh
 from tests.topologies import ns_json
 from tests.helpers import kvmtui_in
@@ -226,7 +226,7 @@ def test_diff_marks_what_changes_not_a_veth_pair_swapping_ends(netns):
     """Which end of a veth pair is drawn on top follows what each end is enslaved to; the
     diff marks the end leaving the bridge, not its peer that merely moves up, and draws
     the deleted bridge under the port it leaves."""
-    from kvmtui.plan import DeleteLink
+    from kvmtui.kinds import DeleteLink
     from kvmtui.plan.diff import confirmation
 
     sh("ip", "-n", netns, "link", "add", "kt-br0", "type", "bridge")

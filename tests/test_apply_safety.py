@@ -14,7 +14,7 @@ import pytest
 
 from kvmtui.apply import Executor
 from kvmtui.collect.snapshot import collect_snapshot
-from kvmtui.plan import CreateBridge, make_plan
+from kvmtui.kinds import CreateBridge, make_plan
 from tests.helpers import REPO
 from tests.states import host_state
 from tests.helpers import links

@@ -14,7 +14,7 @@ import pytest
 from kvmtui.audit import RULES, SEVERITIES, audit
 from kvmtui.audit.report import text_report
 from kvmtui.collect.bonding import parse_bonding_file
-from kvmtui.collect.libvirt_xml import parse_domain_xml, parse_network_xml
+from kvmtui.libvirt_xml import parse_domain_xml, parse_network_xml
 from kvmtui.node_keys import guest_key
 from kvmtui.model import INFO_DATA_CLASSES, SLAVE_DATA_CLASSES, Domain, DomainInterface, HostInfo, Link, Snapshot
 from tests.helpers import SHARED_FIXTURES

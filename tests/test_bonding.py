@@ -18,7 +18,8 @@ import pytest
 from kvmtui.collect.bonding import PROCFS_KEYS, BondingParseError, collect_bonds, parse_bonding_file
 from kvmtui.collect.bonding_sysfs import read_bond_sysfs
 from kvmtui.errors import KvmtuiError
-from kvmtui.model.bonding import BOND_MODES, Aggregator, LacpPort
+from kvmtui.model.bonding import Aggregator, LacpPort
+from kvmtui.vocabulary import BOND_MODES
 from tests.helpers import SHARED_FIXTURES
 
 FIXTURES = SHARED_FIXTURES / "bonding"

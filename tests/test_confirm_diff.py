@@ -11,7 +11,7 @@ from dataclasses import replace
 
 from kvmtui.cli import read_snapshot_file
 from kvmtui.facts import guest_nic_of
-from kvmtui.plan import AttachInterface, CreateBond, DetachInterface, make_plan
+from kvmtui.kinds import AttachInterface, CreateBond, DetachInterface, make_plan
 from kvmtui.plan.diff import confirmation
 from kvmtui.plan.simulate import simulate
 from kvmtui.topology import build_forest, walk

@@ -10,7 +10,7 @@ from textual.app import App
 from textual.widgets import Input, Select
 
 from kvmtui.cli import read_snapshot_file
-from kvmtui.plan import DeleteLink, make_plan
+from kvmtui.kinds import DeleteLink, make_plan
 from kvmtui.plan.diff import confirmation
 from kvmtui.ui.forms import ConfirmScreen, WizardScreen
 from scripts.screenshots import EXAMPLE, example_app, loaded, select

@@ -8,7 +8,8 @@ import pytest
 
 from kvmtui.collect.snapshot import collect_snapshot
 from kvmtui.model import Network
-from kvmtui.plan import DeleteLink, PlanError, make_plan
+from kvmtui.plan import PlanError
+from kvmtui.kinds import DeleteLink, make_plan
 from tests.helpers import sh
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 import time
 
 from kvmtui.collect.snapshot import collect_snapshot
-from kvmtui.plan import DeleteLink, make_plan
+from kvmtui.kinds import DeleteLink, make_plan
 from tests.helpers import sh
 from tests.states import assert_every_failure_undone, no_dad
 from tests.topologies import ns_json

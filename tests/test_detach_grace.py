@@ -13,7 +13,7 @@ from dataclasses import replace
 from kvmtui import apply
 from kvmtui.apply import Executor
 from kvmtui.model import Domain, DomainInterface, Snapshot
-from kvmtui.plan import DetachInterface
+from kvmtui.kinds import DetachInterface
 from kvmtui.plan.expect import GuestNic
 from kvmtui.plan.model import Plan
 from tests.samples import LIBVIRT_HOST

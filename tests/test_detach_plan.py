@@ -12,7 +12,7 @@ from dataclasses import replace
 import pytest
 
 from kvmtui.model import Domain, DomainInterface, Snapshot
-from kvmtui.plan import DetachInterface
+from kvmtui.kinds import DetachInterface
 from kvmtui.kinds.detach import plan_detach
 from kvmtui.plan.guest_nic import interface_xml
 from kvmtui.plan.validate import PlanError

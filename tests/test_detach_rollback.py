@@ -15,9 +15,9 @@ from dataclasses import replace
 import pytest
 
 from kvmtui.apply import Executor
-from kvmtui.collect.libvirt_xml import element_xml
+from kvmtui.libvirt_xml import element_xml
 from kvmtui.collect.snapshot import collect_snapshot
-from kvmtui.plan import DetachInterface
+from kvmtui.kinds import DetachInterface
 from kvmtui.kinds.detach import plan_detach
 from kvmtui.plan.expect import GuestNic
 from tests.helpers import sh

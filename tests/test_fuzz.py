@@ -21,7 +21,7 @@ from kvmtui import views
 from kvmtui.audit import audit
 from kvmtui.audit.report import json_report, text_report
 from kvmtui.collect.bonding import BondingParseError, parse_bonding_file
-from kvmtui.collect.libvirt_xml import LibvirtXmlError, parse_domain_xml, parse_network_xml
+from kvmtui.libvirt_xml import LibvirtXmlError, parse_domain_xml, parse_network_xml
 from kvmtui.errors import SnapshotFileError
 from kvmtui.render import rich_tree
 from kvmtui.serialize import read_snapshot_file

@@ -15,7 +15,7 @@ from kvmtui.kinds.delete import carries_addresses
 from kvmtui.ui.app import DashboardOptions, KvmtuiApp
 from kvmtui.ui.forms import WizardScreen
 from kvmtui.ui.wizards import NewWhatScreen, wizard
-from tests.conftest import REPO
+from tests.helpers import REPO
 from tests.dashboard import wait_for
 
 EXAMPLE = REPO / "examples" / "kvm-host.json"

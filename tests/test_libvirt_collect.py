@@ -20,7 +20,7 @@ from kvmtui.collect.libvirt import (
     resolve_uri,
     state_name,
 )
-from kvmtui.collect.libvirt_xml import LibvirtXmlError, parse_domain_xml
+from kvmtui.libvirt_xml import LibvirtXmlError, parse_domain_xml
 from kvmtui.errors import LibvirtUnavailable
 from tests.helpers import OWN_FIXTURES
 from tests.guests import SYSTEM_URI, diskless_guest, kt_bridge, kt_veth, unique_name, wait_until

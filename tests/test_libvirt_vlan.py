@@ -11,7 +11,7 @@ import libvirt
 import pytest
 
 from kvmtui.collect.libvirt import collect_libvirt
-from kvmtui.collect.libvirt_xml import parse_interface_xml, parse_network_xml
+from kvmtui.libvirt_xml import parse_interface_xml, parse_network_xml
 from kvmtui.model import Domain, HostInfo, Snapshot
 from kvmtui.model.libvirt import Vlan, effective_vlan
 from kvmtui.serialize import snapshot_document, snapshot_from_document

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from kvmtui.collect.libvirt_xml import (
+from kvmtui.libvirt_xml import (
     LibvirtXmlError,
     parse_domain_xml,
     parse_interface_xml,

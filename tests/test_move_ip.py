@@ -10,7 +10,7 @@ import pytest
 
 from kvmtui.apply import Executor
 from kvmtui.collect.snapshot import collect_snapshot
-from kvmtui.plan import CreateBridge, DeleteLink, make_plan
+from kvmtui.kinds import CreateBridge, DeleteLink, make_plan
 from tests.helpers import sh
 from tests.helpers import kvmtui_in
 from tests.states import host_state

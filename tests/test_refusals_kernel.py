@@ -10,7 +10,8 @@ import pytest
 
 from kvmtui.apply import Executor
 from kvmtui.collect.snapshot import collect_snapshot
-from kvmtui.plan import AttachInterface, CreateBridge, PlanError, make_plan
+from kvmtui.plan import PlanError
+from kvmtui.kinds import AttachInterface, CreateBridge, make_plan
 from tests.helpers import sh
 from tests.guests import SYSTEM_URI, diskless_guest, kt_bridge, kt_veth, unique_name
 from tests.helpers import links

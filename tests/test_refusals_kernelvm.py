@@ -12,7 +12,8 @@ import pytest
 
 from kvmtui.apply import Executor
 from kvmtui.collect.snapshot import collect_snapshot
-from kvmtui.plan import CreateBond, CreateBridge, PlanError, make_plan
+from kvmtui.plan import PlanError
+from kvmtui.kinds import CreateBond, CreateBridge, make_plan
 from kvmtui.plan.eligible import macvtap_lower_unfit
 from tests.helpers import sh
 from tests.helpers import links

@@ -15,7 +15,7 @@ import pytest
 
 from kvmtui.cli import read_snapshot_file
 from kvmtui.model.links import Address, VlanInfo
-from kvmtui.plan import CreateBond, CreateVlan, DeleteLink, make_plan
+from kvmtui.kinds import CreateBond, CreateVlan, DeleteLink, make_plan
 from kvmtui.plan.diff import confirmation
 from tests.helpers import EXAMPLE, REPO, sh
 from tests.sshd import private_sshd

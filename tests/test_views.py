@@ -150,7 +150,7 @@ async def test_findings_tab_counts_and_jump_to_the_object():
 
 
 def test_guest_details_show_mtu_and_virtualport_parameters():
-    from kvmtui.collect.libvirt_xml import parse_domain_xml
+    from kvmtui.libvirt_xml import parse_domain_xml
     from kvmtui.views import node_details
 
     xml = (SHARED_FIXTURES / "libvirt" / "domains" / "many-devices-18-interfaces-virt-manager.xml").read_text()

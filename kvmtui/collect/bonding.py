@@ -16,19 +16,10 @@ from functools import cache
 from pathlib import Path
 from typing import TypeVar
 
-from kvmtui.errors import KvmtuiError
-from kvmtui.privileges import reading_bonding_files
+from kvmtui.collect.bonding_sysfs import read_bond_sysfs
+from kvmtui.collect.bonding_values import BondingParseError, duplex_word, plausible_speed, unique_slaves
 from kvmtui.model.bonding import Aggregator, Bond, BondSlave, LacpPort
-
-
-class BondingParseError(KvmtuiError):
-    """The bonding status text makes no sense; the message names the file so the user can look."""
-
-    def __init__(self, path: str, reason: str):
-        super().__init__(f"cannot understand {path}: {reason}")
-        self.path = path
-        self.reason = reason
-
+from kvmtui.privileges import reading_bonding_files
 
 # bond_mode_name() in the kernel's bond_main.c; the sysfs names are BOND_MODES.
 _MODE_BY_TEXT = {
@@ -42,7 +33,6 @@ _MODE_BY_TEXT = {
 }
 
 _NOT_A_VALUE = frozenset({"N/A", "None", "Unknown", "unknown"})
-_UNKNOWN_SPEEDS = frozenset({0xFFFF, 0xFFFFFFFF})  # "unknown" as old ethtool drivers report it
 _FAIL_OVER_MAC = re.compile(r"\(fail_over_mac (\S+)\)")
 _DRIVER = re.compile(r"v?(\S+)(?: \((.+)\))?")
 _HASH_POLICY = re.compile(r"(\S+)(?: \(\d+\))?")
@@ -74,11 +64,6 @@ def _mac(raw: str) -> str | None:
     return raw.lower() or None
 
 
-def plausible_speed(mbps: int) -> int | None:
-    """Mb/s, or None for the kernel's and drivers' ways of saying "unknown" (-1, 0, 0xFFFF)."""
-    return None if mbps <= 0 or mbps in _UNKNOWN_SPEEDS else mbps
-
-
 def _speed(raw: str) -> int | None:
     if raw in _NOT_A_VALUE:
         return None
@@ -86,16 +71,6 @@ def _speed(raw: str) -> int | None:
     if match is None:
         raise ValueError(raw)
     return plausible_speed(int(match[1]))
-
-
-def duplex_word(raw: str) -> str | None:
-    """"full"/"half", None for unknown; anything else is not a duplex."""
-    word = raw.lower()
-    if word in ("full", "half"):
-        return word
-    if word in ("unknown", ""):
-        return None
-    raise ValueError(raw)
 
 
 def _ip_list(raw: str) -> tuple[str, ...]:
@@ -310,19 +285,6 @@ def _slave(blocks: _Blocks, index: int, problems: list[str]) -> BondSlave | None
     return _build(BondSlave, {**values, "name": name, "extra": tuple(extra)})
 
 
-def unique_slaves(slaves: Iterable[BondSlave | None], problems: list[str]) -> tuple[BondSlave, ...]:
-    """The slaves read, each name once: a second block of one name is a problem, not a slave."""
-    kept: dict[str, BondSlave] = {}
-    for slave in slaves:
-        if slave is None:
-            continue
-        if slave.name in kept:
-            problems.append(f"slave {slave.name} is listed twice: only the first is shown")
-        else:
-            kept[slave.name] = slave
-    return tuple(kept.values())
-
-
 def parse_bonding_file(name: str, text: str, *, path: str | None = None) -> Bond:
     """Parse the text of /proc/net/bonding/<name> (any mode, any driver version).
 
@@ -387,8 +349,6 @@ def collect_bonds(
     procfs first (it has the LACP details); sysfs when procfs is unreadable or garbled.
     `sysfs_net=None` means no fallback: sysfs shows only the namespace it was mounted in.
     """
-    from kvmtui.collect.bonding_sysfs import read_bond_sysfs  # imports this module's helpers
-
     bonds: list[Bond] = []
     problems: list[str] = []
     for name in names:

@@ -11,8 +11,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from kvmtui.collect.bonding import BondingParseError, duplex_word, plausible_speed, unique_slaves
-from kvmtui.model.bonding import BOND_MODES, Aggregator, Bond, BondSlave, LacpPort
+from kvmtui.collect.bonding_values import BondingParseError, duplex_word, plausible_speed, unique_slaves
+from kvmtui.model.bonding import Aggregator, Bond, BondSlave, LacpPort
+from kvmtui.vocabulary import BOND_MODES
 
 # Modes whose transmit hash policy matters (bond_mode_uses_xmit_hash); procfs shows it only there.
 _HASHING_MODES = frozenset({"balance-xor", "802.3ad"})

@@ -11,7 +11,6 @@ import struct
 
 from kvmtui.collect.nlattr import Span, be16, i32, ip_address, mac, opt, string, u8, u16, u32
 from kvmtui.collect.rtnl import RTM_NEWLINK, attributes, iter_messages
-from kvmtui.model.bonding import BOND_MODES  # the kernel's numbering, 0..6
 from kvmtui.model.links import (
     BondInfo,
     BondSlaveInfo,
@@ -23,6 +22,18 @@ from kvmtui.model.links import (
     TunInfo,
     VlanInfo,
     VxlanInfo,
+)
+from kvmtui.vocabulary import (
+    AD_SELECT,
+    ARP_VALIDATE,
+    BOND_MODES,
+    FAIL_OVER_MAC,
+    LACP_RATE,
+    MACVLAN_MODES,
+    PRIMARY_RESELECT,
+    VLAN_PROTOCOLS,
+    XMIT_HASH,
+    word,
 )
 
 IFINFOMSG = struct.Struct("=BxHiII")
@@ -46,22 +57,14 @@ IFF_NAMES = (
 IFF_UP, IFF_RUNNING = 0x1, 0x40
 ARPHRD_IP_TUNNELS = {768, 776, 778}  # ipip, sit, gre: the "MAC" is an IPv4 address
 
-ARP_VALIDATE = ("none", "active", "backup", "all", "filter", "filter_active", "filter_backup")
-PRIMARY_RESELECT = ("always", "better", "failure")
-FAIL_OVER_MAC = ("none", "active", "follow")
-XMIT_HASH = ("layer2", "layer3+4", "layer2+3", "encap2+3", "encap3+4", "vlan+srcmac")
-LACP_RATE = ("slow", "fast")
-AD_SELECT = ("stable", "bandwidth", "count")
 BOND_SLAVE_STATE = ("ACTIVE", "BACKUP")
 BOND_MII = ("UP", "GOING_DOWN", "DOWN", "GOING_BACK")
-MACVLAN_MODES = {1: "private", 2: "vepa", 4: "bridge", 8: "passthru", 16: "source"}
 BRPORT_STATES = ("disabled", "listening", "learning", "forwarding", "blocking")
-VLAN_PROTOCOLS = {0x8100: "802.1Q", 0x88A8: "802.1ad"}
 IFLA_VXLAN_COLLECT_METADATA = 25  # `external`: the VNI and remote come per packet (OVS, tc, BGP EVPN)
 
 
-def _word(table, value: int) -> str:
-    return table[value] if 0 <= value < len(table) else str(value)
+def _word(table: tuple[str, ...], value: int) -> str:
+    return word(table, value) or str(value)
 
 
 def decode_links(chunks: list[bytes]) -> tuple[Link, ...]:

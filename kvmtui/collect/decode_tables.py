@@ -16,6 +16,20 @@ from kvmtui.collect.fastbuild import maker
 from kvmtui.collect.nlattr import ip_address, opt, string, u32
 from kvmtui.collect.rtnl import NLATTR, RTM_NEWADDR, RTM_NEWLINK, RTM_NEWNEIGH, RTM_NEWROUTE, attributes, iter_messages
 from kvmtui.model.links import Address, BridgeVlan, FdbEntry, Route
+from kvmtui.vocabulary import (
+    BRIDGE_VLAN_INFO_PVID,
+    BRIDGE_VLAN_INFO_UNTAGGED,
+    IFA_F_SECONDARY,
+    NTF_NAMES,
+    NUD_NOARP,
+    NUD_PERMANENT,
+    NUD_STALE,
+    ROUTE_PROTOCOLS,
+    ROUTE_TYPES,
+    RT_TABLE_MAIN,
+    RTNH_F_ONLINK,
+    SCOPES,
+)
 
 IFADDRMSG = struct.Struct("=BBBBI")
 RTMSG = struct.Struct("=BBBBBBBBI")
@@ -27,28 +41,12 @@ _U32 = struct.Struct("=I").unpack_from
 _CACHEINFO_UPDATED = struct.Struct("=8xI").unpack_from
 
 FAMILIES = {socket.AF_INET: "inet", socket.AF_INET6: "inet6"}
-SCOPES = {0: "global", 200: "site", 253: "link", 254: "host", 255: "nowhere"}
-ROUTE_PROTOCOLS = {
-    0: "unspec", 1: "redirect", 2: "kernel", 3: "boot", 4: "static", 8: "gated", 9: "ra",
-    10: "mrt", 11: "zebra", 12: "bird", 13: "dnrouted", 14: "xorp", 15: "ntk", 16: "dhcp",
-    17: "keepalived", 18: "babel", 42: "openr", 186: "bgp", 187: "isis", 188: "ospf",
-    189: "rip", 192: "eigrp",
-}
-ROUTE_TYPES = {1: "unicast", 2: "local", 3: "broadcast", 4: "anycast", 5: "multicast",
-               6: "blackhole", 7: "unreachable", 8: "prohibit", 9: "throw", 10: "nat"}
-RT_TABLE_MAIN = 254
 USER_HZ = 100
 
 IFA_ADDRESS, IFA_LOCAL, IFA_LABEL, IFA_BROADCAST = 1, 2, 3, 4
-IFA_F_SECONDARY, RTNH_F_ONLINK = 0x01, 0x04
 RTA_DST, RTA_OIF, RTA_GATEWAY, RTA_PRIORITY, RTA_PREFSRC, RTA_TABLE = 1, 4, 5, 6, 7, 15
 NDA_DST, NDA_LLADDR, NDA_CACHEINFO, NDA_VLAN, NDA_VNI, NDA_MASTER = 1, 2, 3, 5, 7, 9
-NUD_PERMANENT, NUD_NOARP, NUD_STALE = 0x80, 0x40, 0x04
-# ndm_flags in the order `bridge fdb` prints them.
-NTF_NAMES = ((0x02, "self"), (0x80, "router"), (0x10, "extern_learn"), (0x20, "offload"),
-             (0x04, "master"), (0x40, "sticky"))
 IFLA_AF_SPEC, IFLA_BRIDGE_VLAN_INFO = 26, 2
-BRIDGE_VLAN_INFO_PVID, BRIDGE_VLAN_INFO_UNTAGGED = 0x2, 0x4
 
 
 def decode_addresses(chunks: list[bytes]) -> dict[int, tuple[Address, ...]]:

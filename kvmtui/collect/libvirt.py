@@ -18,7 +18,7 @@ from dataclasses import dataclass, replace
 
 import libvirt
 
-from kvmtui.collect.libvirt_xml import LibvirtXmlError, parse_domain_xml, parse_network_xml
+from kvmtui.libvirt_xml import LibvirtXmlError, parse_domain_xml, parse_network_xml
 from kvmtui.errors import LibvirtUnavailable
 from kvmtui.model.libvirt import Domain, DomainInterface, Network
 

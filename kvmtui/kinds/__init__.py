@@ -23,6 +23,10 @@ from kvmtui.kinds.delete import DeleteLink
 from kvmtui.kinds.detach import DetachInterface
 from kvmtui.kinds.spec import KindSpec, Param, Selection
 from kvmtui.kinds.vlan import CreateVlan
+from kvmtui.model import Snapshot
+from kvmtui.plan import Plan, PlanError
+from kvmtui.plan.eligible import kernel_checks_off
+from kvmtui.plan.validate import check_values
 
 KINDS: dict[str, KindSpec] = {module.SPEC.name: module.SPEC for module in (
     bridge, bond, vlan, attach_bridge, attach_macvtap, detach, delete)}
@@ -33,6 +37,18 @@ INTENTS = {spec.intent.__name__: spec.intent for spec in KINDS.values()}
 
 def kind_of(intent: object) -> KindSpec:
     return next(spec for spec in KINDS.values() if isinstance(intent, spec.intent) and spec.claims(intent))
+
+
+def make_plan(intent: Intent, snapshot: Snapshot, kernel_checks: bool = True) -> Plan:
+    """Check the intent against the host and plan it: ordered steps with inverses, or a
+    PlanError naming the field at fault. kernel_checks=False is for tests only: it plans what
+    the kernel would refuse (EBUSY), so that a test can apply it and see the kernel refuse it."""
+    check_values(intent)
+    planner = kind_of(intent).plan
+    if kernel_checks:
+        return planner(intent, snapshot)
+    with kernel_checks_off():
+        return planner(intent, snapshot)
 
 
 def _merged(sequences: list[tuple[Param, ...]]) -> tuple[Param, ...]:
@@ -103,5 +119,5 @@ def new_nouns() -> str:
     return ", ".join(nouns[:-1]) + " or " + nouns[-1] if len(nouns) > 1 else "".join(nouns)
 
 
-__all__ = ["COMMANDS", "INTENTS", "KINDS", "NEW", "Command", "Intent", "KindSpec", "Param", "Selection", "kind_of",
-           "new_nouns", "AttachInterface", "CreateBond", "CreateBridge", "CreateVlan", "DeleteLink", "DetachInterface"]
+__all__ = ["COMMANDS", "INTENTS", "KINDS", "NEW", "Command", "Intent", "KindSpec", "Param", "Plan", "PlanError", "Selection",
+           "kind_of", "make_plan", "new_nouns", "AttachInterface", "CreateBond", "CreateBridge", "CreateVlan", "DeleteLink", "DetachInterface"]

@@ -11,9 +11,8 @@ from kvmtui.model import Link, Snapshot
 from kvmtui.plan.eligible import cidrs, macvtap_lower_unfit
 from kvmtui.plan.model import Plan
 from kvmtui.plan.validate import PlanError, existing_link
+from kvmtui.vocabulary import MACVTAP_DEFAULT_MODE, MACVTAP_MODES
 
-MACVTAP_MODES = ("vepa", "bridge", "private", "passthrough")
-MACVTAP_DEFAULT_MODE = "vepa"  # libvirt's own default: the CLI and the wizard offer the same
 # One line on what each macvtap mode means, for the wizard and the confirmation.
 MACVTAP_MEANING = {
     "vepa": "all traffic goes out to the switch, which must hairpin guest-to-guest frames back (802.1Qbg)",

@@ -5,16 +5,16 @@ from __future__ import annotations
 import ipaddress
 from dataclasses import dataclass, replace
 
-from kvmtui.collect.decode_links import LACP_RATE, XMIT_HASH
 from kvmtui.kinds.spec import KindSpec, Offer, Param, Selection, comma_separated, device_choices, free_name, \
     selected_of, tuple_of
-from kvmtui.model import BOND_MODES, Snapshot
+from kvmtui.model import Snapshot
 from kvmtui.plan import steps as s
 from kvmtui.plan.eligible import BOND_SLAVE, left_out, sort_members
 from kvmtui.plan.expect import Expectation, LinkPresent, LinkSetting
 from kvmtui.plan.ip_move import enslave
 from kvmtui.plan.model import Plan
 from kvmtui.plan.validate import PlanError, check_free_port, check_new_name, kernel_name, listed
+from kvmtui.vocabulary import BOND_MODES, LACP_RATE, XMIT_HASH
 
 BOND_MAX_ARP_TARGETS = 16  # the bonding driver's array size
 

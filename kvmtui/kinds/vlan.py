@@ -9,7 +9,8 @@ from kvmtui.model import Link, Snapshot
 from kvmtui.plan import steps as s
 from kvmtui.plan.expect import LinkPresent, LinkSetting
 from kvmtui.plan.model import Plan
-from kvmtui.plan.validate import VLAN_PROTOCOLS, PlanError, check_new_name, check_not_guests, ethernet_link
+from kvmtui.plan.validate import PlanError, check_new_name, check_not_guests, ethernet_link
+from kvmtui.vocabulary import VLAN_PROTOCOL_NAMES
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,7 +32,7 @@ PARAMS = (
           widget="choice", offer=_parents),
     Param("vid", "VLAN id, 1 to 4094", type=int, label="VLAN id (1-4094)", widget="number", empty=0),
     Param("name", "the VLAN device's name (default: PARENT.VID)", "--name", label="Name (empty: parent.id)"),
-    Param("protocol", "default: 802.1Q (802.1ad: QinQ)", "--protocol", choices=VLAN_PROTOCOLS, cli_default="802.1Q",
+    Param("protocol", "default: 802.1Q (802.1ad: QinQ)", "--protocol", choices=VLAN_PROTOCOL_NAMES, cli_default="802.1Q",
           label="Protocol", widget="choice", form_default="802.1Q",
           form_options=(("802.1Q", "802.1Q"), ("802.1ad (QinQ)", "802.1ad"))),
 )
@@ -65,7 +66,7 @@ def vlan_name(intent: CreateVlan) -> str:
 def plan_create_vlan(intent: CreateVlan, snapshot: Snapshot) -> Plan:
     parent = check_vlan_parent(snapshot, intent.parent)
     check_vlan_id(intent.vid)
-    if intent.protocol not in VLAN_PROTOCOLS:
+    if intent.protocol not in VLAN_PROTOCOL_NAMES:
         raise PlanError("protocol", f"the VLAN protocol is 802.1Q or 802.1ad, not {intent.protocol!r}")
     for link in snapshot.links:  # first: a second name for the same VLAN would not help (the kernel: EEXIST)
         info = link.info_data

@@ -1,6 +1,6 @@
 """Frozen dataclasses: what collectors produce and every other layer reads."""
 
-from kvmtui.model.bonding import BOND_MODES, Aggregator, Bond, BondSlave, LacpPort
+from kvmtui.model.bonding import Aggregator, Bond, BondSlave, LacpPort
 from kvmtui.model.libvirt import Domain, DomainInterface, Network
 from kvmtui.model.links import (
     INFO_DATA_CLASSES,
@@ -23,7 +23,7 @@ from kvmtui.model.links import (
 from kvmtui.model.snapshot import SCHEMA_VERSION, HostInfo, Snapshot
 
 __all__ = [
-    "BOND_MODES", "INFO_DATA_CLASSES", "SCHEMA_VERSION", "SLAVE_DATA_CLASSES",
+    "INFO_DATA_CLASSES", "SCHEMA_VERSION", "SLAVE_DATA_CLASSES",
     "Address", "Aggregator", "Bond", "BondInfo", "BondSlave", "BondSlaveInfo",
     "BridgeInfo", "BridgePortInfo", "BridgeVlan", "Domain", "DomainInterface",
     "FdbEntry", "HostInfo", "LacpPort", "Link", "LinkStats", "MacvlanInfo",

@@ -9,17 +9,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-BOND_MODES = (
-    "balance-rr",
-    "active-backup",
-    "balance-xor",
-    "broadcast",
-    "802.3ad",
-    "balance-tlb",
-    "balance-alb",
-)
-
-
 @dataclass(frozen=True, slots=True)
 class LacpPort:
     """One side of a slave's LACP state ("details actor/partner lacp pdu")."""
@@ -72,7 +61,7 @@ class Bond:
     name: str
     source: str  # "procfs" | "sysfs"
     driver_version: str | None  # "3.7.1", "2.6.1", "6.8.0-90-generic"
-    mode: str  # one of BOND_MODES
+    mode: str  # one of vocabulary.BOND_MODES
     mode_text: str  # the "Bonding Mode:" line as printed
     fail_over_mac: str | None
     xmit_hash_policy: str | None

@@ -3,18 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
-
 from kvmtui.plan.expect import Expectation
 from kvmtui.plan.steps import Step
-
-if TYPE_CHECKING:
-    from kvmtui.kinds import Intent
 
 
 @dataclass(frozen=True, slots=True)
 class Plan:
-    intent: Intent
+    intent: object  # what was asked for: one of the intents of kvmtui/kinds/
     title: str  # "create bridge br0"
     steps: tuple[Step, ...]
     expectations: tuple[Expectation, ...]

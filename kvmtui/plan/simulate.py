@@ -93,7 +93,7 @@ def _guest(domain: Domain, step: Step) -> tuple[Domain, str | None]:
     """The guest after an attach or detach, and the host device a live detach takes away.
     A definition-only change of a running guest changes its definition, not what it runs
     with; a live attach has no device yet and is drawn where it lands."""
-    from kvmtui.collect.libvirt_xml import parse_interface_xml
+    from kvmtui.libvirt_xml import parse_interface_xml
 
     nic: DomainInterface = parse_interface_xml(step.setting("xml"))
     adding = step.action == "attach"

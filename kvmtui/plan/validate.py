@@ -4,17 +4,16 @@ from __future__ import annotations
 
 import re
 
-from kvmtui.collect.decode_links import VLAN_PROTOCOLS as KERNEL_VLAN_PROTOCOLS
 from kvmtui.errors import KvmtuiError
 from kvmtui.model import Domain, Link, Snapshot
 from kvmtui.plan.eligible import BOND_SLAVE, BRIDGE_PORT, guests_device, member_unfit
+from kvmtui.vocabulary import word
 
 IFNAMSIZ = 15  # bytes, not characters
 MTU_MIN, MTU_MAX = 68, 65535  # the kernel's ETH_MIN_MTU and ETH_MAX_MTU
 MAC = re.compile(r"^[0-9a-f]{2}(:[0-9a-f]{2}){5}$")
 INTERVAL_MAX = 2**31 - 1  # ms; the bonding driver keeps its intervals in an int
 MODEL = re.compile(r"^[A-Za-z0-9_-]+$")  # libvirt's NIC model names: virtio, e1000e, usb-net, rtl8139
-VLAN_PROTOCOLS = tuple(KERNEL_VLAN_PROTOCOLS.values())  # "802.1Q", "802.1ad"
 # libvirt stores any model name of MODEL's characters; QEMU refuses an unknown one when the
 # guest starts or the NIC is hot-plugged ("'bogus' is not a valid device model name"). These
 # are the x86 QEMU NIC devices libvirt's qemu driver passes on (virtio: virtio-net-pci);
@@ -78,8 +77,8 @@ def kernel_name(field: str, value: str | None, names: tuple[str, ...], what: str
     """A bond option by name or by the kernel's number, as iproute2's get_index takes it: the name."""
     if value is None or value in names:
         return value
-    if value.isascii() and value.isdigit() and int(value) < len(names):
-        return names[int(value)]
+    if value.isascii() and value.isdigit() and (name := word(names, int(value))) is not None:
+        return name
     raise PlanError(field, f"unknown {what} {value!r}; one of {listed(names)}")
 
 

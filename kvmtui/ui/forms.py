@@ -19,7 +19,8 @@ from textual.strip import Strip
 from textual.widgets import Button, Checkbox, Input, Label, OptionList, Select, SelectionList, Static
 
 from kvmtui.model import Snapshot
-from kvmtui.plan import Intent, Plan, PlanError, make_plan
+from kvmtui.plan import Plan, PlanError
+from kvmtui.kinds import Intent, make_plan
 from kvmtui.plan.diff import Confirmation
 from kvmtui.render import confirmation_text, warnings_text
 

@@ -58,7 +58,8 @@ class WizardFlow:
         """Detach the selected guest NIC, or delete the selected bridge, bond or VLAN (one that
         carries addresses through a wizard that offers to move them to a port)."""
         from kvmtui.facts import guest_nic_of
-        from kvmtui.plan import DeleteLink, DetachInterface, PlanError, make_plan
+        from kvmtui.plan import PlanError
+        from kvmtui.kinds import DeleteLink, DetachInterface, make_plan
         from kvmtui.kinds.delete import carries_addresses
         from kvmtui.ui.wizards import delete_wizard
 

@@ -1,7 +1,8 @@
 """Pure parsers for libvirt domain and network XML (no libvirt import, no I/O).
 
-Kept apart from the connection code so every branch can be tested against real
-XML samples without a daemon.
+Kept apart from the connection code (collect/libvirt.py) so every branch can be
+tested against real XML samples without a daemon, and so that the plans' simulation
+and the checks of a recorded snapshot can read guest XML without reaching into collect/.
 
 Decisions worth knowing:
 
