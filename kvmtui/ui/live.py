@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from collections import deque
 from dataclasses import replace
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 from kvmtui.collect.sources import LIBVIRT_TIMEOUT, KernelSource, LibvirtSource, Source
 from kvmtui.collect.watch import HostEvent, SourceStatus
@@ -25,9 +25,6 @@ from kvmtui.ui.details_pane import HISTORY
 from kvmtui.ui.messages import BridgeFdbReady, HostChanged, PartRead, PollDone, PollResult, SourceChanged
 from kvmtui.ui.single_flight import DEBOUNCE, SingleFlight
 from kvmtui.views import bridge_of, with_bridge_fdb
-
-if TYPE_CHECKING:
-    from kvmtui.ui.app import KvmtuiApp
 
 SHRINK = 500  # links gone in one refresh after which freed memory is handed back (release_memory)
 
@@ -55,8 +52,29 @@ def release_memory() -> None:
         pass
 
 
+class Dashboard(Protocol):
+    """What the live updates need of the app (KvmtuiApp): its options and timers, the
+    snapshot on screen and the selection, and the show_* methods that touch widgets."""
+
+    options: object
+    snapshot: Snapshot | None
+    last_error: str | None
+
+    def set_timer(self, delay: float, callback): ...
+
+    def run_worker(self, work, **options): ...
+
+    def post_message(self, message) -> bool: ...
+
+    def selected_ifname(self) -> str | None: ...
+
+    def show_snapshot(self, snapshot: Snapshot) -> None: ...
+
+    def mark_stale(self, stale: bool) -> None: ...
+
+
 class LiveUpdates:
-    def __init__(self, app: KvmtuiApp, active: bool) -> None:
+    def __init__(self, app: Dashboard, active: bool) -> None:
         """`active`: a live host (False: a recorded snapshot, nothing is read)."""
         options = app.options
         self.app, self.active, self.interval = app, active, options.interval

@@ -8,13 +8,8 @@ handlers pass back here.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from kvmtui.node_keys import guest_uuid_of, ifname_of, is_guest
 from kvmtui.ui.messages import ApplyDone, ApplyStep
-
-if TYPE_CHECKING:
-    from kvmtui.ui.app import KvmtuiApp
 
 RECORDED_REFUSAL = "recorded host: nothing can be applied"
 APPLY = "apply"  # the worker group: the app refuses to quit while one runs
@@ -23,7 +18,8 @@ APPLY = "apply"  # the worker group: the app refuses to quit while one runs
 class WizardFlow:
     ACTIONS = ("new", "attach", "delete")
 
-    def __init__(self, app: KvmtuiApp) -> None:
+    def __init__(self, app) -> None:
+        """`app`: the KvmtuiApp, whose snapshot, selection and options the wizards start from."""
         self.app = app
         self._progress = None
 
