@@ -70,3 +70,9 @@ def reading_bonding_files() -> Iterator[None]:
     finally:
         if raised:
             _set_effective(False)
+
+
+def process_is_readonly() -> bool:
+    """The one answer to "may this process change the host?": not once --readonly dropped
+    CAP_NET_ADMIN (the executor and every backend ask this, whatever their callers say)."""
+    return _dropped

@@ -14,6 +14,9 @@ from kvmtui.plan.guest_nic import interface_xml, own_xml, where
 from kvmtui.plan.model import Plan
 from kvmtui.plan.validate import PlanError, existing_domain
 
+# what libvirt unplugs with the element it printed: a tap on a bridge (or a libvirt network's), a macvtap
+DETACHABLE = ("bridge", "direct", "network")
+
 
 @dataclass(frozen=True, slots=True)
 class DetachInterface:
@@ -50,8 +53,9 @@ def plan_detach(intent: DetachInterface, snapshot: Snapshot) -> Plan:
         if live and live_nic is None:
             raise PlanError("live", f"{mac} is not in the running guest {domain.name} (only in its definition)")
     for one in (live_nic if live else None, config_nic if config else None):
-        if one is not None and one.type not in ("bridge", "direct"):
-            raise PlanError("mac", f"{mac} is a {one.type} interface; kvmtui detaches bridge and macvtap interfaces")
+        if one is not None and one.type not in DETACHABLE:
+            raise PlanError("mac", f"{mac} is a {one.type} interface; kvmtui detaches bridge, macvtap and libvirt "
+                                   "network interfaces")
     # Without the definition's element (an old recording of a running guest) the few fields:
     # the live element's alias would match nothing in the definition.
     config_xml = own_xml(config_nic) if config_nic else interface_xml(nic)

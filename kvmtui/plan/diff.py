@@ -146,23 +146,16 @@ def session_path(snapshot: Snapshot, carrying: set[str]) -> dict[str, str]:
     return path
 
 
-def _changes(step) -> bool:
-    """A step that can interrupt traffic through its device (bringing one up cannot)."""
-    if step.action in ("link_del", "addr_del", "route_del"):
-        return True
-    return step.action == "link_set" and any((key, value) != ("state", "up") for key, value in step.settings)
-
-
 def default_route_moves(plan: Plan) -> tuple[list[str], list[str]]:
     """The devices the plan deletes a default route from, and those it adds one to."""
-    def devices(action: str) -> list[str]:
-        return sorted({s.target for s in plan.steps if s.action == action and s.setting("dst") == "default"})
-    return devices("route_del"), devices("route_add")
+    def devices(adds: bool) -> list[str]:
+        return sorted({s.target for s in plan.steps if s.default_route() is adds})
+    return devices(False), devices(True)
 
 
 def session_warnings(plan: Plan, snapshot: Snapshot, ssh_connection: str | None) -> tuple[str, ...]:
     """SSH_CONNECTION is "client-ip client-port server-ip server-port"."""
-    touched = {s.target for s in plan.steps if _changes(s)}
+    touched = {s.target for s in plan.steps if s.interrupts()}
     warnings = []
     if ssh_connection:
         client, _, server, _ = (ssh_connection.split() + ["", "", "", ""])[:4]

@@ -1,0 +1,95 @@
+"""Steps on what a bridge knows of its ports: port settings, VLAN entries, static FDB
+entries. Plans use them on the undo side only (Step.then): what a bridge forgets."""
+
+from __future__ import annotations
+
+from kvmtui.plan.steps.base import Settings, Step, q, step_type, words
+
+
+@step_type
+class BrportSet(Step):
+    action = "brport_set"
+    values: Settings = ()  # in `bridge link set`'s words: (("cost", "50"), ("hairpin", "on"))
+
+    @property
+    def command(self) -> str:
+        return f"bridge link set dev {q(self.target)} {words(self.values)}"
+
+    @property
+    def settings(self) -> Settings:
+        return self.values
+
+
+@step_type
+class VlanAdd(Step):
+    """VLAN entries of a bridge port, or of the bridge itself (`own`: bridge's `self`)."""
+
+    action = "vlan_add"
+    vids: str  # one VLAN or a range, "30-39"
+    pvid: bool = False
+    untagged: bool = False
+    own: bool = False
+
+    @property
+    def flags(self) -> tuple[str, ...]:
+        return tuple(word for word, on in (("pvid", self.pvid), ("untagged", self.untagged), ("self", self.own)) if on)
+
+    @property
+    def command(self) -> str:
+        return f"bridge vlan add dev {q(self.target)} vid {self.vids}" + "".join(f" {word}" for word in self.flags)
+
+    @property
+    def settings(self) -> Settings:
+        return (("vid", self.vids),) + tuple((word, "on") for word in self.flags)
+
+
+@step_type
+class VlanDel(Step):
+    action = "vlan_del"
+    vids: str
+    own: bool = False
+
+    @property
+    def command(self) -> str:
+        return f"bridge vlan del dev {q(self.target)} vid {self.vids}" + (" self" if self.own else "")
+
+    @property
+    def settings(self) -> Settings:
+        return (("vid", self.vids),) + ((("self", "on"),) if self.own else ())
+
+
+@step_type
+class FdbAdd(Step):
+    """A static entry of the bridge's FDB (`master static`): not aged out, not a local address."""
+
+    action = "fdb_add"
+    mac: str
+    vlan: int | None = None
+    sticky: bool = False
+
+    @property
+    def command(self) -> str:
+        extra = (f" vlan {self.vlan}" if self.vlan is not None else "") + (" sticky" if self.sticky else "")
+        return f"bridge fdb add {self.mac} dev {q(self.target)} master static{extra}"
+
+    @property
+    def settings(self) -> Settings:
+        return (("mac", self.mac),) + ((("vlan", str(self.vlan)),) if self.vlan is not None else ()) + (
+            (("sticky", "on"),) if self.sticky else ())
+
+
+def brport_set(port: str, settings: Settings) -> BrportSet:
+    """A bridge port's own settings, in `bridge link set`'s words (cost 50, hairpin on)."""
+    return BrportSet(port, settings)
+
+
+def vlan_add(dev: str, vids: str, pvid: bool = False, untagged: bool = False, own: bool = False) -> VlanAdd:
+    return VlanAdd(dev, vids, pvid, untagged, own)
+
+
+def vlan_del(dev: str, vids: str, own: bool = False) -> VlanDel:
+    return VlanDel(dev, vids, own)
+
+
+def fdb_add(port: str, mac: str, vlan: int | None = None, sticky: bool = False) -> FdbAdd:
+    return FdbAdd(port, mac, vlan, sticky)

@@ -1,0 +1,145 @@
+"""Steps that create, change and delete links."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from kvmtui.model import BondInfo, BridgeInfo, Link, VlanInfo
+from kvmtui.plan.steps.base import Settings, SimulatedHost, Step, q, step_type, words
+
+DEVICE_SETTINGS = ("address", "mtu")  # ip link add's own words, before `type`; the rest are the kind's
+
+
+@step_type
+class LinkAdd(Step):
+    action = "link_add"
+    kind: str
+    options: Settings = ()  # the device's (address, mtu) and the kind's own, in ip's words
+    parent: str | None = None  # the lower device of a VLAN
+
+    @property
+    def command(self) -> str:
+        link = f"link {q(self.parent)} " if self.parent else ""
+        device = tuple((k, v) for k, v in self.options if k in DEVICE_SETTINGS)
+        own = tuple((k, v) for k, v in self.options if k not in DEVICE_SETTINGS)
+        device_words = f" {words(device)}" if device else ""
+        kind_words = f" {words(own)}" if own else ""
+        return f"ip link add {link}name {q(self.target)}{device_words} type {self.kind}{kind_words}"
+
+    @property
+    def settings(self) -> Settings:
+        return (("kind", self.kind),) + ((("link", self.parent),) if self.parent else ()) + self.options
+
+    def simulate(self, host: SimulatedHost) -> None:
+        host.links[self.target] = _new_link(host.next_index, self.target, self.kind, dict(self.options), self.parent)
+        host.next_index += 1
+
+
+@step_type
+class LinkDel(Step):
+    action = "link_del"
+
+    @property
+    def command(self) -> str:
+        return f"ip link del {q(self.target)}"
+
+    def interrupts(self) -> bool:
+        return True
+
+    def simulate(self, host: SimulatedHost) -> None:
+        host.links.pop(self.target, None)
+        host.links = {n: replace(l, master=None) if l.master == self.target else l for n, l in host.links.items()}
+
+
+@step_type
+class LinkSet(Step):
+    """State, master ("" for none), mtu, address, or a kind's own settings (a bond's
+    primary, "" for none), in ip's words and in the order given."""
+
+    action = "link_set"
+    values: Settings = ()
+    kind: str | None = None  # the kind whose own settings these are: `ip link set ... type bond`
+
+    @property
+    def command(self) -> str:
+        if self.values == (("primary", ""),):  # ip cannot clear a bond's primary; sysfs can
+            return f"echo > /sys/class/net/{q(self.target)}/bonding/primary"
+        out = []
+        for key, value in self.values:
+            if key == "state":
+                out.append(value)
+            elif key == "master":
+                out.append(f"master {q(value)}" if value else "nomaster")
+            else:
+                out.append(f"{key} {value}")
+        return f"ip link set {q(self.target)}" + (f" type {self.kind}" if self.kind else "") + f" {' '.join(out)}"
+
+    @property
+    def settings(self) -> Settings:
+        return self.values + ((("kind", self.kind),) if self.kind else ())
+
+    @property
+    def does_nothing(self) -> bool:
+        return not self.values and self.kind is None
+
+    def interrupts(self) -> bool:
+        return any((key, value) != ("state", "up") for key, value in self.settings)
+
+    def simulate(self, host: SimulatedHost) -> None:
+        if self.target in host.links:
+            host.links[self.target] = _set(host.links[self.target], dict(self.values), host.links)
+
+
+def link_add(name: str, kind: str, settings: Settings = (), parent: str | None = None) -> LinkAdd:
+    return LinkAdd(name, kind, settings, parent, inverse=link_del(name, inverse=None))
+
+
+def link_del(name: str, inverse: Step | None) -> LinkDel:
+    return LinkDel(name, inverse=inverse)
+
+
+def link_set(name: str, after: Settings, before: Settings, kind: str | None = None) -> LinkSet:
+    """Set state/master/mtu/address (or a kind's own settings, e.g. a bond's primary);
+    `before` holds the values to restore."""
+    return LinkSet(name, after, kind, inverse=LinkSet(name, before, kind))
+
+
+def _new_link(index: int, name: str, kind: str, settings: dict[str, str], parent: str | None) -> Link:
+    info = None
+    if kind == "bridge":
+        info = BridgeInfo(int(settings.get("stp_state", "0")), int(settings.get("forward_delay", "1500")),
+                          200, 2000, 30000, 32768, False, "802.1Q", None, None)
+    elif kind == "bond":
+        info = BondInfo(settings["mode"], int(settings.get("miimon", "0")), 0, 0, int(settings.get("arp_interval", "0")),
+                        tuple(filter(None, settings.get("arp_ip_target", "").split(","))), None, None, None, None,
+                        None, settings.get("xmit_hash_policy"), settings.get("lacp_rate"), None, 0)
+    elif kind == "vlan":
+        info = VlanInfo(settings["protocol"], int(settings["id"]))
+    return Link(index, name, kind, None, 1500, "DOWN", (), False, 0, None, parent, None, None, None, None,
+                info_data=info)
+
+
+def _set(link: Link, settings: dict[str, str], links: dict[str, Link]) -> Link:
+    changes: dict[str, object] = {}
+    up = settings["state"] == "up" if "state" in settings else None
+    if "master" in settings and (settings["master"] or None) != link.master:
+        master = links.get(settings["master"]) if settings["master"] else None
+        was = links.get(link.master) if link.master else None
+        changes.update(master=master.ifname if master else None, slave_kind=master.kind if master else None,
+                       info_slave_data=None)
+        # The bonding driver opens a device it enslaves (whether the bond is up or not) and
+        # closes one it releases; a bridge leaves its ports as they were.
+        if master is not None and master.kind == "bond":
+            up = True if up is None else up
+        elif master is None and was is not None and was.kind == "bond":
+            up = False if up is None else up
+    if up is not None:
+        flags = tuple(f for f in link.flags if f != "UP") + (("UP",) if up else ())
+        changes.update(flags=flags, operstate="UP" if up else "DOWN")
+    if "mtu" in settings:
+        changes["mtu"] = int(settings["mtu"])
+    if "address" in settings:
+        changes["mac"] = settings["address"]
+    if "primary" in settings and isinstance(link.info_data, BondInfo):
+        changes["info_data"] = replace(link.info_data, primary=settings["primary"] or None)
+    return replace(link, **changes)
