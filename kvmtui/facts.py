@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from urllib.parse import urlsplit
 
 from kvmtui.model import Domain, DomainInterface, Link, Snapshot
+from kvmtui.node_keys import guest_key, guest_uuid_of, target
 
 STACKED_KINDS = frozenset({"vlan", "macvlan", "macvtap", "ipvlan", "ipvtap"})
 MACV_KINDS = frozenset({"macvlan", "macvtap"})
@@ -18,26 +19,11 @@ ZERO_MAC = "00:00:00:00:00:00"
 BRIDGE_NF_CALL_IPTABLES = "net.bridge.bridge-nf-call-iptables"
 
 
-def link_key(ifname: str) -> str:
-    return f"link:{ifname}"
-
-
-def guest_key(domain: Domain, number: int) -> str:
-    """A guest NIC by its MAC, not its position: a detach renumbers the NICs after it, and
-    a tree, a diff or a selection keyed by position would then name another NIC. A NIC
-    without a MAC of its own in the domain (none, or shared) is keyed by position."""
-    mac = (domain.interfaces[number].mac or "").lower()
-    if mac and sum(1 for nic in domain.interfaces if (nic.mac or "").lower() == mac) == 1:
-        return f"guest:{domain.uuid}:{mac}"
-    return f"guest:{domain.uuid}:#{number}"
-
-
 def guest_nic_of(snapshot: Snapshot, key: str) -> tuple[Domain, DomainInterface] | None:
     """The guest and NIC a `guest:` key (or a reference to one) names, if it is still there."""
-    key = key.rsplit("->", 1)[-1]
-    if not key.startswith("guest:"):
+    uuid, key = guest_uuid_of(key), target(key)
+    if uuid is None:
         return None
-    uuid = key.split(":")[1]
     for domain in snapshot.domains:
         if domain.uuid == uuid:
             return next(((domain, nic) for number, nic in enumerate(domain.interfaces)

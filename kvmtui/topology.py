@@ -13,11 +13,12 @@ import re
 from collections import defaultdict
 from dataclasses import dataclass
 
-from kvmtui.facts import STACKED_KINDS, guest_key, guests_in_view, is_tap, libvirt_helper_tap, link_key
+from kvmtui.facts import STACKED_KINDS, guests_in_view, is_tap, libvirt_helper_tap
 from kvmtui.model import Bond, Domain, DomainInterface, Link, Network, Snapshot
+from kvmtui.node_keys import group_key, guest_key, is_guest, link_key, net_key, ref_key
 
-GROUP_GUEST_NICS = "group:guest-nics"
-GROUP_ORPHANS = "group:orphans"
+GROUP_GUEST_NICS = group_key("guest-nics")
+GROUP_ORPHANS = group_key("orphans")
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,7 +98,7 @@ class _Graph:
         return False
 
     def _network(self, network: Network) -> None:
-        key = f"net:{network.name}"
+        key = net_key(network.name)
         state = "active" if network.active else "inactive"
         summary = network.forward + (f" on {network.bridge}" if network.bridge else "")
         self.labels[key] = ("network", network.name, state, summary)
@@ -136,7 +137,7 @@ class _Graph:
         if nic.type == "bridge" and nic.bridge in self.links:
             return link_key(nic.bridge)
         if nic.type == "network" and any(n.name == nic.network for n in self.snapshot.networks):
-            return f"net:{nic.network}"
+            return net_key(nic.network)
         if nic.type == "direct" and nic.dev in self.links:
             return link_key(nic.dev)
         return None
@@ -167,10 +168,10 @@ class _Graph:
             children[edge.parent].append(edge)
         roots = sorted((k for k in self.labels if k not in primary), key=self._root_order)
         self._children, self._primary, self._emitted = children, primary, set()
-        forest = [self._node(key, None, None) for key in roots if not key.startswith("guest:")]
+        forest = [self._node(key, None, None) for key in roots if not is_guest(key)]
         # A cycle (two veth halves holding each other) leaves nodes unreached: show them as roots.
         forest += [self._node(k, None, None) for k in sorted(self.labels, key=natural)
-                   if k not in self._emitted and not k.startswith("guest:")]
+                   if k not in self._emitted and not is_guest(k)]
         forest += self._group(GROUP_GUEST_NICS, "guest NICs without a host device", self.loose_guest_nics)
         forest += self._group(GROUP_ORPHANS, "orphans: unclaimed taps, guest NICs whose device is missing", self.orphans)
         return tuple(forest)
@@ -188,7 +189,7 @@ class _Graph:
     def _node(self, key: str, role: str | None, parent: str | None) -> TopologyNode:
         kind, name, state, summary = self.labels[key]
         if key in self._emitted or (parent is not None and self._primary.get(key, _NO_EDGE).parent != parent):
-            return TopologyNode(f"{parent}->{key}", kind, name, state, summary, role, ref=key)
+            return TopologyNode(ref_key(parent, key), kind, name, state, summary, role, ref=key)
         self._emitted.add(key)
         kids = sorted(self._children.get(key, ()), key=self._sibling_order)
         return TopologyNode(key, kind, name, state, summary, role,
@@ -201,7 +202,7 @@ class _Graph:
         for member in sorted(set(members), key=natural):
             if member in self._emitted:
                 kind, name, state, summary = self.labels[member]
-                kids.append(TopologyNode(f"{key}->{member}", kind, name, state, summary, None, ref=member))
+                kids.append(TopologyNode(ref_key(key, member), kind, name, state, summary, None, ref=member))
             else:
                 kids.append(self._node(member, None, None))
         return [TopologyNode(key, "group", title, "", f"{len(kids)}", children=tuple(kids))]

@@ -13,6 +13,7 @@ from kvmtui.counters import human_bytes, human_count
 from kvmtui.facts import ZERO_MAC, guest_nic_of
 from kvmtui.model import Bond, FdbEntry, Link, Network, Snapshot
 from kvmtui.model.libvirt import Portgroup, Vlan, effective_vlan
+from kvmtui.node_keys import ifname_of, is_guest, network_of, target
 from kvmtui.topology import TopologyNode, link_summary
 
 
@@ -322,12 +323,11 @@ def network_details(network: Network) -> list[tuple[str, str]]:
 
 def node_details(snapshot: Snapshot, forest: tuple[TopologyNode, ...], key: str) -> tuple[str, list[tuple[str, str]]]:
     """Title and (label, value) lines for whatever the tree's cursor is on."""
-    key = key.rsplit("->", 1)[-1]  # a reference shows its full node
-    if key.startswith("link:"):
-        link = snapshot.link(key[5:])
-        if link is not None:
-            return link.ifname, link_details(snapshot, link)
-    if key.startswith("guest:"):
+    key = target(key)  # a reference shows its full node
+    link = snapshot.link(ifname_of(key))
+    if link is not None:
+        return link.ifname, link_details(snapshot, link)
+    if is_guest(key):
         found = guest_nic_of(snapshot, key)
         if found is not None:  # a NIC just detached: no details
             domain, nic = found
@@ -339,10 +339,10 @@ def node_details(snapshot: Snapshot, forest: tuple[TopologyNode, ...], key: str)
             path = [node.name for node in path_to_wire(forest, key)]
             lines.append(("path to wire", " → ".join(path[1:]) if len(path) > 1 else "not connected"))
             return f"{domain.name} {nic.mac or ''}".strip(), lines
-    if key.startswith("net:"):
-        network = next((n for n in snapshot.networks if n.name == key[4:]), None)
-        if network is not None:
-            return f"network {network.name}", network_details(network)
+    name = network_of(key)
+    network = next((n for n in snapshot.networks if n.name == name), None) if name is not None else None
+    if network is not None:
+        return f"network {network.name}", network_details(network)
     nodes, _ = index_forest(forest)
     node = nodes.get(key)
     if node is not None:

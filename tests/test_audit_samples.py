@@ -15,7 +15,7 @@ from kvmtui.audit import RULES, SEVERITIES, audit
 from kvmtui.audit.report import text_report
 from kvmtui.collect.bonding import parse_bonding_file
 from kvmtui.libvirt_xml import parse_domain_xml, parse_network_xml
-from kvmtui.facts import guest_key
+from kvmtui.node_keys import guest_key
 from kvmtui.model import INFO_DATA_CLASSES, SLAVE_DATA_CLASSES, Domain, DomainInterface, HostInfo, Link, Snapshot
 from tests.helpers import SHARED_FIXTURES
 from tests.samples import LIBVIRT_HOST

@@ -9,7 +9,7 @@ from dataclasses import replace
 from kvmtui.cli import read_snapshot_file
 from kvmtui.model import Snapshot
 from kvmtui.ui.app import DashboardOptions, KvmtuiApp
-from kvmtui.ui.messages import PollDone, PollResult, SnapshotReady
+from kvmtui.ui.messages import PartRead, PollDone, PollResult
 from kvmtui.views import bond_rows, failure_baseline
 from scripts.screenshots import EXAMPLE, loaded
 from tests.dashboard import wait_for
@@ -78,7 +78,7 @@ async def test_growth_of_a_slave_enslaved_while_kvmtui_runs_is_on_screen():
         await loaded(pilot)
         await pilot.press("3", "z")  # the Bonds pane, zoomed to the full width
         await wait_for(pilot, lambda: {"eno1", "eno2"} <= bonds_shown(app).keys(), what="the bond's slaves")
-        app.post_message(SnapshotReady(with_slaves(example, eno1=0, eno2=0, eno3=5)))
+        app.post_message(PartRead("netlink", with_slaves(example, eno1=0, eno2=0, eno3=5)))
         await wait_for(pilot, lambda: "eno3" in bonds_shown(app), what="eno3 in the Bonds pane")
         assert "failures" not in bonds_shown(app)["eno3"] and " 5 " in bonds_shown(app)["eno3"]
         bonds = with_slaves(app.snapshot, eno1=0, eno2=0, eno3=7).bonds

@@ -71,7 +71,7 @@ async def test_guest_bridge_fdb_and_state_follow_libvirt():
         nic = f"<interface type='bridge'><mac address='{mac}'/><source bridge='{bridge}'/><model type='virtio'/></interface>"
         app = KvmtuiApp(DashboardOptions(interval=1))
         async with app.run_test(size=(120, 40)) as pilot:
-            await wait_for(pilot, lambda: app.snapshot is not None and app.libvirt is not None, what="the first snapshot")
+            await wait_for(pilot, lambda: app.snapshot is not None and app.updates.libvirt.state is not None, what="the first snapshot")
             name = unique_name("g")
 
             def state() -> str | None:

@@ -38,7 +38,7 @@ async def test_nothing_of_a_burst_of_links_stays_after_they_are_gone(netns):
         last = f"link:kt-bv{PAIRS - 1}"
         await wait_for(pilot, lambda: last in tree_keys(app), what="the burst on screen")
         await select_in_tree(pilot, app, "link:kt-bu0")  # its counters are polled, rates kept
-        await wait_for(pilot, lambda: any(name.startswith("kt-b") for name in app.history), what="rates of a link")
+        await wait_for(pilot, lambda: any(name.startswith("kt-b") for name in app.updates.history), what="rates of a link")
         ip_batch(netns, [f"link del kt-bu{n}" for n in range(PAIRS)])
         await wait_for(pilot, lambda: not any(key.startswith("link:kt-b") for key in tree_keys(app)),
                        what="the burst gone from the tree")
@@ -47,6 +47,6 @@ async def test_nothing_of_a_burst_of_links_stays_after_they_are_gone(netns):
         keys = {node.key for _, node in walk(app.forest)}
         assert not any("kt-b" in label for label in tree_labels(app))
         assert set(tree._faces) <= keys and tree._collapsed <= keys
-        assert not [name for name in (*app.history, *app.rates) if name.startswith("kt-b")]
+        assert not [name for name in (*app.updates.history, *app.updates.rates) if name.startswith("kt-b")]
         grown = rss_mib() - before
         assert grown < 25, f"the dashboard kept {grown:.0f} MiB after 600 links came and went"

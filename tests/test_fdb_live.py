@@ -46,11 +46,12 @@ class CountingApp(KvmtuiApp):
         super().__init__(*args, **kwargs)
         self.reads = self.in_flight = self.most_in_flight = 0
 
-    def read_fdb(self, *args):
-        self.reads += 1
-        self.in_flight += 1
-        self.most_in_flight = max(self.most_in_flight, self.in_flight)
-        return super().read_fdb(*args)
+    def run_worker(self, work, *args, **kwargs):
+        if kwargs.get("group") == "fdb":
+            self.reads += 1
+            self.in_flight += 1
+            self.most_in_flight = max(self.most_in_flight, self.in_flight)
+        return super().run_worker(work, *args, **kwargs)
 
     def on_bridge_fdb_ready(self, message) -> None:
         self.in_flight -= 1

@@ -114,10 +114,7 @@ async def palette_titles(pilot, app, query: str) -> list[str]:
 
 async def test_palette_offers_every_action_but_changes_in_readonly():
     class Live(KvmtuiApp):
-        live = True  # as on a host: changes are offered, unless --readonly
-
-        def request_fdb_refresh(self) -> None:
-            pass  # nothing to read: the snapshot is recorded
+        live = True  # as on a host: changes are offered, unless --readonly (nothing is read: it is recorded)
 
     for readonly in (False, True):
         app = Live(DashboardOptions(readonly=readonly), recorded=read_snapshot_file(str(EXAMPLE)))

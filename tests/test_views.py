@@ -7,7 +7,7 @@ from dataclasses import replace
 import pytest
 
 from kvmtui.collect.bonding import parse_bonding_file
-from kvmtui.facts import guest_key
+from kvmtui.node_keys import guest_key
 from kvmtui.model import FdbEntry, HostInfo, Snapshot
 from kvmtui.views import bond_rows, bridge_of, failure_counts, fdb_rows, link_details, sort_fdb, with_bridge_fdb
 from tests.helpers import SHARED_FIXTURES

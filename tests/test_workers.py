@@ -17,6 +17,7 @@ UI = Path(kvmtui.ui.__file__).parent
 
 
 def work_decorators() -> list[tuple[str, ast.Call]]:
+    """Each `@work(...)` and each `run_worker(...)` call (the live sources start theirs so)."""
     found = []
     for path in sorted(UI.rglob("*.py")):
         for node in ast.walk(ast.parse(path.read_text(), str(path))):
@@ -25,6 +26,8 @@ def work_decorators() -> list[tuple[str, ast.Call]]:
                     target = decorator.func if isinstance(decorator, ast.Call) else decorator
                     if isinstance(target, ast.Name) and target.id == "work":
                         found.append((f"{path.name}:{node.name}", decorator))
+            elif isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "run_worker":
+                found.append((f"{path.name}:{node.lineno}", node))
     return found
 
 

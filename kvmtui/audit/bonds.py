@@ -8,8 +8,9 @@ from collections import Counter
 from collections.abc import Iterator
 
 from kvmtui.audit.findings import Finding
-from kvmtui.facts import ZERO_MAC, link_key
+from kvmtui.facts import ZERO_MAC
 from kvmtui.model import Bond, BondInfo, BondSlave, BondSlaveInfo, Link, Snapshot
+from kvmtui.node_keys import link_key
 
 RULES = {
     "bond-slave-down": "a bond slave whose MII status is down",

@@ -12,17 +12,16 @@ from kvmtui.facts import (
     claimed_targets,
     global_addresses,
     guest_nics,
-    guest_key,
     guest_subject,
     guests_in_view,
     is_downstream_port,
     is_tap,
     lands_on_bridge,
     libvirt_helper_tap,
-    link_key,
     ports,
 )
 from kvmtui.model import BridgeInfo, BridgePortInfo, Link, Snapshot
+from kvmtui.node_keys import guest_key, link_key
 
 RULES = {
     "bridge-port-blocked": "a bridge port in STP state blocking or disabled while its bridge is up",

@@ -14,7 +14,6 @@ from kvmtui.facts import (
     STACKED_KINDS,
     claimed_targets,
     global_addresses,
-    guest_key,
     guest_nics,
     guest_subject,
     guests_in_view,
@@ -22,9 +21,9 @@ from kvmtui.facts import (
     lands_on_bridge,
     libvirt_helper_tap,
     libvirt_read,
-    link_key,
 )
 from kvmtui.model import MacvlanInfo, Network, Snapshot
+from kvmtui.node_keys import guest_key, link_key
 
 RULES = {
     "guest-target-missing": "a running guest's interface whose host device does not exist",

@@ -5,8 +5,9 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from kvmtui.audit.findings import Finding
-from kvmtui.facts import BRIDGE_NF_CALL_IPTABLES, MACV_KINDS, guest_bridges, is_nic, link_key, sysctl, uppers
+from kvmtui.facts import BRIDGE_NF_CALL_IPTABLES, MACV_KINDS, guest_bridges, is_nic, sysctl, uppers
 from kvmtui.model import Link, Snapshot
+from kvmtui.node_keys import link_key
 
 RULES = {
     "host-bridge-nf-call-iptables": "net.bridge.bridge-nf-call-iptables=1 on a host with guest bridges",

@@ -8,8 +8,9 @@ import ipaddress
 from collections.abc import Iterator
 
 from kvmtui.audit.findings import Finding
-from kvmtui.facts import STACKED_KINDS, is_downstream_port, link_key
+from kvmtui.facts import STACKED_KINDS, is_downstream_port
 from kvmtui.model import Link, Snapshot, VxlanInfo
+from kvmtui.node_keys import link_key
 
 RULES = {
     "mtu-larger-than-lower": "a device with a larger MTU than the device below it on the path to the wire",

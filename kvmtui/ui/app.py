@@ -1,14 +1,12 @@
 """The dashboard: layout, rendering, keys. Workers collect off the UI thread and post
 immutable data; only message handlers touch widgets.
 
-Keeping it current (events, debounced refresh, polling) is live.py; plan -> confirm ->
-apply is wizard_flow.py.
+Keeping it current (sources, events, debounced reads, polling) is the LiveUpdates object
+of live.py, which the app owns; plan -> confirm -> apply is wizard_flow.py.
 """
 
 from __future__ import annotations
 
-from collections import deque
-from collections.abc import Mapping
 from dataclasses import dataclass
 from importlib.resources import files
 
@@ -20,9 +18,8 @@ from textual.widgets import Footer, Input, Static, TabbedContent, TabPane
 from textual.worker import Worker, WorkerState
 
 from kvmtui.audit import counts_text
-from kvmtui.collect.watch import SourceStatus
-from kvmtui.counters import LinkRates
-from kvmtui.model import LinkStats, Snapshot
+from kvmtui.model import Snapshot
+from kvmtui.node_keys import ifname_of
 from kvmtui.topology import TopologyNode, build_forest
 from kvmtui.ui.commands import VIEWS, KvmtuiCommands
 from kvmtui.ui.details_pane import DetailsPane
@@ -30,17 +27,19 @@ from kvmtui.ui.fdb_pane import FdbPane
 from kvmtui.ui.findings_pane import FindingChosen, FindingsPane, short_counts
 from kvmtui.ui.help import HelpScreen
 from kvmtui.ui.layout import MainArea
-from kvmtui.ui.messages import FindingsReady, NodeChosen, SourceChanged
+from kvmtui.ui.messages import (ApplyDone, ApplyStep, BridgeFdbReady, FindingsReady, HostChanged, NodeChosen,
+                                PartRead, PollDone, SourceChanged)
 from kvmtui.ui.tables import BondsTable, GuestsTable, NetworksTable
 from kvmtui.ui.live import LiveUpdates
 from kvmtui.ui.topology_pane import TopologyTree
-from kvmtui.ui.wizard_flow import WizardFlow
+from kvmtui.ui.wizard_flow import APPLY, WizardFlow
 from kvmtui.views import (bond_rows, bridge_of, failure_baseline, fdb_rows, fdb_view_key, guest_rows, network_rows,
                           node_details)
 
 # Package data: kvmtui/styles links to the top-level styles/ in a checkout, and the wheel carries the file.
 STYLES = str(files("kvmtui") / "styles" / "kvmtui.tcss")
 AUDIT_DELAY = 0.5  # seconds after a change is on screen before its findings are computed
+STALE_TABS = ("guests", "networks")  # the panes that show libvirt's part
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,7 +51,7 @@ class DashboardOptions:
     readonly: bool = False
 
 
-class KvmtuiApp(LiveUpdates, WizardFlow, App[int]):
+class KvmtuiApp(App[int]):
     CSS_PATH = STYLES
     TITLE = "kvmtui"
     COMMANDS = App.COMMANDS | {KvmtuiCommands}
@@ -80,22 +79,18 @@ class KvmtuiApp(LiveUpdates, WizardFlow, App[int]):
         self.snapshot: Snapshot | None = None
         self.forest: tuple[TopologyNode, ...] = ()
         self.selected: str | None = None
-        self.sources: dict[str, SourceStatus] = {}
         self.last_error: str | None = None
-        self.init_live()
+        self.updates = LiveUpdates(self, active=recorded is None)
+        self.wizards = WizardFlow(self)
         self._fdb_shown: tuple | None = None  # what the FDB pane was last built from
         self._audit_timer = None
-        self._counters: tuple[float, Mapping[str, LinkStats]] | None = None
-        self.rates: dict[str, LinkRates] = {}
-        self.history: dict[str, deque[LinkRates]] = {}
         self._failure_baseline: dict[tuple[str, str], int] = {}  # (bond, slave) -> count when first seen
-        self._watchers: list = []
         self.snapshots_shown = 0  # how many refreshes reached the screen (debounce is tested by it)
         self.audits_shown = 0  # how many sets of findings reached the screen
-        self._progress = None
         self._status_text = ""
         self._audit_baseline: Snapshot | None = None
         self.findings: tuple = ()
+        self._tab_labels: dict[str, str] = {}  # tab -> its label before it was marked stale
 
     @property
     def readonly(self) -> bool:
@@ -138,14 +133,11 @@ class KvmtuiApp(LiveUpdates, WizardFlow, App[int]):
         if self.recorded is not None:
             self.show_snapshot(self.recorded)
         else:
-            self.start_watchers()
-            self.request_refresh(0)
-            self.set_timer(self.options.interval, self.poll_once)
+            self.updates.start()
         self.set_interval(1.0, self.show_status)
 
     def on_unmount(self) -> None:
-        for watcher in self._watchers:
-            watcher.stop()
+        self.updates.stop()
 
     # -- handlers: the only code that touches widgets --------------------------------
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
@@ -156,24 +148,49 @@ class KvmtuiApp(LiveUpdates, WizardFlow, App[int]):
         self.last_error = str(error)
         self.notify(str(error), title="kvmtui", severity="error", timeout=8)
         group = event.worker.group
-        if group == "apply":
-            self.apply_failed(str(error))
-        self.live_worker_failed(group)
+        if group == APPLY:
+            self.wizards.failed(str(error))
+        self.updates.worker_failed(group)
         self.show_status()
 
     def on_source_changed(self, message: SourceChanged) -> None:
-        self.sources[message.status.source] = message.status
-        if message.status.source == "libvirt":
-            self.note_libvirt()
+        self.updates.source_changed(message.status)
         self.show_status()
 
+    def on_apply_step(self, message: ApplyStep) -> None:
+        self.wizards.step(message)
+
+    def on_apply_done(self, message: ApplyDone) -> None:
+        self.wizards.done(message)
+
+    def on_host_changed(self, message: HostChanged) -> None:
+        self.updates.host_changed(message.event)
+
+    def on_part_read(self, message: PartRead) -> None:
+        self.updates.part_read(message.source, message.part)
+
+    def on_bridge_fdb_ready(self, message: BridgeFdbReady) -> None:
+        snapshot = self.updates.fdb_read(message.bridge, message.entries)
+        if snapshot is not None:
+            self.snapshot = snapshot
+            self.show_fdb()
+            self.schedule_audit()
+
+    def on_poll_done(self, message: PollDone) -> None:
+        snapshot = self.updates.poll_done(message.result)
+        if snapshot is not None:
+            self.snapshot = snapshot
+            self.show_bonds()
+        if message.result.counters:
+            self.show_details()
+
     def on_node_chosen(self, message: NodeChosen) -> None:
-        bridge_before = bridge_of(self.snapshot, self._selected_ifname()) if self.snapshot else None
+        bridge_before = bridge_of(self.snapshot, self.selected_ifname()) if self.snapshot else None
         self.selected = message.key
         self.show_details()
-        if self.snapshot is not None and bridge_of(self.snapshot, self._selected_ifname()) != bridge_before:
+        if self.snapshot is not None and bridge_of(self.snapshot, self.selected_ifname()) != bridge_before:
             self.show_fdb()
-            self.request_fdb_refresh()
+            self.updates.request_fdb_refresh()
 
     def on_tabbed_content_tab_activated(self, event: TabbedContent.TabActivated) -> None:
         if event.pane.id == "fdb":  # built only while in view: what changed meanwhile shows now
@@ -200,9 +217,8 @@ class KvmtuiApp(LiveUpdates, WizardFlow, App[int]):
         self.query_one(NetworksTable).show(network_rows(snapshot))
         self.show_status()
 
-    def _selected_ifname(self) -> str | None:
-        key = (self.selected or "").rsplit("->", 1)[-1]
-        return key[5:] if key.startswith("link:") else None
+    def selected_ifname(self) -> str | None:
+        return ifname_of(self.selected)
 
     def show_details(self) -> None:
         tree = self.query_one(TopologyTree)
@@ -212,15 +228,15 @@ class KvmtuiApp(LiveUpdates, WizardFlow, App[int]):
         if self.snapshot is None or self.selected is None:
             return
         title, lines = node_details(self.snapshot, self.forest, self.selected)
-        ifname = self._selected_ifname()
-        self.query_one(DetailsPane).show(title, lines, self.rates.get(ifname), self.history.get(ifname))
+        ifname, live = self.selected_ifname(), self.updates
+        self.query_one(DetailsPane).show(title, lines, live.rates.get(ifname), live.history.get(ifname))
 
     def show_fdb(self) -> None:
         """Rebuilt only while the FDB tab is in view, and only when its bridge or what its
         rows are made of changed: at 50,000 entries a rebuild costs the UI ~150 ms."""
         if self.snapshot is None or self.query_one(TabbedContent).active != "fdb":
             return
-        bridge = bridge_of(self.snapshot, self._selected_ifname())
+        bridge = bridge_of(self.snapshot, self.selected_ifname())
         key = fdb_view_key(self.snapshot, bridge)
         if key == self._fdb_shown:
             return
@@ -274,24 +290,30 @@ class KvmtuiApp(LiveUpdates, WizardFlow, App[int]):
                 return
         tree.focus()
 
+    def mark_stale(self, stale: bool) -> None:
+        """The panes that show libvirt's part say "(stale)" while it shows the last guests seen."""
+        tabs = self.query_one(TabbedContent)
+        for pane in STALE_TABS:
+            tab = tabs.get_tab(pane)
+            if stale and pane not in self._tab_labels:
+                self._tab_labels[pane] = str(tab.label)
+                tab.label = f"{self._tab_labels[pane]} (stale)"
+            elif not stale and pane in self._tab_labels:
+                tab.label = self._tab_labels.pop(pane)
+
     def show_status(self) -> None:
         parts = ["kvmtui"]
         snapshot = self.snapshot
-        libvirt = self.libvirt_freshness() if self.live else None
         if snapshot is None:
             parts.append("reading the host…")
         else:
             parts.append(snapshot.host.hostname + (f" netns {snapshot.host.netns}" if snapshot.host.netns else ""))
-            if self.live:
-                parts.append(self.kernel_freshness(snapshot))
-            else:
-                parts.append(f"recorded {snapshot.host.taken_at}")
-                libvirt = "libvirt: unreachable" if snapshot.libvirt_error else None
-        if libvirt:
-            parts.append(libvirt)
-        for status in self.sources.values():  # a lost libvirt already says so, with since when
-            if not status.ok and not (status.source == "libvirt" and self.libvirt_stale()):
-                parts.append(status.text)
+        if self.live:
+            parts += self.updates.freshness(snapshot)
+        elif snapshot is not None:
+            parts.append(f"recorded {snapshot.host.taken_at}")
+            if snapshot.libvirt_error:
+                parts.append("libvirt: unreachable")
         if self.findings:
             parts.append(f"findings: {counts_text(self.findings, zeros=False)}")
         if self.last_error:
@@ -304,7 +326,7 @@ class KvmtuiApp(LiveUpdates, WizardFlow, App[int]):
     # -- actions -------------------------------------------------------------------
     @property
     def applying(self) -> bool:
-        return any(worker.group == "apply" and not worker.is_finished for worker in self.workers)
+        return any(worker.group == APPLY and not worker.is_finished for worker in self.workers)
 
     async def action_quit(self) -> None:
         """q and ctrl+c, except mid-apply: the change finishes or is rolled back first,
@@ -315,12 +337,25 @@ class KvmtuiApp(LiveUpdates, WizardFlow, App[int]):
             return
         await super().action_quit()
 
+    def check_action(self, action: str, parameters: tuple) -> bool | None:
+        return self.wizards.allows(action)
+
+    def action_new(self) -> None:
+        self.wizards.new()
+
+    def action_attach(self) -> None:
+        self.wizards.attach()
+
+    def action_delete(self) -> None:
+        """Detach the selected guest NIC, or delete the selected bridge, bond or VLAN."""
+        self.wizards.delete()
+
     def action_help(self) -> None:
         self.push_screen(HelpScreen())
 
     def action_refresh(self) -> None:
         if self.live:
-            self.request_refresh(0)
+            self.updates.request_refresh(0)
 
     def action_view(self, view: str) -> None:
         self.query_one(TabbedContent).active = view

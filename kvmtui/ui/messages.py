@@ -16,20 +16,14 @@ if TYPE_CHECKING:
     from kvmtui.collect.libvirt import LibvirtState
 
 
-class SnapshotReady(Message):
-    """The kernel's part, freshly read (the app adds the last libvirt part to it)."""
+class PartRead(Message):
+    """A source's part, freshly read: the kernel's (a Snapshot, which the other sources'
+    parts are merged into) or libvirt's (a LibvirtState: guests, networks, or the error)."""
 
-    def __init__(self, snapshot: Snapshot) -> None:
+    def __init__(self, source: str, part: Snapshot | LibvirtState) -> None:
         super().__init__()
-        self.snapshot = snapshot
-
-
-class LibvirtReady(Message):
-    """libvirt's part (guests, networks, or the error), read apart from the kernel's."""
-
-    def __init__(self, state: LibvirtState) -> None:
-        super().__init__()
-        self.state = state
+        self.source = source
+        self.part = part
 
 
 @dataclass(frozen=True, slots=True)

@@ -7,10 +7,10 @@ from textual.binding import Binding
 from textual.widgets import Tree
 from textual.widgets.tree import TreeNode
 
-from kvmtui.facts import guest_key
 from kvmtui.model import Snapshot
+from kvmtui.node_keys import guest_key, is_ref, link_key, net_key, target
 from kvmtui.render import node_label
-from kvmtui.topology import TopologyNode, link_key, walk
+from kvmtui.topology import TopologyNode, walk
 from kvmtui.ui.messages import NodeChosen
 
 
@@ -30,14 +30,14 @@ def search_texts(snapshot: Snapshot | None) -> dict[str, str]:
     for link in snapshot.links:
         texts[link_key(link.ifname)] = [link.mac or "", link.kind or "", *guests_on.get(link.ifname, ())]
     for network in snapshot.networks:
-        texts[f"net:{network.name}"] = [network.bridge or ""]
+        texts[net_key(network.name)] = [network.bridge or ""]
     return {key: " ".join(facts).lower() for key, facts in texts.items()}
 
 
 def matches(node: TopologyNode, needle: str, texts: dict[str, str] | None = None) -> bool:
     """By name, MAC, guest or kind; `needle` is lowercase."""
     return (needle in node.name.lower() or needle in node.summary.lower() or node.kind.startswith(needle)
-            or needle in (texts or {}).get(node.key.rsplit("->", 1)[-1], ""))
+            or needle in (texts or {}).get(target(node.key), ""))
 
 
 def filter_forest(forest: tuple[TopologyNode, ...], needle: str,
@@ -270,5 +270,5 @@ class TopologyTree(Tree[str]):
     def on_tree_node_selected(self, event: Tree.NodeSelected[str]) -> None:
         """Enter on a reference (↪) jumps to where the node is shown in full."""
         key = event.node.data or ""
-        if "->" in key:
-            self.select_key(key.rsplit("->", 1)[1])
+        if is_ref(key):
+            self.select_key(target(key))

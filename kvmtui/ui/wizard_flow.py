@@ -1,54 +1,56 @@
 """Plan -> confirm -> apply, for the dashboard: the wizards' side of the app.
 
-Mixed into KvmtuiApp; uses its snapshot, selection and options. The apply itself runs
-in a worker thread (pyroute2's sync API needs a thread without an event loop) and
-reports each step as a message.
+An object the app owns; it reads the app's snapshot, selection and options, and opens
+screens through it. The apply itself runs in a worker thread (pyroute2's sync API needs
+a thread without an event loop) and reports each step as a message, which the app's
+handlers pass back here.
 """
 
 from __future__ import annotations
 
-from textual import work
-
+from kvmtui.node_keys import guest_uuid_of, ifname_of, is_guest
 from kvmtui.ui.messages import ApplyDone, ApplyStep
 
-
 RECORDED_REFUSAL = "recorded host: nothing can be applied"
+APPLY = "apply"  # the worker group: the app refuses to quit while one runs
 
 
 class WizardFlow:
-    WIZARD_ACTIONS = ("new", "attach", "delete")
+    ACTIONS = ("new", "attach", "delete")
 
-    def check_action(self, action: str, parameters: tuple) -> bool | None:
+    def __init__(self, app) -> None:
+        """`app`: the KvmtuiApp, whose snapshot, selection and options the wizards start from."""
+        self.app = app
+        self._progress = None
+
+    def allows(self, action: str) -> bool:
         """Read-only offers no action that changes the host (docs/readonly.md). A recorded
         snapshot runs the wizards up to the confirmation, which says nothing can be applied."""
-        if action in self.WIZARD_ACTIONS and self.readonly:
-            return False
-        return True
+        return not (action in self.ACTIONS and self.app.readonly)
 
     def _selected_domain(self) -> str | None:
-        key = (self.selected or "").rsplit("->", 1)[-1]
-        if key.startswith("guest:") and self.snapshot is not None:
-            uuid = key.split(":")[1]
-            return next((d.name for d in self.snapshot.domains if d.uuid == uuid), None)
+        uuid, snapshot = guest_uuid_of(self.app.selected), self.app.snapshot
+        if uuid is not None and snapshot is not None:
+            return next((d.name for d in snapshot.domains if d.uuid == uuid), None)
         return None
 
-    def action_new(self) -> None:
+    def new(self) -> None:
         from kvmtui.kinds import COMMANDS, Selection
         from kvmtui.ui.wizards import NewWhatScreen, wizard
 
         def chosen(what: str | None) -> None:
-            if what and self.snapshot is not None:
-                self.run_wizard(wizard(COMMANDS[what], self.snapshot, Selection(self._selected_ifname())))
+            if what and self.app.snapshot is not None:
+                self.run_wizard(wizard(COMMANDS[what], self.app.snapshot, Selection(self.app.selected_ifname())))
 
-        self.push_screen(NewWhatScreen(), chosen)
+        self.app.push_screen(NewWhatScreen(), chosen)
 
-    def action_attach(self) -> None:
+    def attach(self) -> None:
         from kvmtui.ui.wizards import attach_wizard
 
-        if self.snapshot is not None:
-            self.run_wizard(attach_wizard(self.snapshot, self._selected_domain(), self._selected_ifname()))
+        if self.app.snapshot is not None:
+            self.run_wizard(attach_wizard(self.app.snapshot, self._selected_domain(), self.app.selected_ifname()))
 
-    def action_delete(self) -> None:
+    def delete(self) -> None:
         """Detach the selected guest NIC, or delete the selected bridge, bond or VLAN (one that
         carries addresses through a wizard that offers to move them to a port)."""
         from kvmtui.facts import guest_nic_of
@@ -57,75 +59,78 @@ class WizardFlow:
         from kvmtui.kinds.delete import carries_addresses
         from kvmtui.ui.wizards import delete_wizard
 
-        if self.snapshot is None or self.selected is None:
+        snapshot, selected = self.app.snapshot, self.app.selected
+        if snapshot is None or selected is None:
             return
-        key = self.selected.rsplit("->", 1)[-1]
-        if key.startswith("guest:"):
-            found = guest_nic_of(self.snapshot, key)
+        ifname = ifname_of(selected)
+        if is_guest(selected):
+            found = guest_nic_of(snapshot, selected)
             if found is None:  # detached since the tree was drawn
                 return
             domain, nic = found
             intent = DetachInterface(domain.name, nic.mac or "")
-        elif key.startswith("link:") and carries_addresses(self.snapshot, key[5:]):
-            self.run_wizard(delete_wizard(self.snapshot, key[5:]))
+        elif ifname is not None and carries_addresses(snapshot, ifname):
+            self.run_wizard(delete_wizard(snapshot, ifname))
             return
-        elif key.startswith("link:"):
-            intent = DeleteLink(key[5:])
+        elif ifname is not None:
+            intent = DeleteLink(ifname)
         else:
             return
         try:
-            self.confirm_plan(make_plan(intent, self.snapshot))
+            self.confirm_plan(make_plan(intent, snapshot))
         except PlanError as exc:
-            self.notify(str(exc), title="cannot plan that", severity="error")
+            self.app.notify(str(exc), title="cannot plan that", severity="error")
 
     def run_wizard(self, wizard) -> None:
         """The confirmation opens over the wizard: cancelling it returns to the fields as they were."""
         wizard.confirm = self.confirm_screen
-        self.push_screen(wizard, lambda plan: self._start_apply(plan) if plan is not None else None)
+        self.app.push_screen(wizard, lambda plan: self._start_apply(plan) if plan is not None else None)
 
     def confirm_screen(self, plan):
         from kvmtui.plan.diff import confirmation
         from kvmtui.session import ssh_connection
         from kvmtui.ui.forms import ConfirmScreen
 
-        return ConfirmScreen(confirmation(plan, self.snapshot, ssh_connection()),
-                             None if self.live else RECORDED_REFUSAL)
+        return ConfirmScreen(confirmation(plan, self.app.snapshot, ssh_connection()),
+                             None if self.app.live else RECORDED_REFUSAL)
 
     def confirm_plan(self, plan) -> None:
-        if plan is None or self.snapshot is None:
+        if plan is None or self.app.snapshot is None:
             return
-        self.push_screen(self.confirm_screen(plan), lambda ok: self._start_apply(plan) if ok else None)
+        self.app.push_screen(self.confirm_screen(plan), lambda ok: self._start_apply(plan) if ok else None)
 
     def _start_apply(self, plan) -> None:
         from kvmtui.ui.forms import ProgressScreen
 
-        if not self.live:  # the confirmation offers no `y` here; nothing reaches the host regardless
-            self.notify(RECORDED_REFUSAL, title="not applied", severity="warning")
+        app = self.app
+        if not app.live:  # the confirmation offers no `y` here; nothing reaches the host regardless
+            app.notify(RECORDED_REFUSAL, title="not applied", severity="warning")
             return
         self._progress = ProgressScreen(plan.title)
-        self.push_screen(self._progress)
-        self.apply_plan(plan)
+        app.push_screen(self._progress)
+        netns, uri, readonly = app.options.netns, app.options.uri, app.readonly
 
-    @work(thread=True, group="apply", description="apply", exit_on_error=False)
-    def apply_plan(self, plan) -> None:
-        from kvmtui.apply import Executor
+        def apply() -> None:
+            from kvmtui.apply import Executor
 
-        def progress(number: int, step, state: str) -> None:
-            self.post_message(ApplyStep(number, len(plan.steps), step.command, state))
+            def progress(number: int, step, state: str) -> None:
+                app.post_message(ApplyStep(number, len(plan.steps), step.command, state))
 
-        report = Executor(self.options.netns, self.options.uri, self.readonly).apply(plan, progress)
-        self.post_message(ApplyDone(report.ok, report.summary()))
+            report = Executor(netns, uri, readonly).apply(plan, progress)
+            app.post_message(ApplyDone(report.ok, report.summary()))
 
-    def on_apply_step(self, message: ApplyStep) -> None:
+        app.run_worker(apply, thread=True, group=APPLY, description=APPLY, exit_on_error=False)
+
+    def step(self, message: ApplyStep) -> None:
         if self._progress is not None:
             self._progress.add(f"[{message.number}/{message.total}] {message.state:7} {message.command}")
 
-    def on_apply_done(self, message: ApplyDone) -> None:
+    def done(self, message: ApplyDone) -> None:
         if self._progress is not None:
             self._progress.finish(message.summary, message.ok)
-        self.request_refresh(0)
+        self.app.updates.request_refresh(0)
 
-    def apply_failed(self, error: str) -> None:
+    def failed(self, error: str) -> None:
         """The executor raised (e.g. refused in read-only mode): say so where the user looks."""
         if self._progress is not None:
             self._progress.finish(error, ok=False)
