@@ -23,6 +23,7 @@ from kvmtui.collect.watch import HostEvent, LibvirtWatcher, NetlinkWatcher, Sour
 from kvmtui.counters import rates_between
 from kvmtui.model import Snapshot
 from kvmtui.ui.details_pane import HISTORY
+from kvmtui.ui.memory import AfterBurst
 from kvmtui.ui.messages import (BridgeFdbReady, HostChanged, LibvirtReady, PollDone, PollResult, SnapshotReady,
                                 SourceChanged)
 from kvmtui.views import bridge_of, with_bridge_fdb
@@ -30,28 +31,10 @@ from kvmtui.views import bridge_of, with_bridge_fdb
 DEBOUNCE = 0.2  # seconds: events closer than this become one refresh
 LIBVIRT_TIMEOUT = 15.0  # seconds a libvirt read may take before the daemon counts as lost
 SLOW = 3.0  # seconds a read may be in flight before the status line gives the data's age
-SHRINK = 500  # links gone in one refresh after which freed memory is handed back (release_memory)
 STALE_TABS = ("guests", "networks")  # the panes that show libvirt's part
 # Every @work names a `description` (tests/test_workers.py checks): without one, Textual
 # builds it from repr() of the arguments, and repr() of a snapshot with 50,000 FDB
 # entries costs the UI ~0.1 s.
-
-
-def release_memory() -> None:
-    """Hand what a burst of links left free back to the system. The dashboard keeps nothing
-    of gone links, but CPython's and glibc's allocators keep freed memory for reuse (and a
-    pymalloc arena with one live object in it is never returned): `make bench` measures what
-    a burst of 3,000 veth pairs still leaves (dashboard-burst-kept-mib).
-    gc.collect() frees the cycles now (Textual's widgets and nodes hold many), and
-    malloc_trim(0) returns glibc's free pages (of every thread's arena) to the kernel."""
-    import ctypes
-    import gc
-
-    gc.collect()
-    try:
-        ctypes.CDLL(None).malloc_trim(0)
-    except (OSError, AttributeError):  # not glibc (musl, macOS): the allocator keeps it
-        pass
 
 
 class LiveUpdates:
@@ -69,6 +52,7 @@ class LiveUpdates:
         self._tab_labels: dict[str, str] = {}  # tab -> its label before it was marked stale
         self._fdb_timer = None
         self._fdb_reading = self._fdb_dirty = False
+        self._after_burst = AfterBurst(self.set_timer)
 
     def start_watchers(self) -> None:
         def event(e: HostEvent) -> None:
@@ -125,11 +109,9 @@ class LiveUpdates:
 
         self._collecting = self._collect_failed = False
         self.last_error = None
-        links_before = len(self.snapshot.links) if self.snapshot is not None else 0
         self.show_snapshot(merge_libvirt(message.snapshot, self.libvirt))
         self.forget_gone_links()
-        if links_before - len(self.snapshot.links) >= SHRINK:
-            self.set_timer(DEBOUNCE, release_memory)  # after the screen has dropped its part too
+        self._after_burst.shown(len(self.snapshot.links))  # a big drop: the memory handed back, once quiet
         self.request_fdb_refresh()  # the bridge on screen: read fresh, only it
         if self._dirty:  # changes during the read: one more, as full as one of them asked
             self._schedule_collect()
