@@ -33,6 +33,7 @@ from pathlib import Path
 
 import psutil
 
+from bench import memdump
 from bench.topology import build_namespace
 
 REPO = Path(__file__).resolve().parents[1]
@@ -67,6 +68,7 @@ def child(netns: str, log_path: str) -> None:
             links = len(snapshot.links)
             self.call_after_refresh(lambda: record(tree=in_tree, screen=time.monotonic(), names=names, links=links))
 
+    memdump.install()
     record(pid=os.getpid())
     ProbedApp(DashboardOptions(netns=netns, with_libvirt=False)).run()  # default interval: 2 s
     record(exit=time.monotonic())
@@ -101,7 +103,8 @@ def measure(netns: str, tmp: Path) -> dict:
     log = Log(tmp / "probe.jsonl")
     tmux = Tmux()
     try:
-        command = shlex.join(["env", "TERM=xterm-256color", "COLORTERM=truecolor", sys.executable,
+        dump = [f"{memdump.ENV}={os.environ[memdump.ENV]}"] if os.environ.get(memdump.ENV) else []
+        command = shlex.join(["env", "TERM=xterm-256color", "COLORTERM=truecolor", *dump, sys.executable,
                               "-m", "bench.dashboard", "--child", netns, str(log.path)])
         started = time.monotonic()
         tmux.start(f"cd {shlex.quote(str(REPO))} && exec {command}", *SIZE)
@@ -155,15 +158,18 @@ def measure_burst(netns: str, proc, log: Log, tmux) -> dict:
 
     links = log.poll()[-1]["links"]
     before = proc.memory_info().rss
+    memdump.request(proc.pid)
     ip_batch([f"link add {BURST_PREFIX}a{n} type veth peer name {BURST_PREFIX}b{n}" for n in range(BURST)])
     log.wait(lambda r: r.get("links", 0) >= links + 2 * BURST, "the burst on screen", tmux, timeout=300)
     time.sleep(SETTLE)
     peak = proc.memory_info().rss
+    memdump.request(proc.pid)
     ip_batch([f"link del {BURST_PREFIX}a{n}" for n in range(BURST)])
     shown = len(log.poll())
     log.wait(lambda r: r.get("links") == links, "the burst gone", tmux, timeout=300, start=shown)
     time.sleep(SETTLE)
     after = proc.memory_info().rss
+    memdump.request(proc.pid)
     return {"burst_rss_mib_before": before / 2**20, "burst_rss_mib_peak": peak / 2**20,
             "burst_rss_mib_after": after / 2**20}
 

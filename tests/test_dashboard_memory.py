@@ -1,24 +1,35 @@
 """The dashboard lets go of links that came and went (issue 9: 3,000 veth pairs left it
-~200 MiB larger for good). bench/dashboard.py measures the full burst; this is its cheap
-form, on a real namespace the dashboard watches."""
+~200 MiB larger for good). bench/dashboard.py measures the full burst (and, with
+KVMTUI_BENCH_MEMDUMP, where the memory is); this is its cheap form, on a real namespace
+the dashboard watches."""
 
 from __future__ import annotations
 
 import gc
 
 import psutil
+from textual.widgets.tree import TreeNode
 
+from kvmtui.model import FdbEntry, Link, Snapshot
 from kvmtui.topology import walk
 from kvmtui.ui.app import DashboardOptions, KvmtuiApp
 from kvmtui.ui.topology_pane import TopologyTree
 from tests.helpers import sh
 from tests.dashboard import select_in_tree, tree_keys, tree_labels, wait_for
 
-PAIRS = 300  # 600 links: over live.SHRINK, so the memory is handed back too
+PAIRS = 300  # 600 links: over memory.SHRINK, so the memory is handed back too
+STATIC = 300  # static FDB entries on one port
 
 
 def ip_batch(netns: str, lines: list[str]) -> None:
     sh("sh", "-c", f"printf '%s\\n' '{chr(10).join(lines)}' | ip -n {netns} -batch -")
+
+
+def alive(kind: type) -> list:
+    """Every object of `kind` still in the process, wherever it is held (a message queue, a
+    worker, an old snapshot, a cache)."""
+    gc.collect()
+    return [obj for obj in gc.get_objects() if type(obj) is kind]
 
 
 def rss_mib() -> float:
@@ -43,10 +54,38 @@ async def test_nothing_of_a_burst_of_links_stays_after_they_are_gone(netns):
         await wait_for(pilot, lambda: not any(key.startswith("link:kt-b") for key in tree_keys(app)),
                        what="the burst gone from the tree")
         await pilot.pause(1.0)  # a poll after the refresh, and the memory handed back
+        # the memory handed back once the drop is over: the count starts afresh
+        await wait_for(pilot, lambda: app.updates.after_burst.most == len(app.snapshot.links),
+                       what="the memory handed back after the burst")
+        await pilot.pause(0.5)
         tree = app.query_one(TopologyTree)
         keys = {node.key for _, node in walk(app.forest)}
         assert not any("kt-b" in label for label in tree_labels(app))
         assert set(tree._faces) <= keys and tree._collapsed <= keys
         assert not [name for name in (*app.updates.history, *app.updates.rates) if name.startswith("kt-b")]
+        assert not [link.ifname for link in alive(Link) if link.ifname.startswith("kt-b")]
+        assert not [node.data for node in alive(TreeNode) if "kt-b" in (node.data or "")]
+        assert not [s for s in alive(Snapshot) if any(link.ifname.startswith("kt-b") for link in s.links)]
         grown = rss_mib() - before
         assert grown < 25, f"the dashboard kept {grown:.0f} MiB after 600 links came and went"
+
+
+async def test_a_full_refresh_keeps_one_copy_of_the_fdb(netns):
+    """The audit compares with the first snapshot (bond failures, MACs that moved): after `r`
+    re-reads the FDB, the process holds the entries once, not the first read's as well."""
+    sh("ip", "-n", netns, "link", "add", "kt-br", "type", "bridge")
+    ip_batch(netns, ["link add kt-port type veth peer name kt-peer", "link set kt-port master kt-br",
+                     *(f"link set {name} up" for name in ("kt-br", "kt-port", "kt-peer"))])
+    sh("sh", "-c", "printf '%s\\n' " + " ".join(f"'fdb add 02:00:00:00:{n // 256:02x}:{n % 256:02x} dev kt-port "
+                                               f"master static'" for n in range(STATIC))
+       + f" | bridge -n {netns} -batch -")
+    app = KvmtuiApp(DashboardOptions(netns=netns, with_libvirt=False, interval=0.3))
+    async with app.run_test(size=(100, 30)) as pilot:
+        await wait_for(pilot, lambda: app.snapshot is not None and len(app.snapshot.fdb) >= STATIC,
+                       what="the first snapshot with its FDB")
+        shown = app.snapshots_shown
+        await pilot.press("r")
+        await wait_for(pilot, lambda: app.snapshots_shown > shown and not app.updates.flights["netlink"].running, what="the refresh")
+        await pilot.pause(0.5)
+        static = [entry for entry in alive(FdbEntry) if entry.ifname == "kt-port" and entry.state == "static"]
+        assert len(static) == STATIC, f"{len(static)} static FDB entries alive for {STATIC} on the host"

@@ -26,3 +26,12 @@ def audit(snapshot: Snapshot, previous: Snapshot | None = None) -> tuple[Finding
             found.extend(diff(previous, snapshot))
     unique = dict.fromkeys(found)  # a rule may reach one object twice through two paths
     return tuple(sorted(unique, key=lambda f: (-f.rank, f.key, f.rule, f.what)))
+
+
+def baseline(snapshot: Snapshot) -> Snapshot:
+    """What of `snapshot` the comparing rules read as `previous`, kept for the session: of
+    the FDB only the learned entries (a MAC that moved), not the static and permanent ones
+    (50,000 on a big host, a second copy of them once the FDB is re-read)."""
+    from dataclasses import replace
+
+    return replace(snapshot, fdb=tuple(entry for entry in snapshot.fdb if entry.learned))

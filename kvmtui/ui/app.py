@@ -201,7 +201,9 @@ class KvmtuiApp(App[int]):
         self.snapshot = snapshot
         self.snapshots_shown += 1
         if self._audit_baseline is None:
-            self._audit_baseline = snapshot
+            from kvmtui.audit.engine import baseline
+
+            self._audit_baseline = baseline(snapshot)
         self.forest = build_forest(snapshot)
         host = snapshot.host
         title = host.hostname + (f" netns {host.netns}" if host.netns else "")

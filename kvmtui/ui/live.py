@@ -22,34 +22,16 @@ from kvmtui.collect.watch import HostEvent, SourceStatus
 from kvmtui.counters import LinkRates, rates_between
 from kvmtui.model import FdbEntry, Snapshot
 from kvmtui.ui.details_pane import HISTORY
+from kvmtui.ui.memory import AfterBurst
 from kvmtui.ui.messages import BridgeFdbReady, HostChanged, PartRead, PollDone, PollResult, SourceChanged
 from kvmtui.ui.single_flight import DEBOUNCE, SingleFlight
 from kvmtui.views import bridge_of, with_bridge_fdb
-
-SHRINK = 500  # links gone in one refresh after which freed memory is handed back (release_memory)
 
 FDB = "fdb"  # the worker group of the FDB read; a source's worker is named after the source
 POLL = "poll"
 # Every worker names a `description` (tests/test_workers.py checks): without one, Textual
 # builds it from repr() of the arguments, and repr() of a snapshot with 50,000 FDB entries
 # costs the UI ~0.1 s. A failure reaches the app's one worker-error handler (`worker_failed`).
-
-
-def release_memory() -> None:
-    """Hand what a burst of links left free back to the system. The dashboard keeps nothing
-    of gone links, but CPython's and glibc's allocators keep freed memory for reuse (and a
-    pymalloc arena with one live object in it is never returned): `make bench` measures what
-    a burst of 3,000 veth pairs still leaves (dashboard-burst-kept-mib).
-    gc.collect() frees the cycles now (Textual's widgets and nodes hold many), and
-    malloc_trim(0) returns glibc's free pages (of every thread's arena) to the kernel."""
-    import ctypes
-    import gc
-
-    gc.collect()
-    try:
-        ctypes.CDLL(None).malloc_trim(0)
-    except (OSError, AttributeError):  # not glibc (musl, macOS): the allocator keeps it
-        pass
 
 
 class Dashboard(Protocol):
@@ -88,6 +70,7 @@ class LiveUpdates:
         self._counters: tuple[float, dict] | None = None
         self.rates: dict[str, LinkRates] = {}
         self.history: dict[str, deque[LinkRates]] = {}
+        self.after_burst = AfterBurst(app.set_timer)
 
     def start(self) -> None:
         app = self.app
@@ -131,8 +114,7 @@ class LiveUpdates:
             self.app.show_snapshot(shown)
         if source is self.kernel:
             self.forget_gone_links(shown)
-            if (len(before.links) if before is not None else 0) - len(shown.links) >= SHRINK:
-                self.app.set_timer(DEBOUNCE, release_memory)  # after the screen has dropped its part too
+            self.after_burst.shown(len(shown.links))  # a big drop: the memory handed back, once quiet
             self.request_fdb_refresh()  # the bridge on screen: read fresh, only it
         self.flights[name].done()  # events during the read: one more, as full as one of them asked
 
