@@ -332,7 +332,9 @@ def node_details(snapshot: Snapshot, forest: tuple[TopologyNode, ...], key: str)
         if found is not None:  # a NIC just detached: no details
             domain, nic = found
             lines = [("domain", f"{domain.name} ({domain.state})")]
-            lines += [(name, _text(value)) for name, value in _fields(nic) if value not in (None, (), False, "")]
+            # not its `xml`: the element libvirt printed, kept for an undo, says what the lines above say
+            lines += [(name, _text(value)) for name, value in _fields(nic)
+                      if name != "xml" and value not in (None, (), False, "")]
             vlan = effective_vlan(nic, snapshot.networks)
             if vlan is not None and vlan.origin != "interface":
                 lines.append(("effective vlan", f"{vlan_text(vlan)} (from {vlan.origin} of {nic.network})"))
