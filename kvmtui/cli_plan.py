@@ -31,9 +31,9 @@ def add_plan_commands(commands, shared: argparse.ArgumentParser) -> None:
             parser.add_argument("--yes", "-y", action="store_true", help="do not ask")
             yes.add_argument("--yes", "-y", action="store_true", default=argparse.SUPPRESS, help="do not ask")
         what = parser.add_subparsers(dest="what", metavar="WHAT", required=True)
-        yes = argparse.ArgumentParser(add_help=False, parents=[yes, shared])  # and the global options after WHAT
+        after_what = argparse.ArgumentParser(add_help=False, parents=[yes, shared])  # --yes and the global options
         for command in COMMANDS.values():
-            add_options(what.add_parser(command.name, help=command.spec.help, parents=[yes]), command.params)
+            add_options(what.add_parser(command.name, help=command.spec.help, parents=[after_what]), command.params)
         for sub in what.choices.values():  # a PlanError's field, as the user typed it: forward_delay -> --forward-delay
             sub.set_defaults(options={a.dest: max(a.option_strings, key=len) for a in sub._actions if a.option_strings})
 

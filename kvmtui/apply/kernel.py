@@ -56,15 +56,15 @@ class KernelBackend:
                 found = ipr.link_lookup(ifname=name)
                 if not found:
                     raise LinkGone(name)
+                self._ifindexes[name] = found[0]
                 return found[0]
 
             try:
                 _netlink_call(ipr, step, index)
             except Pyroute2Error as exc:
                 raise NetlinkError(exc.code, step.command) from None
-            found = ipr.link_lookup(ifname=step.target)
-            if found:
-                self._ifindexes[step.target] = found[0]
+            if step.target not in self._ifindexes and (found := ipr.link_lookup(ifname=step.target)):
+                self._ifindexes[step.target] = found[0]  # a device this step made
 
     def gone(self, step: s.Step, exc: BaseException) -> bool:
         """The device is gone when its ifindex is gone too: not if it was renamed, nor when
