@@ -56,11 +56,11 @@ def read_snapshot_file(path: str) -> Snapshot:
     except OSError as exc:
         raise SnapshotFileError(path, exc.strerror or str(exc)) from None
     try:
-        mode = os.fstat(fd).st_mode
-        if not stat.S_ISREG(mode):
-            raise SnapshotFileError(path, f"not a regular file (a {_file_type(mode)}): give a file written by "
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            raise SnapshotFileError(path, f"not a regular file (a {_file_type(info.st_mode)}): give a file written by "
                                           "`kvmtui dump --json`")
-        size = os.fstat(fd).st_size
+        size = info.st_size
         with os.fdopen(os.dup(fd), "rb") as handle:  # a file that grows while read stops at the cap too
             data = handle.read(MAX_SNAPSHOT_BYTES + 1) if size <= MAX_SNAPSHOT_BYTES else b""
     except OSError as exc:

@@ -55,6 +55,26 @@ class Snapshot:
     def bonds_by_name(self) -> dict[str, Bond]:
         return {bond.name: bond for bond in self.bonds}
 
+    @cached_property
+    def links_on(self) -> dict[str, tuple[Link, ...]]:
+        """Lower device -> the devices whose `link` it is (VLANs, macvlans, macvtaps...)."""
+        found: dict[str, list[Link]] = {}
+        for link in self.links:
+            if link.link:
+                found.setdefault(link.link, []).append(link)
+        return {lower: tuple(on) for lower, on in found.items()}
+
+    @cached_property
+    def running_guest_devices(self) -> dict[str, str]:
+        """A running guest's tap or macvtap (its NIC's target) -> the guest's name."""
+        found: dict[str, str] = {}
+        for domain in self.domains:
+            if domain.active:
+                for nic in domain.interfaces:
+                    if nic.target:
+                        found.setdefault(nic.target, domain.name)
+        return found
+
     def link(self, ifname: str | None) -> Link | None:
         return self.links_by_name.get(ifname) if ifname else None
 

@@ -49,7 +49,7 @@ def cidrs(link: Link) -> list[str]:
 
 def guest_owner(snapshot: Snapshot, link: Link) -> str | None:
     """The running guest whose NIC this tap or macvtap is, by its target device name."""
-    return next((d.name for d in snapshot.domains if d.active for nic in d.interfaces if nic.target == link.ifname), None)
+    return snapshot.running_guest_devices.get(link.ifname)
 
 
 def guests_device(snapshot: Snapshot, link: Link, role: str) -> Unfit | None:
@@ -73,7 +73,7 @@ def _master(snapshot: Snapshot, link: Link) -> tuple[str, str]:
 
 
 def _takers(snapshot: Snapshot, link: Link, kinds: frozenset[str]) -> list[Link]:
-    return [other for other in snapshot.links if other.link == link.ifname and other.kind in kinds]
+    return [other for other in snapshot.links_on.get(link.ifname, ()) if other.kind in kinds]
 
 
 def _named(snapshot: Snapshot, takers: list[Link]) -> str:
