@@ -3,6 +3,7 @@
     kvmtui [--netns NS] [--connect URI] [--no-libvirt] [--from FILE] [--readonly] [dump [--json]]
     kvmtui [...] plan|apply bridge|bond|vlan|attach|detach|delete ...   (see cli_plan.py)
     kvmtui [...] audit [--format text|json|markdown] [--previous FILE] [--fail-on LEVEL]
+    kvmtui [...] guards [--all] | confirm [ID] | revert [ID]              (see cli_guard.py)
 
 Exit codes: 0 done, 1 a problem the user can act on (one clear line on stderr),
 2 usage, 3 a change failed and was rolled back, 4 a change failed and could not be fully
@@ -93,6 +94,9 @@ def build_parser() -> argparse.ArgumentParser:
     from kvmtui.cli_plan import add_plan_commands
 
     add_plan_commands(commands, shared)
+    from kvmtui.cli_guard import add_guard_commands
+
+    add_guard_commands(commands, shared)
     return parser
 
 
@@ -195,6 +199,10 @@ def main(argv: list[str] | None = None) -> int:
             from kvmtui.cli_plan import run_plan
 
             return run_plan(args)
+        if args.command in ("guards", "confirm", "revert"):
+            from kvmtui.cli_guard import run_guard_command
+
+            return run_guard_command(args)
         return run_dashboard(args)
     except KvmtuiError as exc:
         print(f"kvmtui: {exc}", file=sys.stderr)

@@ -13,7 +13,10 @@ import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+from dataclasses import replace
+
 from kvmtui.errors import KvmtuiError
+from kvmtui.guard.start import apply_guarded, check_unguarded, guard_policy, parse_seconds
 from kvmtui.kinds import COMMANDS, Intent, Param
 from kvmtui.session import ssh_connection
 
@@ -26,16 +29,27 @@ def add_plan_commands(commands, shared: argparse.ArgumentParser) -> None:
                        ("apply", "show the change, ask, apply it, verify it (rolls back on failure)")):
         parser = commands.add_parser(verb, help=text, parents=[shared])
         # `apply --yes bridge br0` and `apply bridge br0 --yes` both work
-        yes = argparse.ArgumentParser(add_help=False)
+        apply_options = argparse.ArgumentParser(add_help=False)
         if verb == "apply":
-            parser.add_argument("--yes", "-y", action="store_true", help="do not ask")
-            yes.add_argument("--yes", "-y", action="store_true", default=argparse.SUPPRESS, help="do not ask")
+            add_apply_options(parser, None)
+            add_apply_options(apply_options, argparse.SUPPRESS)
         what = parser.add_subparsers(dest="what", metavar="WHAT", required=True)
-        after_what = argparse.ArgumentParser(add_help=False, parents=[yes, shared])  # --yes and the global options
+        after_what = argparse.ArgumentParser(add_help=False, parents=[apply_options, shared])
         for command in COMMANDS.values():
             add_options(what.add_parser(command.name, help=command.spec.help, parents=[after_what]), command.params)
         for sub in what.choices.values():  # a PlanError's field, as the user typed it: forward_delay -> --forward-delay
             sub.set_defaults(options={a.dest: max(a.option_strings, key=len) for a in sub._actions if a.option_strings})
+
+
+def add_apply_options(parser: argparse.ArgumentParser, default: object) -> None:
+    """apply's own options; after WHAT they default to SUPPRESS, not to overwrite those before it."""
+    flag = False if default is None else default
+    parser.add_argument("--yes", "-y", action="store_true", default=flag, help="do not ask")
+    parser.add_argument("--confirm", metavar="S", default=default,
+                        help="keep the change only if confirmed within S seconds (10-3600; default 60 when the "
+                             "change may cut your SSH session or the default route): y, or `kvmtui confirm`")
+    parser.add_argument("--no-confirm", action="store_true", default=flag,
+                        help="no countdown, even where the change may cut your SSH session")
 
 
 def add_options(parser: argparse.ArgumentParser, params: tuple[Param, ...]) -> None:
@@ -95,6 +109,10 @@ def run_plan(args: argparse.Namespace) -> int:
     if (option := empty_option(args)) is not None:
         print(f"kvmtui: {option}: the value is empty; give one, or leave {option} out", file=sys.stderr)
         return EXIT_REFUSED
+    if args.command == "apply" and args.confirm is not None and args.no_confirm:
+        print("kvmtui: --confirm and --no-confirm: give one of them", file=sys.stderr)
+        return EXIT_REFUSED
+    confirm_seconds = parse_seconds(args.confirm) if args.command == "apply" and args.confirm is not None else None
     console = Console(highlight=False)
     snapshot = load_snapshot(args)
     # on a recording: what the change would do on the recorded host, whose SSH sessions are not this one;
@@ -105,13 +123,17 @@ def run_plan(args: argparse.Namespace) -> int:
     except PlanError as exc:
         print(f"kvmtui: {args.options.get(exc.field, exc.field)}: {exc}", file=sys.stderr)
         return EXIT_REFUSED
+    shown = confirmation(plan, snapshot, ssh)
+    policy = guard_policy(shown.at_risk, confirm_seconds, args.command == "apply" and args.no_confirm)
+    shown = replace(shown, countdown=policy.seconds if args.command == "apply" else None, unguarded=policy.refused)
     # never wrapped by Rich (a pipe is 80 columns to it): a command cut in two runs something else when pasted
-    console.print(confirmation_text(confirmation(plan, snapshot, ssh)), soft_wrap=True)
+    console.print(confirmation_text(shown), soft_wrap=True)
     if args.command == "plan":
         return 0
     if args.readonly:
         print(f"kvmtui: {ReadOnlyRefused()}", file=sys.stderr)
         return EXIT_REFUSED
+    check_unguarded(plan, args.netns)  # a KvmtuiError: one line, exit 1, nothing changed
     if not args.yes and not _confirmed():
         print("kvmtui: nothing changed", file=sys.stderr)
         return EXIT_REFUSED
@@ -123,18 +145,31 @@ def run_plan(args: argparse.Namespace) -> int:
         if stop and state in ("running", "done"):  # acted on between steps: the executor rolls back
             raise KeyboardInterrupt(stop[0])
 
+    guard = None
     with _shielded(stop):
+        executor = Executor(args.netns, args.connect, args.readonly)
         try:
-            report = Executor(args.netns, args.connect, args.readonly).apply(plan, progress)
+            if policy.seconds:
+                report, guard = apply_guarded(executor, plan, snapshot, policy.seconds, ssh, progress)
+            else:
+                report = executor.apply(plan, progress)
         except KvmtuiError as exc:
             _say(f"kvmtui: {exc}")
             return EXIT_REFUSED
     if stop and report.ok:
-        _say(f"kvmtui: {stop[0]} came after the last step: the change stays")
+        _say(f"kvmtui: {stop[0]} came after the last step: " + ("the guard decides" if guard else "the change stays"))
     _say(f"kvmtui: {report.summary()}", sys.stderr if not report.ok else sys.stdout)
-    if report.ok:
+    if not report.ok:
+        return EXIT_NOT_UNDONE if report.undo_errors else EXIT_ROLLED_BACK
+    if guard is None:
         return 0
-    return EXIT_NOT_UNDONE if report.undo_errors else EXIT_ROLLED_BACK
+    from kvmtui.cli_guard import countdown, pending_lines
+
+    if args.yes or stop or not sys.stdin.isatty():
+        for line in pending_lines(guard):
+            _say(line, sys.stdout)
+        return 0
+    return countdown(guard)
 
 
 def _confirmed() -> bool:

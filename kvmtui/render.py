@@ -87,7 +87,20 @@ def confirmation_text(confirmation, warnings: bool = True) -> Text:
             text.append(textwrap.indent(xml, "  ") + "\n")
     if warnings and confirmation.warnings:
         text.append("\n").append(warnings_text(confirmation.warnings)).append("\n")
+    if warnings and (guard := guard_text(confirmation)):
+        text.append("\n").append(guard).append("\n")
     return text
+
+
+def guard_text(confirmation) -> Text | None:
+    """What follows the apply: a countdown to keep the change, or the risk of having none."""
+    if confirmation.countdown:
+        return Text(f"After the change, a countdown of {confirmation.countdown} s: keep the change with y (or "
+                    "`kvmtui confirm` from another session); unkept, it is undone by itself, even if this "
+                    "session is cut or kvmtui is killed.", style="bold")
+    if confirmation.unguarded:
+        return Text("! --no-confirm: nothing undoes this change if it cuts your session", style="bold red")
+    return None
 
 
 def warnings_text(warnings: tuple[str, ...]) -> Text:

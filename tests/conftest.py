@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import time
 import uuid
 
@@ -12,6 +13,14 @@ from tests.states import host_state
 from tests.topologies import ns_json
 
 pytest_plugins = ["tests.kernelvm.plugin"]  # kernel-VM hooks: kernelvm tests run in the VM
+
+
+@pytest.fixture(autouse=True, scope="session")
+def private_guard_dir(tmp_path_factory):
+    """Guards' journals of this test session (subprocesses inherit it): a real admin's
+    /run/kvmtui is never read or written, and no test sees another session's guards."""
+    os.environ["KVMTUI_RUN_DIR"] = str(tmp_path_factory.mktemp("kvmtui-run"))
+    yield
 
 
 @pytest.fixture

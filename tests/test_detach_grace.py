@@ -29,7 +29,7 @@ class GuestReleasingAfter(Executor):
         super().__init__(None, None, readonly=False)
         self.reads, self.count = reads, 0
 
-    def _reread(self, plan):
+    def _reread(self, with_libvirt):
         self.count += 1
         nics = (NIC,) if self.count <= self.reads else ()
         return Snapshot(host=LIBVIRT_HOST, domains=(Domain("web1", "u", "running", 1, True, nics),))

@@ -73,16 +73,18 @@ def _in(module: str, *areas: str) -> bool:
 
 # (who, may not import, why): the flow collect -> model -> topology -> ui; ui/wizards -> plan -> diff -> apply.
 RULES = (
-    (("collect",), ("plan", "kinds", "ui", "apply", "cli", "cli_plan"), "collectors feed everything and use none of it"),
-    (("model",), ("collect", "plan", "kinds", "ui", "apply", "cli", "cli_plan"), "the model is data only"),
-    (("plan",), ("collect", "kinds", "ui", "apply", "cli", "cli_plan"),
+    (("collect",), ("plan", "kinds", "ui", "apply", "cli", "cli_plan", "cli_guard", "guard"), "collectors feed everything and use none of it"),
+    (("model",), ("collect", "plan", "kinds", "ui", "apply", "cli", "cli_plan", "cli_guard", "guard"), "the model is data only"),
+    (("plan",), ("collect", "kinds", "ui", "apply", "cli", "cli_plan", "cli_guard", "guard"),
      "plans are pure: they read a Snapshot, not the host (shared pure code goes in a neutral module)"),
-    (("kinds",), ("collect", "ui", "apply", "cli", "cli_plan"),
+    (("kinds",), ("collect", "ui", "apply", "cli", "cli_plan", "cli_guard", "guard"),
      "a device kind is pure: intent, fields, checks and planner on top of plan/; the UI and CLI derive from it"),
-    (("topology", "facts", "views"), ("ui", "apply", "cli", "cli_plan"), "they are pure and serve the UI, not use it"),
-    (("libvirt_xml",), ("collect", "plan", "ui", "apply", "cli", "cli_plan"),
+    (("topology", "facts", "views"), ("ui", "apply", "cli", "cli_plan", "cli_guard", "guard"), "they are pure and serve the UI, not use it"),
+    (("libvirt_xml",), ("collect", "plan", "ui", "apply", "cli", "cli_plan", "cli_guard", "guard"),
      "the pure libvirt XML parser is shared by collect/, plan/ and serialize"),
-    (("apply",), ("ui", "cli", "cli_plan"), "the executor is called by the UI and the CLI"),
+    (("apply",), ("ui", "cli", "cli_plan", "cli_guard", "guard"), "the executor is called by the UI, the CLI and guards"),
+    (("guard",), ("ui", "cli", "cli_plan", "cli_guard", "kinds"),
+     "a guard runs the plan's own steps through apply/, for the CLI and the UI; it knows no kind"),
 )
 
 

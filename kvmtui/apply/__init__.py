@@ -17,7 +17,7 @@ from kvmtui.apply.backend import Backend, ReadOnlyRefused, refuse_if_readonly
 from kvmtui.apply.kernel import KernelBackend, LinkGone
 from kvmtui.apply.libvirt import LibvirtBackend
 from kvmtui.model import Domain, Snapshot
-from kvmtui.plan.expect import GuestNic
+from kvmtui.plan.expect import Expectation, GuestNic
 from kvmtui.plan.model import Plan
 from kvmtui.plan.steps import Step
 
@@ -85,7 +85,7 @@ class Executor:
                 done.append(step)
                 progress(number, step, "done")
             number, step = 0, None
-            snapshot, unmet, waiting = self._verify(plan)
+            snapshot, unmet, waiting = self.verify(plan.expectations, plan.touches_libvirt)
         except BaseException as exc:  # noqa: BLE001 - anything that stops the run means: roll back
             failed = step if step is not None and len(done) < number else None
             if failed is not None:
@@ -103,7 +103,19 @@ class Executor:
             return ApplyReport(False, tuple(done), None, None, undone, errors, unmet, gone=gone)
         return ApplyReport(True, tuple(done), snapshot=snapshot, waiting=waiting)
 
-    def _undo(self, done: list[Step], progress: Progress) -> tuple[tuple[Step, ...], tuple[str, ...], tuple[str, ...]]:
+    def undo(self, done: tuple[Step, ...], progress: Progress | None = None,
+             unsure: Step | None = None) -> tuple[tuple[Step, ...], tuple[str, ...], tuple[str, ...]]:
+        """Undo steps that ran in another process (a guard reverting a plan from its journal):
+        (undone, errors, gone). `unsure` is the last of them, which may or may not have run
+        (its process died during it): its inverse is tried, and a failure of it is no error."""
+        if self.readonly:
+            raise ReadOnlyRefused()
+        refuse_if_readonly()
+        self.backends = self.new_backends()
+        return self._undo(list(done), progress or (lambda *_: None), unsure)
+
+    def _undo(self, done: list[Step], progress: Progress,
+              unsure: Step | None = None) -> tuple[tuple[Step, ...], tuple[str, ...], tuple[str, ...]]:
         """Every inverse is tried, in reverse order; one that fails (or is interrupted) is
         reported and the rest still run. One whose device someone else deleted meanwhile
         is done, not failed: nothing of that device is left to undo (returned as gone)."""
@@ -115,6 +127,8 @@ class Executor:
                 try:
                     self._run(part)
                 except BaseException as exc:  # noqa: BLE001 - keep undoing the rest, report this one
+                    if step is unsure:  # it had not run (or not completely): nothing of it to undo
+                        break
                     if self.backends[part.backend].gone(part, exc):
                         gone[part.target] = True
                         _quietly(progress, number, part, "gone")
@@ -128,16 +142,17 @@ class Executor:
                 _quietly(progress, number, part, "undone")
         return tuple(undone), tuple(errors), tuple(gone)
 
-    def _verify(self, plan: Plan) -> tuple[Snapshot, tuple[str, ...], tuple[str, ...]]:
-        """Re-read the host and check the plan's expectations: (snapshot, unmet, waiting).
+    def verify(self, expectations: tuple[Expectation, ...],
+               with_libvirt: bool) -> tuple[Snapshot, tuple[str, ...], tuple[str, ...]]:
+        """Re-read the host and check what must hold: (snapshot, unmet, waiting).
         A live detach is only a request to the guest, whose OS releases the device a
         moment later: while nothing but such removals is pending, read again for up to
         DETACH_GRACE seconds. One still pending then is `waiting`, not a failure: the
         NIC is still in the guest, so re-attaching it (the rollback) could not work."""
         deadline = time.monotonic() + DETACH_GRACE
         while True:
-            snapshot = self._reread(plan)
-            pending = [(e, u) for e in plan.expectations if (u := e.unmet(snapshot, self._read_config)) is not None]
+            snapshot = self._reread(with_libvirt)
+            pending = [(e, u) for e in expectations if (u := e.unmet(snapshot, self._read_config)) is not None]
             only_guests = all(_awaits_guest(e) for e, _ in pending)
             if not pending or not only_guests:
                 return snapshot, tuple(u for _, u in pending), ()
@@ -145,10 +160,10 @@ class Executor:
                 return snapshot, (), tuple(u for _, u in pending)
             time.sleep(0.5)
 
-    def _reread(self, plan: Plan) -> Snapshot:
+    def _reread(self, with_libvirt: bool) -> Snapshot:
         from kvmtui.collect.snapshot import collect_snapshot
 
-        return collect_snapshot(netns=self.netns, uri=self.uri, with_libvirt=plan.touches_libvirt)
+        return collect_snapshot(netns=self.netns, uri=self.uri, with_libvirt=with_libvirt)
 
     def _read_config(self, domain: str) -> Domain | None:
         from kvmtui.collect.libvirt import read_inactive_domain

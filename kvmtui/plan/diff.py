@@ -30,13 +30,17 @@ class Confirmation:
     xml: tuple[str, ...]
     warnings: tuple[str, ...]
     typed: str | None = None  # the device whose name the user types to confirm: the plan cuts the way out
+    at_risk: bool = False  # it may cut this SSH session or the way out: guarded by default
+    countdown: int | None = None  # seconds the user gets to keep the change once applied (a guard runs)
+    unguarded: bool = False  # at risk, and the user turned the guard off (--no-confirm)
 
 
 def confirmation(plan: Plan, snapshot: Snapshot, ssh_connection: str | None = None) -> Confirmation:
     after = simulate(snapshot, plan.steps)
-    warnings = plan.warnings + session_warnings(plan, snapshot, ssh_connection)
+    at_risk = session_warnings(plan, snapshot, ssh_connection)
+    typed = _cuts_way_out(plan, snapshot)
     return Confirmation(plan.title, tree_diff(build_forest(snapshot), build_forest(after)),
-                        plan.commands, plan.xml, warnings, _cuts_way_out(plan, snapshot))
+                        plan.commands, plan.xml, plan.warnings + at_risk, typed, bool(at_risk) or typed is not None)
 
 
 def _cuts_way_out(plan: Plan, snapshot: Snapshot) -> str | None:

@@ -102,3 +102,20 @@ class GuestNic:
 
 
 Expectation = LinkPresent | LinkSetting | LinkGone | AddressOn | RouteVia | GuestNic
+
+
+EXPECTATION_TYPES = {cls.__name__: cls for cls in (LinkPresent, LinkSetting, LinkGone, AddressOn, RouteVia, GuestNic)}
+
+
+def expectation_to_data(expectation: Expectation) -> dict[str, object]:
+    """Plain data for a journal (a guard verifies a revert in another process)."""
+    return {"type": type(expectation).__name__,
+            **{name: getattr(expectation, name) for name in type(expectation).__dataclass_fields__}}
+
+
+def expectation_from_data(data: dict[str, object]) -> Expectation:
+    values = dict(data)
+    cls = EXPECTATION_TYPES.get(str(values.pop("type", "")))
+    if cls is None:
+        raise ValueError(f"unknown expectation type {data.get('type')!r}")
+    return cls(**values)
