@@ -190,6 +190,11 @@ def main(argv: list[str] | None = None) -> int:
         from kvmtui.privileges import drop_net_admin
 
         drop_net_admin()  # before any thread exists: the kernel itself refuses changes from here on
+    if args.command in ("dump", "audit", "plan", "apply") and not args.from_file:
+        from kvmtui.cli_guard import orphan_notes
+
+        for note in orphan_notes():  # the dashboard shows them on its own screen
+            print(f"kvmtui: {note}", file=sys.stderr)
     try:
         if args.command == "dump":
             return run_dump(args)

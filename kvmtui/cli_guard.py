@@ -17,7 +17,7 @@ import tty
 from datetime import datetime
 
 from kvmtui.guard import journal
-from kvmtui.guard.control import describe_state, keep, revert_now, wait_until_ended
+from kvmtui.guard.control import describe_state, keep, orphaned, revert_now, wait_until_ended
 from kvmtui.guard.journal import KEPT, DISCARDED, GuardRecord
 from kvmtui.guard.revert import fully_restored
 
@@ -67,6 +67,17 @@ def list_guards(everything: bool) -> int:
         where = f" (netns {record.netns})" if record.netns else ""
         print(f"{record.id:8}  {since:8}  {describe_state(record):40}  {record.title}{where}")
     return 0
+
+
+def orphan_notes() -> list[str]:
+    """Journals whose guard died with the change undecided (host reboots aside: /run is gone
+    then): every kvmtui run says so, since the change may be half-applied."""
+    try:
+        found = [r for r in journal.records()[0] if orphaned(r)]
+    except OSError:
+        return []
+    return [f"guard {r.id} ({r.title}) died before its change was kept or reverted: `kvmtui revert {r.id}` "
+            f"undoes it, `kvmtui confirm {r.id}` keeps it as it is" for r in found]
 
 
 def pending_lines(record: GuardRecord) -> list[str]:

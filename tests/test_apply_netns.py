@@ -39,7 +39,7 @@ def test_move_addresses_and_routes_onto_a_bridge_and_back(uplink_ns):
     ns = uplink_ns
     before = host_state(ns)
     mac = next(l for l in before["link"] if l["ifname"] == "kt-up")["address"]
-    proc = kvmtui_in(ns, "apply", "--yes", "bridge", "kt-br0", "--port", "kt-up", "--move-ip-from", "kt-up")
+    proc = kvmtui_in(ns, "apply", "--yes", "--no-confirm", "bridge", "kt-br0", "--port", "kt-up", "--move-ip-from", "kt-up")
     assert proc.returncode == 0, proc.stdout + proc.stderr
     addrs = {a["ifname"]: [i["local"] for i in a["addr_info"] if i["family"] == "inet"] for a in ns_json(ns, "ip", "-j", "addr", "show")}
     assert addrs["kt-br0"] == ["10.20.0.2"] and addrs["kt-up"] == []
@@ -47,7 +47,7 @@ def test_move_addresses_and_routes_onto_a_bridge_and_back(uplink_ns):
     assert ("default", "10.20.0.1", "kt-br0") in routes and ("10.30.0.0/16", "10.20.0.254", "kt-br0") in routes
     links = {link["ifname"]: link for link in ns_json(ns, "ip", "-j", "link", "show")}
     assert links["kt-br0"]["address"] == mac and links["kt-up"]["master"] == "kt-br0"
-    proc = kvmtui_in(ns, "apply", "--yes", "delete", "kt-br0", "--move-ip-to", "kt-up")
+    proc = kvmtui_in(ns, "apply", "--yes", "--no-confirm", "delete", "kt-br0", "--move-ip-to", "kt-up")
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert host_state(ns) == before
 

@@ -82,7 +82,7 @@ def test_a_piped_apply_keeps_commands_whole(uplink_ns):  # noqa: F811
     sh("ip", "-n", ns, "addr", "add", "2001:db8:1234:5678::2/64", "dev", "kt-up", "nodad")
     sh("ip", "-n", ns, "-6", "route", "add", "2001:db8:aaaa:bbbb:cccc::/80", "via", "2001:db8:1234:5678::ffff",
        "dev", "kt-up", "metric", "2048")
-    proc = kvmtui("--netns", ns, "--no-libvirt", "apply", "--yes", "bridge", "kt-br0", "--port", "kt-up",
+    proc = kvmtui("--netns", ns, "--no-libvirt", "apply", "--yes", "--no-confirm", "bridge", "kt-br0", "--port", "kt-up",
                   "--move-ip-from", "kt-up")
     assert proc.returncode == 0, proc.stderr
     moved = [c for c in assert_pastable(proc.stdout) if c.startswith("ip -6 route add 2001:db8:aaaa:bbbb:cccc::/80")]

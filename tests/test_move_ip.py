@@ -59,7 +59,7 @@ def test_everything_moves_onto_the_bridge_and_back(rich_uplink):
     ns = rich_uplink
     before = state(ns)
     on_uplink = addresses(ns, "kt-up"), routes(ns, "kt-up"), routes(ns, "kt-up", "-6")
-    proc = kvmtui_in(ns, "apply", "--yes", "bridge", "kt-br0", "--port", "kt-up", "--move-ip-from", "kt-up")
+    proc = kvmtui_in(ns, "apply", "--yes", "--no-confirm", "bridge", "kt-br0", "--port", "kt-up", "--move-ip-from", "kt-up")
     assert proc.returncode == 0, proc.stdout + proc.stderr
     moved = addresses(ns, "kt-br0")
     assert moved == [(local, n, brd, label and label.replace("kt-up", "kt-br0"), secondary)
@@ -68,7 +68,7 @@ def test_everything_moves_onto_the_bridge_and_back(rich_uplink):
     assert (routes(ns, "kt-br0"), routes(ns, "kt-br0", "-6")) == on_uplink[1:]
     assert addresses(ns, "kt-up") == [] and routes(ns, "kt-up") == []
 
-    proc = kvmtui_in(ns, "apply", "--yes", "delete", "kt-br0", "--move-ip-to", "kt-up")
+    proc = kvmtui_in(ns, "apply", "--yes", "--no-confirm", "delete", "kt-br0", "--move-ip-to", "kt-up")
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert state(ns) == before
 
@@ -129,14 +129,14 @@ def test_an_ipv6_address_moves_with_its_src_route_while_dad_is_on(dad_uplink):
     before = state(ns)
     shown = kvmtui_in(ns, "plan", "bridge", "kt-br0", "--port", "kt-up", "--move-ip-from", "kt-up")
     assert "ip addr add 2001:db8:1::5/64 dev kt-br0 nodad" in shown.stdout
-    proc = kvmtui_in(ns, "apply", "--yes", "bridge", "kt-br0", "--port", "kt-up", "--move-ip-from", "kt-up")
+    proc = kvmtui_in(ns, "apply", "--yes", "--no-confirm", "bridge", "kt-br0", "--port", "kt-up", "--move-ip-from", "kt-up")
     assert proc.returncode == 0, proc.stdout + proc.stderr
     (moved,) = [a for a in ns_json(ns, "ip", "-j", "addr", "show", "dev", "kt-br0")[0]["addr_info"]
                 if a["local"] == "2001:db8:1::5"]
     assert not moved.get("tentative") and not moved.get("nodad")
     (route,) = [r for r in routes(ns, "kt-br0", "-6") if r["dst"] == "2001:db8:9::/48"]
     assert (route["gateway"], route["prefsrc"]) == ("2001:db8:1::1", "2001:db8:1::5")
-    proc = kvmtui_in(ns, "apply", "--yes", "delete", "kt-br0", "--move-ip-to", "kt-up")
+    proc = kvmtui_in(ns, "apply", "--yes", "--no-confirm", "delete", "kt-br0", "--move-ip-to", "kt-up")
     assert proc.returncode == 0, proc.stdout + proc.stderr
     settled(ns)  # kt-up's link-local address, re-checked after the link came back
     assert state(ns) == before
