@@ -65,7 +65,8 @@ class Guard:
                     revert(self.id, f"kvmtui (pid {record.owner_pid}) ended during step {step} of "
                                     f"{len(record.steps)}: the steps it ran are undone")
                     continue
-                self._wait(None, self._owner(record.owner_pid))
+                owner = self._owner(record.owner_pid)
+                self._wait(None if owner is not None else 1.0, owner)  # no pidfd: look again each second
             elif record.state == PENDING:
                 reason = self._why_revert(record)
                 if reason:

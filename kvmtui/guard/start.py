@@ -24,6 +24,7 @@ from kvmtui.plan.restore import involved_devices, involved_domains, restored_exp
 
 DEFAULT_SECONDS, MIN_SECONDS, MAX_SECONDS = 60, 10, 3600
 READY_TIMEOUT = 15.0  # seconds the guard may take to start and probe before nothing is applied
+NM_MARGIN = 30  # seconds NetworkManager's checkpoint outlives the countdown: the apply's own time
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,12 +82,30 @@ def begin(plan: Plan, before: Snapshot, seconds: int, netns: str | None, uri: st
             probes=tuple(p.to_data() for p in probe_targets(before, ssh)),
             created=time.time(), owner_pid=os.getpid(), boot_id=journal.boot_id())
         journal.write(record)
+    checkpoint = None
     try:
+        checkpoint = _nm_checkpoint(devices, netns, seconds)
+        if checkpoint:
+            journal.set_fields(record.id, nm_checkpoint=checkpoint)
         _spawn(record.id)
     except BaseException:
         journal.remove(record.id)
+        if checkpoint:
+            from kvmtui.apply.nm_checkpoint import destroy_checkpoint
+
+            destroy_checkpoint(checkpoint)
         raise
     return journal.read(record.id) or record
+
+
+def _nm_checkpoint(devices: tuple[str, ...], netns: str | None, seconds: int) -> str | None:
+    """Where NetworkManager manages a device the plan touches, NM would fight a revert it
+    did not make: it gets a checkpoint of its own, rolled back with the guard's revert. Its
+    timeout leaves room for the apply itself; NM rolls back alone if everything else died."""
+    from kvmtui.apply.nm_checkpoint import create_checkpoint, managed_devices
+
+    managed = managed_devices(devices, netns)
+    return create_checkpoint(managed, seconds + NM_MARGIN) if managed else None
 
 
 def _spawn(guard_id: str) -> None:
