@@ -61,6 +61,7 @@ class GuardRecord:
     ended: float | None = None  # time.time()
     restored_at: float | None = None  # CLOCK_BOOTTIME when the inverses had run
     nm_checkpoint: str | None = None  # NetworkManager's checkpoint object path, when NM manages a device
+    nm_devices: tuple[tuple[str, str, str], ...] = ()  # (name, NM device path, profile path) it covers
 
     @property
     def final(self) -> bool:
@@ -128,8 +129,12 @@ def read(guard_id: str) -> GuardRecord | None:
 
 def _record(data: dict) -> GuardRecord:
     known = {f.name for f in fields(GuardRecord)}
-    values = {key: tuple(value) if isinstance(value, list) else value for key, value in data.items() if key in known}
+    values = {key: _tuples(value) for key, value in data.items() if key in known}
     return GuardRecord(**values)
+
+
+def _tuples(value):
+    return tuple(_tuples(item) for item in value) if isinstance(value, list) else value
 
 
 def records() -> tuple[list[GuardRecord], list[str]]:

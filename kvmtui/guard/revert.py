@@ -36,26 +36,58 @@ def revert(guard_id: str, reason: str, allowed: tuple[str, ...] = (APPLYING, PEN
         lines: list[str] = []
         restored_at = None
         try:
+            nm_restored = _nm_rollback(record, lines)
             steps, unsure = steps_to_undo(record)
+            steps = tuple(step for step in steps if step.target not in nm_restored)
             executor = Executor(record.netns, record.uri)
-            undone, errors, gone = executor.undo(steps, unsure=unsure)
+            undone, errors, gone = executor.undo(steps, unsure=unsure if unsure in steps else None)
             restored_at = journal.boottime()
             lines.append(f"undid {len(undone)} step(s)" + "".join(f"; {name} is gone: nothing to undo" for name in gone))
             lines += [f"could NOT undo: {error}" for error in errors]
-            if record.nm_checkpoint:
-                from kvmtui.apply.nm_checkpoint import rollback_checkpoint
-
-                lines.append(rollback_checkpoint(record.nm_checkpoint))
             expectations = tuple(expectation_from_data(data) for data in record.restore)
             _snapshot, unmet, waiting = executor.verify(expectations, record.touches_libvirt)
             lines += [f"not as before: {text}" for text in unmet]
             lines += [f"waiting for the guest: {text}" for text in waiting]
-            if not errors and not unmet:
+            if not errors and not unmet and not waiting:  # a NIC still in the guest is not as before yet
                 lines.append("re-read the host: as it was before the change")
         except Exception as exc:  # noqa: BLE001 - recorded: the journal must not stay "reverting"
             lines.append(f"the revert failed: {exc or type(exc).__name__}")
         return journal.set_fields(guard_id, state=REVERTED, outcome=tuple(lines), ended=time.time(),
                                   restored_at=restored_at)
+
+
+def _nm_rollback(record: GuardRecord, lines: list[str]) -> set[str]:
+    """First NetworkManager puts back the devices it manages, its own way: the checkpoint,
+    then the profiles of the devices it could not (one deleted under NM is gone from its
+    checkpoint). What NM restored is not kvmtui's to undo: its inverses would fight NM."""
+    if not record.nm_checkpoint:
+        return set()
+    from kvmtui.apply.nm_checkpoint import reactivate, rollback
+
+    summary, paths = rollback(record.nm_checkpoint)
+    lines.append(summary)
+    restored = {name for name, device, _profile in record.nm_devices if device in paths}
+    again = tuple((name, profile) for name, _device, profile in record.nm_devices if name not in restored and profile)
+    if again:
+        said, activated = reactivate(again)
+        lines.extend(said)
+        restored |= set(activated)
+        _until_present(record.netns, activated)  # the steps of their ports need them
+    return restored
+
+
+def _until_present(netns: str | None, names: tuple[str, ...], seconds: float = 10.0) -> None:
+    from pyroute2 import IPRoute
+
+    from kvmtui.collect.netns import run_in_netns
+
+    def missing() -> list[str]:
+        with IPRoute() as ipr:
+            return [name for name in names if not ipr.link_lookup(ifname=name)]
+
+    deadline = time.monotonic() + seconds
+    while names and run_in_netns(netns, missing) and time.monotonic() < deadline:
+        time.sleep(0.05)
 
 
 def fully_restored(record: GuardRecord) -> bool:

@@ -84,9 +84,9 @@ def begin(plan: Plan, before: Snapshot, seconds: int, netns: str | None, uri: st
         journal.write(record)
     checkpoint = None
     try:
-        checkpoint = _nm_checkpoint(devices, netns, seconds)
+        checkpoint, nm_devices = _nm_checkpoint(devices, netns, seconds)
         if checkpoint:
-            journal.set_fields(record.id, nm_checkpoint=checkpoint)
+            journal.set_fields(record.id, nm_checkpoint=checkpoint, nm_devices=nm_devices)
         _spawn(record.id)
     except BaseException:
         journal.remove(record.id)
@@ -98,14 +98,19 @@ def begin(plan: Plan, before: Snapshot, seconds: int, netns: str | None, uri: st
     return journal.read(record.id) or record
 
 
-def _nm_checkpoint(devices: tuple[str, ...], netns: str | None, seconds: int) -> str | None:
+def _nm_checkpoint(devices: tuple[str, ...], netns: str | None,
+                   seconds: int) -> tuple[str | None, tuple[tuple[str, str, str], ...]]:
     """Where NetworkManager manages a device the plan touches, NM would fight a revert it
     did not make: it gets a checkpoint of its own, rolled back with the guard's revert. Its
-    timeout leaves room for the apply itself; NM rolls back alone if everything else died."""
-    from kvmtui.apply.nm_checkpoint import create_checkpoint, managed_devices
+    timeout leaves room for the apply itself; NM rolls back alone if everything else died.
+    (checkpoint path, (name, device path, profile path) of the devices it covers)."""
+    from kvmtui.apply.nm_checkpoint import create_checkpoint, managed
 
-    managed = managed_devices(devices, netns)
-    return create_checkpoint(managed, seconds + NM_MARGIN) if managed else None
+    found = managed(devices, netns)
+    if not found:
+        return None, ()
+    checkpoint = create_checkpoint(tuple(device for device, _profile in found.values()), seconds + NM_MARGIN)
+    return checkpoint, tuple((name, device, profile) for name, (device, profile) in found.items())
 
 
 def _spawn(guard_id: str) -> None:
