@@ -10,22 +10,18 @@ A diskless guest boots into iPXE and keeps one CPU busy under TCG; keep it short
 from __future__ import annotations
 
 import subprocess
-import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import TypeVar
 from xml.sax.saxutils import escape
 
 import libvirt
 
-from tests.helpers import sh
+from tests.helpers import sh, wait_until  # noqa: F401 - guest tests import it from here
 
 SYSTEM_URI = "qemu:///system"
 PREFIX = "kt-"
 IFNAMSIZ = 15  # longest Linux interface name
-
-T = TypeVar("T")
 
 
 def unique_name(stem: str = "") -> str:
@@ -78,19 +74,6 @@ def kt_veth(name: str | None = None, peer: str | None = None) -> Iterator[tuple[
     finally:
         _ip("link", "del", name, check=False)  # takes the peer with it
         _ip("link", "del", peer, check=False)
-
-
-def wait_until(predicate: Callable[[], T], timeout: float = 60.0, interval: float = 0.2,
-               what: str = "condition") -> T:
-    """Poll until `predicate()` is truthy and return its value; fail after `timeout` s."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() >= deadline:
-            raise TimeoutError(f"{what} did not hold within {timeout:g} s")
-        time.sleep(interval)
 
 
 def domain_xml(name: str, interfaces_xml: list[str]) -> str:

@@ -9,7 +9,9 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import TypeVar
 
 from kvmtui.collect.watch import HostEvent, SourceStatus
 from kvmtui.model import Link
@@ -18,6 +20,7 @@ REPO = Path(__file__).resolve().parents[1]
 SHARED_FIXTURES = REPO.parent / "shared" / "fixtures"
 OWN_FIXTURES = REPO / "tests" / "fixtures"
 EXAMPLE = REPO / "examples" / "kvm-host.json"
+T = TypeVar("T")
 UP = ("BROADCAST", "MULTICAST", "UP", "LOWER_UP")
 
 
@@ -27,6 +30,19 @@ def sh(*cmd: str, check: bool = True) -> str:
     if check and proc.returncode != 0:
         raise RuntimeError(f"{' '.join(cmd)} failed ({proc.returncode}): {proc.stderr.strip()}")
     return proc.stdout
+
+
+def wait_until(predicate: Callable[[], T], timeout: float = 60.0, interval: float = 0.2,
+               what: str = "condition") -> T:
+    """Poll until `predicate()` is truthy and return its value; fail after `timeout` s."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() >= deadline:
+            raise TimeoutError(f"{what} did not hold within {timeout:g} s")
+        time.sleep(interval)
 
 
 def kvmtui(*args: str, netns: str | None = None, prefix: tuple[str, ...] = (), env: dict[str, str] | None = None,

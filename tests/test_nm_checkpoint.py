@@ -13,9 +13,9 @@ import pytest
 
 from kvmtui.apply.nm_checkpoint import create_checkpoint, destroy_checkpoint, managed_devices, rollback_checkpoint
 from kvmtui.errors import KvmtuiError
-from tests.helpers import sh
+from tests.helpers import sh, wait_until
 from tests.networkmanager import nmcli, private_networkmanager, private_system_bus
-from tests.states import changes, settled, undo_state
+from tests.states import changes, settled, steady, undo_state
 from tests.topologies import ns_json
 
 BRIDGE = "kt-br0"
@@ -25,12 +25,6 @@ PROFILE = ("connection", "add", "type", "bridge", "ifname", BRIDGE, "con-name", 
            "ipv6.method", "disabled")
 
 
-def until(predicate, what: str, seconds: float = 10.0):
-    deadline = time.monotonic() + seconds
-    while not (value := predicate()):
-        assert time.monotonic() < deadline, f"{what}: not within {seconds:g} s"
-        time.sleep(0.05)
-    return value
 
 
 def bridge_now(ns: str) -> tuple[int, list[str]] | None:
@@ -46,18 +40,10 @@ def change_profile(nm: str, ns: str) -> dict:
     """Another address and MTU through NM (the profile, then reapply); the kernel state after."""
     nmcli(nm, "connection", "modify", BRIDGE, "ipv4.addresses", "10.9.1.1/24", "ethernet.mtu", "1400")
     nmcli(nm, "device", "reapply", BRIDGE)
-    until(lambda: bridge_now(ns) == (1400, ["10.9.1.1/24"]), "the change through NM reaching the kernel")
+    wait_until(lambda: bridge_now(ns) == (1400, ["10.9.1.1/24"]), timeout=10, what="the change through NM reaching the kernel")
     return undo_state(ns)
 
 
-def quiet(ns: str) -> dict:
-    """The state once nothing moved for half a second."""
-    state, since = undo_state(ns), time.monotonic()
-    while time.monotonic() - since < 0.5:
-        time.sleep(0.1)
-        if (again := undo_state(ns)) != state:
-            state, since = again, time.monotonic()
-    return state
 
 
 @pytest.fixture
@@ -72,10 +58,10 @@ def nm(netns, tmp_path, monkeypatch):
 def before(nm, netns):
     """kt-br0 made by NM from a profile, activated; the namespace's kernel state then."""
     nmcli(nm, *PROFILE)
-    until(lambda: nmcli(nm, "-g", "GENERAL.STATE", "device", "show", BRIDGE, check=False).startswith("100"),
-          "NM activating kt-br0")
+    wait_until(lambda: nmcli(nm, "-g", "GENERAL.STATE", "device", "show", BRIDGE, check=False).startswith("100"),
+               timeout=10, what="NM activating kt-br0")
     assert bridge_now(netns) == (1500, ["10.9.0.1/24"])
-    return quiet(netns)
+    return steady(netns)
 
 
 def test_no_system_bus_or_no_networkmanager_is_no_device(monkeypatch, tmp_path, netns):
@@ -108,7 +94,7 @@ def test_rollback_puts_back_what_nm_changed(nm, netns, before):
     devices = managed_devices((BRIDGE, "kt-v0", "lo"), netns)
     assert len(devices) == 1 and devices == managed_devices((BRIDGE,), netns)
     assert managed_devices((BRIDGE,), None) == ()  # that NM is not this namespace's
-    before = quiet(netns)
+    before = steady(netns)
     checkpoint = create_checkpoint(devices, 30)
     assert change_profile(nm, netns) != before
 
@@ -122,7 +108,7 @@ def test_rollback_puts_back_what_nm_changed(nm, netns, before):
 def test_rollback_recreates_a_bridge_deleted_through_nm(nm, netns, before):
     checkpoint = create_checkpoint(managed_devices((BRIDGE,), netns), 30)
     nmcli(nm, "connection", "delete", BRIDGE)  # NM deletes the device it made with its profile
-    until(lambda: bridge_now(netns) is None, "kt-br0 deleted")
+    wait_until(lambda: bridge_now(netns) is None, timeout=10, what="kt-br0 deleted")
 
     summary = rollback_checkpoint(checkpoint)
     assert re.fullmatch(r"NetworkManager checkpoint rolled back: device #\d+ \(deleted meanwhile\) ok", summary)
@@ -160,7 +146,7 @@ def test_leftover_checkpoint_is_named_and_changes_nothing(nm, netns, before):
     assert text.startswith(f"NetworkManager checkpoint {leftover} already covers {BRIDGE} ("), text
     assert re.search(r"rolls it back by itself in (29|30) s\): no new one can be taken before it ends", text), text
     assert f"CheckpointDestroy o {leftover}" in text
-    assert quiet(netns) == before
+    assert steady(netns) == before
 
     destroy_checkpoint(leftover)
     fresh = create_checkpoint(devices, 30)
