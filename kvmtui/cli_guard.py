@@ -17,8 +17,8 @@ import tty
 from datetime import datetime
 
 from kvmtui.guard import journal
-from kvmtui.guard.control import describe_state, keep, orphaned, revert_now, wait_until_ended
-from kvmtui.guard.journal import KEPT, DISCARDED, GuardRecord
+from kvmtui.guard.control import describe_state, keep, orphaned, revert_here, revert_now, wait_until_ended
+from kvmtui.guard.journal import APPLYING, DISCARDED, KEPT, PENDING, GuardRecord
 from kvmtui.guard.revert import fully_restored
 
 EXIT_REFUSED, EXIT_ROLLED_BACK, EXIT_NOT_UNDONE = 1, 3, 4
@@ -83,6 +83,10 @@ def orphan_notes() -> list[str]:
 def pending_lines(record: GuardRecord) -> list[str]:
     """What a script (`apply --yes`) is told: the guard's id and how to keep the change."""
     until = datetime.fromtimestamp(record.deadline_wall or time.time()).strftime("%H:%M:%S")
+    if orphaned(record):  # it died during the apply: no promise of an undo
+        return [f"guard: {record.id}",
+                f"kvmtui: guard {record.id} died during the apply: nothing undoes the change by itself; "
+                f"`kvmtui revert {record.id}` undoes it, `kvmtui confirm {record.id}` keeps it"]
     return [f"guard: {record.id}",
             f"kvmtui: unless `kvmtui confirm {record.id}` keeps it by {until} ({record.timeout} s), "
             "the change is undone"]
@@ -122,13 +126,29 @@ def countdown(record: GuardRecord) -> int:
         kept = keep(record.id, who="y in kvmtui apply")
         print(f"kvmtui: guard {kept.id}: kept")
         return 0
-    ended = revert_now(record.id) if answer == "n" else \
-        wait_until_ended(record.id, (record.seconds_left() or 0.0) + AFTER_DEADLINE) or record
+    if answer == "n":
+        ended = revert_now(record.id)
+    elif orphaned(journal.read(record.id) or record):
+        ended = _revert_at_deadline(record)
+    else:
+        ended = wait_until_ended(record.id, (record.seconds_left() or 0.0) + AFTER_DEADLINE) or record
     for line in outcome_lines(ended):
         print(line, file=sys.stderr if ended.state not in (KEPT, DISCARDED) else sys.stdout)
     if ended.state in (KEPT, DISCARDED):
         return 0
     return EXIT_ROLLED_BACK if fully_restored(ended) else EXIT_NOT_UNDONE
+
+
+def _revert_at_deadline(record: GuardRecord) -> GuardRecord:
+    """Its guard died: this kvmtui reverts at the deadline, as the guard would have
+    (unless another session kept the change meanwhile)."""
+    while not record.final and (left := record.seconds_left() or 0.0) > 0:
+        time.sleep(min(0.2, left))
+        record = journal.read(record.id) or record
+    if record.final:
+        return record
+    return revert_here(record, f"not kept within {record.timeout} s; its guard had died: reverted by kvmtui apply",
+                       (APPLYING, PENDING))
 
 
 def _prompt(text: str) -> None:

@@ -1,7 +1,9 @@
 """A private sshd on 127.0.0.1 and a private tmux server, for tests (and the dashboard
 benchmark) that need a real terminal: a pty that sshd allocates, and a terminal
 emulator (tmux) that interprets everything the app writes, so `capture-pane` shows
-what a person would see.
+what a person would see. `netns_sshd` runs one inside a network namespace on an
+address of that namespace instead, for a "remote host" whose path a test can cut; its
+client runs in another namespace (the admin's workstation).
 
 Everything lives in a temporary directory and is stopped by its own pid or socket
 name; the system's sshd, the user's tmux and ~/.ssh are never touched.
@@ -10,6 +12,7 @@ name; the system's sshd, the user's tmux and ~/.ssh are never touched.
 from __future__ import annotations
 
 import os
+import signal
 import socket
 import subprocess
 import time
@@ -21,7 +24,7 @@ from pathlib import Path
 
 SSHD = "/usr/sbin/sshd"  # sshd re-executes itself, so it must be started by absolute path
 PRIVSEP_DIR = Path("/run/sshd")  # OpenSSH chroots its pre-auth child here; refuses to start without it
-LOOPBACK = "127.0.0.1"  # never any other address
+LOOPBACK = "127.0.0.1"  # private_sshd never listens on any other address (netns_sshd: only inside its namespace)
 
 
 def free_port() -> int:
@@ -35,19 +38,25 @@ class Sshd:
     port: int
     client_key: Path
     log: Path
+    address: str = LOOPBACK  # where it listens
+    client_netns: str | None = None  # the ssh client runs in this namespace (`ip netns exec`)
+    netns: str | None = None  # the namespace sshd runs in; None: this one
 
-    def ssh(self, remote_command: str, tty: bool = True) -> list[str]:
-        """argv of an ssh client to root@127.0.0.1 that ignores every user and system
-        ssh setting (-F /dev/null) and never records the throwaway host key."""
-        return ["ssh", "-F", "/dev/null", "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null",
-                "-o", "GlobalKnownHostsFile=/dev/null", "-o", "BatchMode=yes", "-o", "IdentitiesOnly=yes",
-                "-o", "LogLevel=ERROR", "-i", str(self.client_key), "-p", str(self.port),
-                "-t" if tty else "-T", f"root@{LOOPBACK}", remote_command]
+    def ssh(self, remote_command: str, tty: bool = True, connect_timeout: float | None = None) -> list[str]:
+        """argv of an ssh client to root@ADDRESS that ignores every user and system
+        ssh setting (-F /dev/null) and never records the throwaway host key.
+        `connect_timeout`: seconds before a connection that gets no answer fails."""
+        where = ["ip", "netns", "exec", self.client_netns] if self.client_netns else []
+        timeout = ["-o", f"ConnectTimeout={connect_timeout:g}"] if connect_timeout else []
+        return [*where, "ssh", "-F", "/dev/null", "-o", "StrictHostKeyChecking=no",
+                "-o", "UserKnownHostsFile=/dev/null", "-o", "GlobalKnownHostsFile=/dev/null", "-o", "BatchMode=yes",
+                "-o", "IdentitiesOnly=yes", "-o", "LogLevel=ERROR", *timeout, "-i", str(self.client_key),
+                "-p", str(self.port), "-t" if tty else "-T", f"root@{self.address}", remote_command]
 
 
-def _config(tmp: Path, host_key: Path) -> str:
+def _config(tmp: Path, host_key: Path, address: str = LOOPBACK) -> str:
     return "\n".join([
-        f"ListenAddress {LOOPBACK}",  # the port comes from -p
+        f"ListenAddress {address}",  # the port comes from -p
         "AddressFamily inet",
         f"HostKey {host_key}",
         f"PidFile {tmp / 'sshd.pid'}",
@@ -75,13 +84,7 @@ def private_sshd(tmp: Path, timeout: float = 15.0) -> Iterator[Sshd]:
     """sshd -D on a free port of 127.0.0.1 that lets in only a key generated here.
     /run/sshd is created if missing and left (it is the package's own, empty dir; another
     test's sshd may be using it)."""
-    host_key, client_key, log = tmp / "host_ed25519", tmp / "client_ed25519", tmp / "sshd.log"
-    for key in (host_key, client_key):
-        subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "kt-test", "-f", str(key)], check=True)
-    (tmp / "authorized_keys").write_text(Path(f"{client_key}.pub").read_text())
-    config = tmp / "sshd_config"
-    config.write_text(_config(tmp, host_key))
-    PRIVSEP_DIR.mkdir(mode=0o755, exist_ok=True)
+    config, client_key, log = _prepare(tmp, LOOPBACK)
     proc = None
     try:
         for _attempt in range(3):  # the free port may be taken between asking and binding
@@ -98,6 +101,56 @@ def private_sshd(tmp: Path, timeout: float = 15.0) -> Iterator[Sshd]:
     finally:
         if proc is not None:
             _stop(proc)
+
+
+def _prepare(tmp: Path, address: str) -> tuple[Path, Path, Path]:
+    """Throwaway host and client keys, the config: (config, client key, log)."""
+    host_key, client_key, log = tmp / "host_ed25519", tmp / "client_ed25519", tmp / "sshd.log"
+    for key in (host_key, client_key):
+        subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "kt-test", "-f", str(key)], check=True)
+    (tmp / "authorized_keys").write_text(Path(f"{client_key}.pub").read_text())
+    config = tmp / "sshd_config"
+    config.write_text(_config(tmp, host_key, address))
+    PRIVSEP_DIR.mkdir(mode=0o755, exist_ok=True)
+    return config, client_key, log
+
+
+@contextmanager
+def netns_sshd(tmp: Path, netns: str, address: str, client_netns: str, port: int = 22,
+               timeout: float = 15.0) -> Iterator[Sshd]:
+    """sshd -D inside namespace `netns`, listening on `address` (which must be one of
+    that namespace's addresses) and `port`, letting in only a key generated here; its
+    `ssh()` runs the client inside `client_netns`, which must reach `address`. The root
+    namespace gets no address or route. Afterwards every sshd process of `netns` is
+    killed by its pid, the sessions' too (each calls setsid: stopping the listener
+    leaves them)."""
+    config, client_key, log = _prepare(tmp, address)
+    server = Sshd(port, client_key, log, address, client_netns, netns)
+    proc = subprocess.Popen(["ip", "netns", "exec", netns, SSHD, "-D", "-f", str(config), "-p", str(port),
+                             "-E", str(log)], stdin=subprocess.DEVNULL, start_new_session=True)
+    try:
+        if not _wait_ready(proc, server, timeout):
+            raise RuntimeError(f"sshd in {netns} did not start; its log:\n{_read(log)}")
+        yield server
+    finally:
+        _stop(proc)
+        stop_sshd_sessions(netns)
+
+
+def stop_sshd_sessions(netns: str) -> None:
+    """SIGKILL every sshd process in namespace `netns` (a test's own: it made the namespace)."""
+    for pid in netns_pids(netns):
+        try:
+            if os.readlink(f"/proc/{pid}/exe") == SSHD:
+                os.kill(pid, signal.SIGKILL)
+        except (FileNotFoundError, ProcessLookupError):
+            pass
+
+
+def netns_pids(netns: str) -> list[int]:
+    """The processes whose network namespace is `netns` (`ip netns pids`)."""
+    proc = subprocess.run(["ip", "netns", "pids", netns], capture_output=True, text=True)
+    return [int(pid) for pid in proc.stdout.split()]
 
 
 def _wait_ready(proc: subprocess.Popen, server: Sshd, timeout: float) -> bool:

@@ -66,3 +66,23 @@ def run_in_netns(name: str | None, fn: Callable[[], T]) -> T:
 def proc_net_dir(name: str | None) -> str:
     """The /proc/net of the namespace the calling thread is in (run_in_netns enters it per thread)."""
     return "/proc/thread-self/net" if name else "/proc/net"
+
+
+def netns_identity(name: str | None) -> str:
+    """Which namespace `name` (None: this process's) is, as "dev:inode": the same for every
+    process that sees it, whether by name or by being in it (`ip netns exec`). "" when
+    it cannot be told."""
+    try:
+        found = os.stat(netns_path(name) if name else "/proc/self/ns/net")
+    except (OSError, KvmtuiError):
+        return ""
+    return f"{found.st_dev}:{found.st_ino}"
+
+
+def netns_name(identity: str) -> str | None:
+    """The `ip netns` name of a namespace identity, if it has one."""
+    try:
+        names = sorted(os.listdir(NETNS_RUN_DIR))
+    except OSError:
+        return None
+    return next((name for name in names if netns_identity(name) == identity), None)

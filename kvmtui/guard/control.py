@@ -9,6 +9,7 @@ import time
 from dataclasses import replace
 from datetime import datetime
 
+from kvmtui.collect.netns import netns_identity, netns_name
 from kvmtui.errors import KvmtuiError
 from kvmtui.guard import journal
 from kvmtui.guard.journal import APPLYING, DISCARDED, KEPT, PENDING, REVERTED, REVERTING, ROLLED_BACK, GuardRecord
@@ -66,12 +67,28 @@ def find(guard_id: str | None) -> GuardRecord:
 
 def conflict(devices: tuple[str, ...], domains: tuple[str, ...], netns: str | None) -> None:
     """Refuse a change to devices or guests an open guard holds: its revert would undo over it."""
+    here = netns_identity(netns)
     for record in open_guards():
-        if record.netns != netns:
+        if (record.netns_id or record.netns) != (here or netns):  # an older journal has only the name
             continue
         overlap = sorted(set(devices) & set(record.devices)) + sorted(set(domains) & set(record.domains))
         if overlap:
             raise GuardConflict(record, overlap)
+
+
+def revert_here(record: GuardRecord, reason: str, allowed: tuple[str, ...]) -> GuardRecord:
+    """Revert a journal whose guard died, in this process: only from where its change is.
+    A journal made inside a namespace (`ip netns exec`, sshd there) names none: run
+    elsewhere, its inverses would change another namespace, or the host."""
+    from kvmtui.guard.revert import revert
+
+    if record.netns is None and record.netns_id and record.netns_id != netns_identity(None):
+        name = netns_name(record.netns_id)
+        where = f"`ip netns exec {name} kvmtui revert {record.id}`" if name else \
+            "kvmtui revert from a process in that namespace"
+        raise GuardError(f"guard {record.id} ({record.title}) changed another network namespace than this "
+                         f"process's: run {where}; nothing changed")
+    return revert(record.id, reason, allowed) or record
 
 
 def wake(record: GuardRecord) -> None:
@@ -125,14 +142,13 @@ def keep(guard_id: str | None, who: str = "kvmtui confirm") -> GuardRecord:
 def revert_now(guard_id: str | None, wait: float = 60.0) -> GuardRecord:
     """Have the guard revert now and wait for it; a journal whose guard died is reverted here."""
     from kvmtui.apply.backend import refuse_if_readonly
-    from kvmtui.guard.revert import revert
 
     refuse_if_readonly()
     record = find(guard_id)
     if record.final:
         raise _ended(record)
     if orphaned(record):
-        return revert(record.id, "its guard had died: reverted by `kvmtui revert`", (APPLYING, PENDING)) or record
+        return revert_here(record, "its guard had died: reverted by `kvmtui revert`", (APPLYING, PENDING))
     after = journal.update(record.id, lambda r: replace(r, request="revert")
                            if r.state in (APPLYING, PENDING) else None)
     if after is None:
@@ -143,7 +159,7 @@ def revert_now(guard_id: str | None, wait: float = 60.0) -> GuardRecord:
         time.sleep(0.05)
         after = journal.read(record.id) or after
         if not after.final and orphaned(after):  # it died meanwhile
-            return revert(record.id, "its guard died: reverted by `kvmtui revert`", (APPLYING, PENDING, REVERTING)) or after
+            return revert_here(after, "its guard died: reverted by `kvmtui revert`", (APPLYING, PENDING, REVERTING))
     return after
 
 

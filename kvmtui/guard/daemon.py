@@ -14,7 +14,6 @@ import os
 import select
 import signal
 import sys
-import time
 
 from kvmtui.guard import journal
 from kvmtui.guard.journal import APPLYING, PENDING

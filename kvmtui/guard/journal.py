@@ -40,6 +40,7 @@ class GuardRecord:
     restore: tuple[dict, ...]  # what must hold after a revert (plan/restore.py), as data
     timeout: int  # seconds between the verified apply and the revert
     netns: str | None = None  # --netns; None: the namespace the guard was started in
+    netns_id: str = ""  # which namespace that is ("dev:inode"): a name alone, or None, says too little
     uri: str | None = None
     touches_libvirt: bool = False
     devices: tuple[str, ...] = ()  # what it changes: two guards never hold the same

@@ -13,6 +13,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 
+from kvmtui.collect.netns import netns_identity
 from kvmtui.errors import KvmtuiError
 from kvmtui.guard import journal
 from kvmtui.guard.control import conflict, wake
@@ -77,7 +78,7 @@ def begin(plan: Plan, before: Snapshot, seconds: int, netns: str | None, uri: st
             id=journal.new_id(), title=plan.title, state=APPLYING,
             steps=tuple(step.to_data() for step in plan.steps),
             restore=tuple(expectation_to_data(e) for e in restored_expectations(plan, before)),
-            timeout=seconds, netns=netns, uri=uri, touches_libvirt=plan.touches_libvirt,
+            timeout=seconds, netns=netns, netns_id=netns_identity(netns), uri=uri, touches_libvirt=plan.touches_libvirt,
             devices=devices, domains=domains, ssh=ssh,
             probes=tuple(p.to_data() for p in probe_targets(before, ssh)),
             created=time.time(), owner_pid=os.getpid(), boot_id=journal.boot_id())
