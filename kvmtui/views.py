@@ -258,6 +258,7 @@ def link_details(snapshot: Snapshot, link: Link) -> list[tuple[str, str]]:
     summary = link_summary(link, snapshot.bonds_by_name.get(link.ifname))
     if summary and summary != link.mac:
         lines.append(("summary", summary))
+    lines += config_lines(snapshot, link.ifname)
     if link.info_data is not None:
         lines += [(f"{link.kind}.{k}", _seconds(v) if k in CENTISECONDS else _text(v)) for k, v in _fields(link.info_data)]
     if link.info_slave_data is not None:
@@ -270,6 +271,19 @@ def link_details(snapshot: Snapshot, link: Link) -> list[tuple[str, str]]:
                             f"{s.rx_errors} errors, {s.rx_dropped} dropped"))
         lines.append(("tx", f"{human_bytes(s.tx_bytes)}, {human_count(s.tx_packets)} pkts, "
                             f"{s.tx_errors} errors, {s.tx_dropped} dropped"))
+    return lines
+
+
+def config_lines(snapshot: Snapshot, ifname: str) -> list[tuple[str, str]]:
+    """What manages the link at boot and its file ("config"), other backends that claim it
+    too ("config also"); nothing when the configuration was not read (a recording without it)."""
+    owner = snapshot.owners_by_name.get(ifname)
+    if owner is None:
+        return []
+    if owner.backend is None:
+        return [("config", f"none ({owner.why})")]
+    lines = [("config", f"{owner.backend} {owner.file}" + (f" ({owner.why})" if owner.why else ""))]
+    lines += [("config also", f"{claim.backend} {claim.file} ({claim.why})") for claim in owner.also]
     return lines
 
 

@@ -130,6 +130,35 @@ def test_mutated_recordings_load_and_render_or_are_one_line(tmp_path):
     assert loaded and refused  # both ways were tried
 
 
+def test_mutated_saved_configuration_in_a_recording_loads_and_renders_or_is_one_line(tmp_path):
+    """The `netconfig` part of a recording, hand-edited: read back checked like the rest."""
+    from kvmtui.model import Claim, ConfiguredDevice, ConfiguredRoute, ConfiguredVlan, LinkOwner, SavedConfig
+    from kvmtui.serialize import to_jsonable
+
+    rng = random.Random(12)
+    document = json.loads(EXAMPLE.read_text())
+    bridge = ConfiguredDevice("br100", "bridge", "netplan", "/etc/netplan/01.yaml", 4, "netplan renderer networkd",
+                              ports=("bond0.100",), vlans=(ConfiguredVlan(10, 20),),
+                              routes=(ConfiguredRoute("default", "192.0.2.1"),), bond_options=(("miimon", "100"),))
+    owner = LinkOwner("br100", "netplan", "/etc/netplan/01.yaml", 4, "netplan renderer networkd",
+                      (Claim("ifupdown", "/etc/network/interfaces", 2, "ifupdown iface stanza"),))
+    document["netconfig"] = to_jsonable(SavedConfig("/", devices=(bridge,), owners=(owner,)))
+    loaded = refused = 0
+    for number in range(60):
+        mutated = copy.deepcopy(document)
+        for _ in range(rng.randint(1, 2)):
+            path = rng.choice([p for p in _paths(mutated["netconfig"]) if p])
+            parent = mutated["netconfig"]
+            for key in path[:-1]:
+                parent = parent[key]
+            parent[path[-1]] = copy.deepcopy(rng.choice(VALUES))
+        if _loads_or_is_refused(tmp_path / f"case{number}.json", json.dumps(mutated).encode()):
+            loaded += 1
+        else:
+            refused += 1
+    assert loaded and refused
+
+
 @pytest.mark.parametrize("sample", BONDING, ids=lambda p: p.name)
 def test_mutated_bonding_files_parse_or_are_refused(sample):
     rng = random.Random(sample.name)
@@ -158,6 +187,66 @@ def test_mutated_libvirt_xml_parses_or_is_refused(sample):
                 parse_domain_xml(xml, state="running", id=1, persistent=True)
         except LibvirtXmlError as exc:
             assert str(exc)
+
+
+NETCONFIG = sorted(p for p in SHARED_FIXTURES.glob("netconfig/*/*") if p.is_file() and p.name != "SOURCES.md")
+
+
+def _read_netconfig_text(sample, text: str):
+    from kvmtui.collect.netconfig import ifcfg, ifupdown, netplan, networkd, networkmanager
+
+    kind = sample.parent.name
+    if kind == "netplan":
+        return netplan.parse([("f", text)])
+    if kind == "nm-keyfile":
+        return networkmanager.parse(text, "f")
+    if kind == "ifcfg":
+        return ifcfg.parse(text, "f") if sample.name.startswith("ifcfg-") else ifcfg.parse("DEVICE=x", "g", ("f", text))
+    if kind == "interfaces":
+        return ifupdown.parse(text, "f")
+    return (networkd.parse_netdev if sample.suffix == ".netdev" else networkd.parse_network)(text, "f")
+
+
+@pytest.mark.parametrize("sample", NETCONFIG, ids=lambda p: f"{p.parent.name}/{p.name}")
+def test_mutated_network_configs_parse_or_name_the_line(sample):
+    """A cut or garbled config file gives devices and problems, never an exception; each
+    problem names the file and a line that exists."""
+    rng = random.Random(sample.name)
+    text = sample.read_text()
+    for _ in range(25):
+        mutated = _bytes_cut(text, rng)
+        parsed = _read_netconfig_text(sample, mutated)
+        lines = max(len(mutated.splitlines()), 1)
+        for problem in parsed.problems:
+            assert problem.file in ("f", "g") and problem.message and "kvmtui failed" not in problem.message
+            assert problem.line is None or 1 <= problem.line <= lines + 1
+        for dev in parsed.devices:
+            assert dev.name is None or isinstance(dev.name, str)
+
+
+@pytest.mark.parametrize("sample", [p for p in NETCONFIG if p.parent.name == "netplan"], ids=lambda p: p.name)
+def test_netplan_with_values_of_the_wrong_type_names_them(sample):
+    """netplan YAML whose values were swapped for other types (a list where a mapping goes,
+    a number for the addresses): problems, never an exception."""
+    from ruamel.yaml import YAML
+
+    from kvmtui.collect.netconfig import netplan
+
+    rng = random.Random(sample.name)
+    document = YAML(typ="safe", pure=True).load(sample.read_text())
+    values = (None, 0, -1, "x", "", True, [], {}, [1, "a"], {"a": 1}, "9" * 50, [{}], 1.5)
+    for _ in range(40):
+        mutated = copy.deepcopy(document)
+        for _ in range(rng.randint(1, 3)):
+            path = rng.choice([p for p in _paths(mutated) if p] or [("network",)])
+            parent = mutated
+            for key in path[:-1]:
+                parent = parent[key]
+            parent[path[-1]] = copy.deepcopy(rng.choice(values))
+        text = io.StringIO()
+        YAML().dump(mutated, text)
+        parsed = netplan.parse([("f", text.getvalue())])
+        assert all(problem.message for problem in parsed.problems)
 
 
 def _edited(tmp_path, edit) -> str:

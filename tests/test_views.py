@@ -160,3 +160,23 @@ def test_guest_details_show_mtu_and_virtualport_parameters():
     assert ("virtualport_params", "managerid=12 typeid=1193046 typeidversion=1 "
                                   "instanceid=09b11c53-8b5c-4eeb-8f00-d84eaa0aaa3b") in lines
     assert not any(label == "effective vlan" for label, _ in lines)  # no network, no VLAN to resolve
+
+
+def test_details_name_the_backend_and_file_that_own_a_link():
+    from kvmtui.model import Claim, LinkOwner, SavedConfig
+    from kvmtui.views import node_details
+
+    owners = (LinkOwner("br0", "netplan", "/etc/netplan/01-kvm.yaml", 7, "netplan renderer networkd",
+                        (Claim("ifupdown", "/etc/network/interfaces", 3, "ifupdown iface stanza"),)),
+              LinkOwner("eno1", None, None, None, "NM device state: unmanaged (/run/NetworkManager/devices/2)"))
+    links = (link("br0", 3, "bridge"), link("eno1", 2, None), link("eno2", 4, None))
+    saved = Snapshot(host=HOST, links=links, netconfig=SavedConfig("/", owners=owners))
+    _, lines = node_details(saved, (), "link:br0")
+    assert ("config", "netplan /etc/netplan/01-kvm.yaml (netplan renderer networkd)") in lines
+    assert ("config also", "ifupdown /etc/network/interfaces (ifupdown iface stanza)") in lines
+    unmanaged = ("config", "none (NM device state: unmanaged (/run/NetworkManager/devices/2))")
+    assert unmanaged in node_details(saved, (), "link:eno1")[1]
+    assert not any(label.startswith("config") for label, _ in node_details(saved, (), "link:eno2")[1])
+    recorded = Snapshot(host=HOST, links=links)  # no netconfig: a recording made before it existed
+    assert node_details(recorded, (), "link:br0") == node_details(replace(saved, netconfig=None), (), "link:br0")
+    assert not any(label.startswith("config") for label, _ in node_details(recorded, (), "link:br0")[1])

@@ -1,4 +1,5 @@
-"""Assemble one Snapshot from every source: kernel, bonding files, libvirt.
+"""Assemble one Snapshot from every source: kernel, bonding files, saved network
+configuration, libvirt.
 
 The kernel part runs inside the requested namespace (a thread that entered it);
 libvirt is host-wide and is read concurrently, since it mostly waits on the daemon.
@@ -21,6 +22,7 @@ from typing import TYPE_CHECKING
 from kvmtui import __version__
 from kvmtui.collect.bonding import collect_bonds
 from kvmtui.collect.counters import read_counters
+from kvmtui.collect.netconfig import read_netconfig
 from kvmtui.collect.netlink import NetlinkState, read_netlink
 from kvmtui.collect.netns import proc_net_dir, run_in_netns
 from kvmtui.model import Bond, HostInfo, LinkStats, Snapshot
@@ -58,9 +60,14 @@ def collect_kernel(netns: str | None = None, with_fdb: bool = True) -> Snapshot:
         libvirt_version=None,
         kvmtui_version=__version__,
     )
+    # The saved configuration describes the host's own namespace: NM, networkd, netplan and
+    # ifupdown configure only that one. In a named netns the files under / are still the
+    # host's, and their names (eth0, br0) would be matched against this namespace's devices,
+    # so nothing is read there.
+    netconfig = read_netconfig("/", kernel.links) if netns is None else None
     return Snapshot(host=host, links=kernel.links, fdb=kernel.fdb, bridge_vlans=kernel.bridge_vlans,
                     routes=kernel.routes, bonds=bonds, problems=kernel.problems + tuple(bond_problems), sysctls=sysctls,
-                    monotonic=time.monotonic())
+                    netconfig=netconfig, monotonic=time.monotonic())
 
 
 def merge_libvirt(snapshot: Snapshot, state: LibvirtState | None, replacing: LibvirtState | None = None) -> Snapshot:

@@ -20,12 +20,23 @@ from kvmtui.model.links import (
     VlanInfo,
     VxlanInfo,
 )
+from kvmtui.model.netconfig import (
+    BackendUse,
+    Claim,
+    ConfiguredDevice,
+    ConfiguredRoute,
+    ConfiguredVlan,
+    ConfigProblem,
+    LinkOwner,
+    SavedConfig,
+)
 from kvmtui.model.snapshot import SCHEMA_VERSION, HostInfo, Snapshot
 
 __all__ = [
     "INFO_DATA_CLASSES", "SCHEMA_VERSION", "SLAVE_DATA_CLASSES",
-    "Address", "Aggregator", "Bond", "BondInfo", "BondSlave", "BondSlaveInfo",
-    "BridgeInfo", "BridgePortInfo", "BridgeVlan", "Domain", "DomainInterface",
-    "FdbEntry", "HostInfo", "LacpPort", "Link", "LinkStats", "MacvlanInfo",
-    "Network", "Route", "Snapshot", "TunInfo", "VlanInfo", "VxlanInfo",
+    "Address", "Aggregator", "BackendUse", "Bond", "BondInfo", "BondSlave", "BondSlaveInfo",
+    "BridgeInfo", "BridgePortInfo", "BridgeVlan", "Claim", "ConfigProblem", "ConfiguredDevice",
+    "ConfiguredRoute", "ConfiguredVlan", "Domain", "DomainInterface",
+    "FdbEntry", "HostInfo", "LacpPort", "Link", "LinkOwner", "LinkStats", "MacvlanInfo",
+    "Network", "Route", "SavedConfig", "Snapshot", "TunInfo", "VlanInfo", "VxlanInfo",
 ]

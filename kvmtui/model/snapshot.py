@@ -9,6 +9,7 @@ from functools import cached_property
 from kvmtui.model.bonding import Bond
 from kvmtui.model.libvirt import Domain, Network
 from kvmtui.model.links import BridgeVlan, FdbEntry, Link, Route
+from kvmtui.model.netconfig import LinkOwner, SavedConfig
 
 SCHEMA_VERSION = 2  # 2: a bond link's info_data says ad_lacp_rate, as ip -d -j link does (1: lacp_rate)
 
@@ -45,6 +46,9 @@ class Snapshot:
     # (name, value) of the few sysctls the audit judges, e.g. ("net.bridge.bridge-nf-call-iptables", "1");
     # a name is absent when the kernel does not have it (br_netfilter not loaded).
     sysctls: tuple[tuple[str, str], ...] = ()
+    # The saved network configuration and who owns each link (collect/netconfig); None when
+    # not read: a recording made before it existed, or a named namespace (the files are the host's).
+    netconfig: SavedConfig | None = None
     monotonic: float = field(default=0.0, compare=False)
 
     @cached_property
@@ -54,6 +58,11 @@ class Snapshot:
     @cached_property
     def bonds_by_name(self) -> dict[str, Bond]:
         return {bond.name: bond for bond in self.bonds}
+
+    @cached_property
+    def owners_by_name(self) -> dict[str, LinkOwner]:
+        """ifname -> what manages it, for the links the saved configuration says something of."""
+        return {owner.ifname: owner for owner in self.netconfig.owners} if self.netconfig else {}
 
     @cached_property
     def links_on(self) -> dict[str, tuple[Link, ...]]:
