@@ -54,6 +54,14 @@ def run_guard_command(args: argparse.Namespace) -> int:
 
 
 def list_guards(everything: bool) -> int:
+    directory = journal.guard_dir()
+    try:
+        unreadable = directory.is_dir() and not os.access(directory, os.R_OK | os.X_OK)
+    except PermissionError:  # not even its parent is ours to look into
+        unreadable = True
+    if unreadable:
+        print(f"kvmtui: cannot read the guards in {directory}: permission denied (run as root)", file=sys.stderr)
+        return EXIT_REFUSED
     found, problems = journal.records()
     shown = found if everything else [r for r in found if not r.final]
     for problem in problems:

@@ -67,11 +67,21 @@ def begin(plan: Plan, before: Snapshot, seconds: int, netns: str | None, uri: st
           ssh: str | None) -> GuardRecord:
     """Journal the plan and start its guard; raises (nothing applied) when that fails."""
     from kvmtui.apply.backend import refuse_if_readonly
-    from kvmtui.plan.expect import expectation_to_data
 
     refuse_if_readonly()
     devices, domains = involved_devices(plan), involved_domains(plan)
-    journal.prune()
+    try:
+        journal.prune()
+        return _begin(plan, before, seconds, netns, uri, ssh, devices, domains)
+    except OSError as exc:  # /run read-only or full, not root: no journal, so no guard and no change
+        raise KvmtuiError(f"cannot keep the guard's journal in {journal.guard_dir()}: "
+                          f"{exc.strerror or exc}; nothing changed") from None
+
+
+def _begin(plan: Plan, before: Snapshot, seconds: int, netns: str | None, uri: str | None, ssh: str | None,
+           devices: tuple[str, ...], domains: tuple[str, ...]) -> GuardRecord:
+    from kvmtui.plan.expect import expectation_to_data
+
     with journal.start_lock():
         conflict(devices, domains, netns)
         record = GuardRecord(
