@@ -79,6 +79,9 @@ def build_parser() -> argparse.ArgumentParser:
     add_global_options(parser)
     parser.add_argument("--interval", type=_interval, default=2.0, metavar="S",
                         help="the dashboard's polling interval for counters and bonding files, 0.1 to 3600 seconds")
+    parser.add_argument("--confirm", metavar="S", default=None,
+                        help="guard every change with a countdown of S seconds (10-3600): the dashboard's, and "
+                             "`apply`'s (default: 60 s where a change may cut your SSH session)")
     shared = argparse.ArgumentParser(add_help=False)
     add_global_options(shared, argparse.SUPPRESS)
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
@@ -178,6 +181,10 @@ def _notes(snapshot: Snapshot, args: argparse.Namespace) -> list[str]:
 
 
 def run_dashboard(args: argparse.Namespace) -> int:
+    if args.confirm is not None:
+        from kvmtui.guard.start import parse_seconds
+
+        args.confirm = parse_seconds(args.confirm)  # a KvmtuiError: one line, exit 1
     recorded = load_snapshot(args) if args.from_file else None  # a bad file: one line, exit 1
     from kvmtui.ui.app import run_app
 

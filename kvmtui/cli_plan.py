@@ -45,7 +45,8 @@ def add_apply_options(parser: argparse.ArgumentParser, default: object) -> None:
     """apply's own options; after WHAT they default to SUPPRESS, not to overwrite those before it."""
     flag = False if default is None else default
     parser.add_argument("--yes", "-y", action="store_true", default=flag, help="do not ask")
-    parser.add_argument("--confirm", metavar="S", default=default,
+    # before `apply` the global --confirm holds the value (the dashboard's option too): not reset here
+    parser.add_argument("--confirm", metavar="S", default=argparse.SUPPRESS,
                         help="keep the change only if confirmed within S seconds (10-3600; default 60 when the "
                              "change may cut your SSH session or the default route): y, or `kvmtui confirm`")
     parser.add_argument("--no-confirm", action="store_true", default=flag,

@@ -116,3 +116,14 @@ def footer_keys(app) -> list[str]:
 
     keys = app.screen.query_one(Footer).query("FooterKey")
     return [f"{key.key_display} {key.description}" for key in keys if key.region.right <= app.size.width]
+
+
+def guard_bar(app) -> str:
+    """The guard bar's text as shown under the status line; "" while it is hidden."""
+    bar = app.query_one("#guard-bar")
+    return str(bar.render()) if bar.display else ""
+
+
+def notifications(app) -> list[str]:
+    """The texts of the notifications shown so far (still on screen or not)."""
+    return [n.message for n in app._notifications]

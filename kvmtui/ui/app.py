@@ -2,7 +2,8 @@
 immutable data; only message handlers touch widgets.
 
 Keeping it current (sources, events, debounced reads, polling) is the LiveUpdates object
-of live.py, which the app owns; plan -> confirm -> apply is wizard_flow.py.
+of live.py, which the app owns; plan -> confirm -> apply is wizard_flow.py; pending guards
+(the bar, y/u, the question after a guarded apply) are the GuardWatch of guard_bar.py.
 """
 
 from __future__ import annotations
@@ -25,10 +26,11 @@ from kvmtui.ui.commands import VIEWS, KvmtuiCommands
 from kvmtui.ui.details_pane import DetailsPane
 from kvmtui.ui.fdb_pane import FdbPane
 from kvmtui.ui.findings_pane import FindingChosen, FindingsPane, short_counts
+from kvmtui.ui.guard_bar import GuardBar, GuardWatch
 from kvmtui.ui.help import HelpScreen
 from kvmtui.ui.layout import MainArea
-from kvmtui.ui.messages import (ApplyDone, ApplyStep, BridgeFdbReady, FindingsReady, HostChanged, NodeChosen,
-                                PartRead, PollDone, SourceChanged)
+from kvmtui.ui.messages import (ApplyDone, ApplyStep, BridgeFdbReady, FindingsReady, GuardActed, GuardsRead,
+                                HostChanged, NodeChosen, PartRead, PollDone, SourceChanged)
 from kvmtui.ui.tables import BondsTable, GuestsTable, NetworksTable
 from kvmtui.ui.live import LiveUpdates
 from kvmtui.ui.topology_pane import TopologyTree
@@ -49,6 +51,7 @@ class DashboardOptions:
     with_libvirt: bool = True
     interval: float = 2.0
     readonly: bool = False
+    confirm: int | None = None  # `--confirm S`: every apply guarded, S seconds to keep it (None: 60 s when at risk)
 
 
 class KvmtuiApp(App[int]):
@@ -66,6 +69,8 @@ class KvmtuiApp(App[int]):
         Binding("a", "attach", "Attach"),
         Binding("d", "delete", "Delete"),  # or detach, on a guest NIC: the wizard says which
         Binding("r", "refresh", "Refresh", show=False),  # rarely needed (events keep it live); in the help
+        Binding("y", "guard('keep')", "Keep", show=False),  # the guard bar names both (n is "new" here)
+        Binding("u", "guard('revert')", "Revert", show=False),
         Binding("q", "quit", "Quit"),
         Binding("ctrl+c", "quit", "Quit", show=False),  # as in htop and k9s; not while an apply runs
         *(Binding(str(n), f"show_view('{view}')", view.capitalize(), show=False) for n, view in enumerate(VIEWS, 1)),
@@ -82,6 +87,7 @@ class KvmtuiApp(App[int]):
         self.last_error: str | None = None
         self.updates = LiveUpdates(self, active=recorded is None)
         self.wizards = WizardFlow(self)
+        self.guards = GuardWatch(self)
         self._fdb_shown: tuple | None = None  # what the FDB pane was last built from
         self._audit_timer = None
         self._failure_baseline: dict[tuple[str, str], int] = {}  # (bond, slave) -> count when first seen
@@ -106,6 +112,7 @@ class KvmtuiApp(App[int]):
             yield Static("kvmtui", id="status")
             if self.readonly:
                 yield Static(" READ-ONLY ", id="badge")
+        yield GuardBar(id="guard-bar")
         with MainArea(id="main"):
             with Vertical(id="left"):
                 yield Static("", id="tree-empty")
@@ -134,6 +141,7 @@ class KvmtuiApp(App[int]):
             self.show_snapshot(self.recorded)
         else:
             self.updates.start()
+            self.guards.start()
         self.set_interval(1.0, self.show_status)
 
     def on_unmount(self) -> None:
@@ -151,6 +159,7 @@ class KvmtuiApp(App[int]):
         if group == APPLY:
             self.wizards.failed(str(error))
         self.updates.worker_failed(group)
+        self.guards.worker_failed(group)
         self.show_status()
 
     def on_source_changed(self, message: SourceChanged) -> None:
@@ -162,6 +171,12 @@ class KvmtuiApp(App[int]):
 
     def on_apply_done(self, message: ApplyDone) -> None:
         self.wizards.done(message)
+
+    def on_guards_read(self, message: GuardsRead) -> None:
+        self.guards.read_done(message)
+
+    def on_guard_acted(self, message: GuardActed) -> None:
+        self.guards.acted(message)
 
     def on_host_changed(self, message: HostChanged) -> None:
         self.updates.host_changed(message.event)
@@ -340,7 +355,11 @@ class KvmtuiApp(App[int]):
         await super().action_quit()
 
     def check_action(self, action: str, parameters: tuple) -> bool | None:
-        return self.wizards.allows(action)
+        return self.guards.can_act() if action == "guard" else self.wizards.allows(action)
+
+    def action_guard(self, verb: str) -> None:
+        """y keeps, u reverts now the guard the bar shows."""
+        self.guards.act_on_shown(verb)
 
     def action_new(self) -> None:
         self.wizards.new()
@@ -422,6 +441,7 @@ class KvmtuiApp(App[int]):
 
 def run_app(args, recorded: Snapshot | None = None) -> int:
     options = DashboardOptions(netns=args.netns, uri=args.connect, with_libvirt=not args.no_libvirt,
-                               interval=args.interval, readonly=args.readonly)
+                               interval=args.interval, readonly=args.readonly,
+                               confirm=getattr(args, "confirm", None))  # whole seconds (parse_seconds), when given
     KvmtuiApp(options, recorded).run()
     return 0

@@ -22,7 +22,7 @@ from kvmtui.model import Snapshot
 from kvmtui.plan import Plan, PlanError
 from kvmtui.kinds import Intent, make_plan
 from kvmtui.plan.diff import Confirmation
-from kvmtui.render import confirmation_text, warnings_text
+from kvmtui.render import confirmation_text, guard_text, warnings_text
 
 
 @dataclass(frozen=True, slots=True)
@@ -180,6 +180,8 @@ class ConfirmScreen(ModalScreen[bool]):
                 yield Static(confirmation_text(self.confirmation, warnings=False))
             if self.confirmation.warnings:
                 yield Static(warnings_text(self.confirmation.warnings), id="confirm-warnings")
+            if not self.refusal and (guarded := guard_text(self.confirmation)):
+                yield Static(guarded, id="confirm-guard")  # the countdown that follows, in view with the keys
             typed = self.confirmation.typed
             if self.refusal:
                 yield Static(f"[b]{escape(self.refusal)}[/b] · [b]n[/b]/Esc back", id="confirm-keys")
@@ -220,16 +222,17 @@ class ProgressScreen(ModalScreen[None]):
 
     BINDINGS = [Binding("escape,enter", "close", "Close")]
 
-    def __init__(self, title: str) -> None:
+    def __init__(self, title: str, note: str | None = None) -> None:
+        """`note`: a first line, before any step (a guarded apply says its countdown)."""
         super().__init__()
         self.title_text = title
-        self.lines: list[str] = []
+        self.lines: list[str] = [note] if note else []
         self.finished = False
 
     def compose(self) -> ComposeResult:
         with VerticalScroll(id="progress"):
             yield Static(f"[b]{self.title_text}[/b]")
-            yield Static("", id="progress-lines")
+            yield Static("\n".join(self.lines), id="progress-lines")
 
     def add(self, line: str) -> None:
         self.lines.append(line)

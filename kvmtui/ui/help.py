@@ -41,6 +41,17 @@ HELP = """\
              In a wizard: Tab moves, Space ticks \\[x] or unticks [ ],
              ctrl+s plans, Esc cancels.
 
+[b]Guarded changes[/b] (a change that may cut your SSH session or the default
+route undoes itself unless kept in time; any kvmtui sees it)
+  y          keep the change whose countdown the bar at the top shows
+  u          revert it now (n is "new" on this screen)
+             After such a change from here, "Keep these changes?
+             57 s": y keeps, n reverts now, Esc hides the question
+             (the bar keeps counting). q quits and leaves it to the
+             guard: unkept, the change is undone at the deadline.
+             A guard that died: u reverts, y keeps the change as it
+             is. Not with --readonly.
+
 [b]Topology tree[/b]
   up/down    move
   left       collapse the node, or go to its parent

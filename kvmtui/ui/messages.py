@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 from textual.message import Message
 
 from kvmtui.collect.watch import HostEvent, SourceStatus
+from kvmtui.guard.journal import GuardRecord
 from kvmtui.model import Bond, FdbEntry, LinkStats, Snapshot
 
 if TYPE_CHECKING:
@@ -81,10 +82,40 @@ class ApplyStep(Message):
 
 
 class ApplyDone(Message):
-    def __init__(self, ok: bool, summary: str) -> None:
+    """`guard`: the journal after a guarded apply (counting down once verified), else None."""
+
+    def __init__(self, ok: bool, summary: str, guard: GuardRecord | None = None) -> None:
         super().__init__()
         self.ok = ok
         self.summary = summary
+        self.guard = guard
+
+
+@dataclass(frozen=True, slots=True)
+class GuardView:
+    """An open guard as the bar shows it; `orphaned` and `starting` need file locks, so the
+    worker that reads the journal decides them, not the UI thread."""
+
+    record: GuardRecord
+    orphaned: bool = False  # its guard died: keep discards the journal, revert reverts here
+    starting: bool = False  # journalled a moment ago, its guard not up yet
+
+
+class GuardsRead(Message):
+    """The open guards of the namespace on screen, and the journals of those watched that
+    have ended since (kept, reverted... by anyone): their outcome is told once."""
+
+    def __init__(self, views: tuple[GuardView, ...], ended: tuple[GuardRecord, ...], error: str | None = None) -> None:
+        super().__init__()
+        self.views, self.ended, self.error = views, ended, error
+
+
+class GuardActed(Message):
+    """What `y` (keep) or `u`/`n` (revert now) did: the journal afterwards, or why not."""
+
+    def __init__(self, guard_id: str, verb: str, record: GuardRecord | None, error: str | None = None) -> None:
+        super().__init__()
+        self.guard_id, self.verb, self.record, self.error = guard_id, verb, record, error
 
 
 class FindingsReady(Message):

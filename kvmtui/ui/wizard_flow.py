@@ -4,15 +4,35 @@ An object the app owns; it reads the app's snapshot, selection and options, and 
 screens through it. The apply itself runs in a worker thread (pyroute2's sync API needs
 a thread without an event loop) and reports each step as a message, which the app's
 handlers pass back here.
+
+A plan that may cut the session or the default route (or any plan, with the dashboard's
+`confirm` option) is applied as `kvmtui apply` does it: guarded (kvmtui/guard/), with a
+countdown to keep it once verified, which the confirmation announces and the app's
+GuardWatch asks about (guard_bar.py). Every apply keeps off what an open guard holds.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass, replace
+
+from kvmtui.guard.journal import PENDING
+from kvmtui.model import Snapshot
 from kvmtui.node_keys import guest_uuid_of, ifname_of, is_guest
 from kvmtui.ui.messages import ApplyDone, ApplyStep
 
 RECORDED_REFUSAL = "recorded host: nothing can be applied"
 APPLY = "apply"  # the worker group: the app refuses to quit while one runs
+
+
+@dataclass(frozen=True, slots=True)
+class Confirmed:
+    """What the confirmation showed, so that the apply is the one announced: the plan, the
+    countdown (None: unguarded), the snapshot it was planned on, the SSH session it spared."""
+
+    plan: object
+    seconds: int | None
+    before: Snapshot | None
+    ssh: str | None
 
 
 class WizardFlow:
@@ -22,6 +42,7 @@ class WizardFlow:
         """`app`: the KvmtuiApp, whose snapshot, selection and options the wizards start from."""
         self.app = app
         self._progress = None
+        self._shown: Confirmed | None = None  # the last confirmation opened
 
     def allows(self, action: str) -> bool:
         """Read-only offers no action that changes the host (docs/readonly.md). A recorded
@@ -87,12 +108,18 @@ class WizardFlow:
         self.app.push_screen(wizard, lambda plan: self._start_apply(plan) if plan is not None else None)
 
     def confirm_screen(self, plan):
+        """The plan as confirmed; on a live host it says whether a countdown follows (as
+        `kvmtui apply`: 60 s when the plan is at risk, or the dashboard's `confirm` seconds)."""
+        from kvmtui.guard.start import guard_policy
         from kvmtui.plan.diff import confirmation
         from kvmtui.session import ssh_connection
         from kvmtui.ui.forms import ConfirmScreen
 
-        return ConfirmScreen(confirmation(plan, self.app.snapshot, ssh_connection()),
-                             None if self.app.live else RECORDED_REFUSAL)
+        ssh, snapshot = ssh_connection(), self.app.snapshot
+        shown = confirmation(plan, snapshot, ssh)
+        seconds = guard_policy(shown.at_risk, self.app.options.confirm, False).seconds if self.app.live else None
+        self._shown = Confirmed(plan, seconds, snapshot, ssh)
+        return ConfirmScreen(replace(shown, countdown=seconds), None if self.app.live else RECORDED_REFUSAL)
 
     def confirm_plan(self, plan) -> None:
         if plan is None or self.app.snapshot is None:
@@ -106,18 +133,29 @@ class WizardFlow:
         if not app.live:  # the confirmation offers no `y` here; nothing reaches the host regardless
             app.notify(RECORDED_REFUSAL, title="not applied", severity="warning")
             return
-        self._progress = ProgressScreen(plan.title)
+        shown = self._shown
+        if shown is None or shown.plan is not plan:  # every confirmation sets it: never expected
+            self.confirm_screen(plan)
+            shown = self._shown
+        note = f"guarded: once verified, {shown.seconds} s to keep the change" if shown.seconds else None
+        self._progress = ProgressScreen(plan.title, note)
         app.push_screen(self._progress)
         netns, uri, readonly = app.options.netns, app.options.uri, app.readonly
 
         def apply() -> None:
             from kvmtui.apply import Executor
+            from kvmtui.guard.start import apply_guarded, check_unguarded
 
             def progress(number: int, step, state: str) -> None:
                 app.post_message(ApplyStep(number, len(plan.steps), step.command, state))
 
-            report = Executor(netns, uri, readonly).apply(plan, progress)
-            app.post_message(ApplyDone(report.ok, report.summary()))
+            check_unguarded(plan, netns)  # a GuardConflict: the progress screen says so, nothing changed
+            executor = Executor(netns, uri, readonly)
+            if shown.seconds:
+                report, guard = apply_guarded(executor, plan, shown.before, shown.seconds, shown.ssh, progress)
+            else:
+                report, guard = executor.apply(plan, progress), None
+            app.post_message(ApplyDone(report.ok, report.summary(), guard))
 
         app.run_worker(apply, thread=True, group=APPLY, description=APPLY, exit_on_error=False)
 
@@ -126,9 +164,13 @@ class WizardFlow:
             self._progress.add(f"[{message.number}/{message.total}] {message.state:7} {message.command}")
 
     def done(self, message: ApplyDone) -> None:
-        if self._progress is not None:
-            self._progress.finish(message.summary, message.ok)
+        """A verified guarded change: the question (keep or revert) takes the progress' place."""
+        progress, guard = self._progress, message.guard
+        if progress is not None:
+            progress.finish(message.summary, message.ok)
         self.app.updates.request_refresh(0)
+        if guard is not None and guard.state == PENDING:
+            self.app.guards.ask(guard, message.summary, tuple(progress.lines[:-1]) if progress else (), progress)
 
     def failed(self, error: str) -> None:
         """The executor raised (e.g. refused in read-only mode): say so where the user looks."""
