@@ -165,7 +165,8 @@ def test_a_change_that_cuts_the_session_is_reverted_and_ssh_works_again(remote):
 def test_a_change_that_keeps_the_session_is_confirmed_from_a_second_login(remote):
     """The same deletion handing the address to the port (--move-ip-to kt-p1): the
     session survives, the countdown is announced, a second login keeps the change with
-    `kvmtui confirm`, and past the deadline the change is still there."""
+    `kvmtui confirm`, and past the deadline the change is still there. Then the way back,
+    a new bridge taking the port and its address (--move-ip-from kt-p1), kept the same way."""
     before = steady(remote.host)
     first = remote.ssh(remote.kvmtui("apply", "delete", "kt-br0", "--move-ip-to", "kt-p1", "--yes",
                                      "--confirm", str(TIMEOUT)))
@@ -194,5 +195,21 @@ def test_a_change_that_keeps_the_session_is_confirmed_from_a_second_login(remote
     names = {link["ifname"]: link for link in ns_json(remote.host, "ip", "-j", "link", "show")}
     assert "kt-br0" not in names and "master" not in names["kt-p1"]
     assert _addresses(remote.host, "kt-p1") == [f"{HOST_IP}/24"]
+    again = remote.ssh("echo still here", timeout=30, connect_timeout=10)
+    assert again.returncode == 0 and again.stdout.strip() == "still here", again.stderr
+
+    back = remote.ssh(remote.kvmtui("apply", "bridge", "kt-br0", "--port", "kt-p1", "--move-ip-from", "kt-p1",
+                                    "--yes", "--confirm", str(TIMEOUT)))
+    assert back.returncode == 0, back.stdout + back.stderr
+    assert "which carries your SSH session" in " ".join(back.stdout.split()), back.stdout
+    guard_id = re.search(r"^guard: ([0-9a-f]{8})$", back.stdout, re.M).group(1)
+    pending = next(j for j in remote.journals() if j["id"] == guard_id)
+    confirmed = remote.ssh(remote.kvmtui("confirm"))  # the only open guard: no id needed
+    assert confirmed.stdout.strip() == f"kvmtui: guard {guard_id} (create bridge kt-br0): kept", confirmed.stderr
+    time.sleep(max(0.0, pending["deadline"] - boottime()) + 2)
+    assert next(j for j in remote.journals() if j["id"] == guard_id)["state"] == "kept"
+    names = {link["ifname"]: link for link in ns_json(remote.host, "ip", "-j", "link", "show")}
+    assert names["kt-p1"].get("master") == "kt-br0"
+    assert _addresses(remote.host, "kt-br0") == [f"{HOST_IP}/24"] and _addresses(remote.host, "kt-p1") == []
     again = remote.ssh("echo still here", timeout=30, connect_timeout=10)
     assert again.returncode == 0 and again.stdout.strip() == "still here", again.stderr
