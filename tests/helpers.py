@@ -63,6 +63,15 @@ def kvmtui_in(netns: str, *args: str, **options) -> subprocess.CompletedProcess:
     return kvmtui(*args, netns=netns, **options)
 
 
+def guard_process_alive(journal: dict) -> bool:
+    """A guard journal's guard_pid is a live guard of that journal (not a pid reused since)."""
+    try:
+        cmdline = Path(f"/proc/{journal['guard_pid']}/cmdline").read_bytes().split(b"\0")
+    except OSError:
+        return False
+    return b"kvmtui.guard" in cmdline and journal["id"].encode() in cmdline
+
+
 def links(netns: str | None) -> dict[str, dict]:
     """`ip -d -j link show` (in `netns`, or here) by name."""
     where = ("-n", netns) if netns else ()

@@ -5,37 +5,12 @@ A step that never runs is added after the last one, so the delete itself is undo
 
 from __future__ import annotations
 
-import time
 
 from kvmtui.collect.snapshot import collect_snapshot
 from kvmtui.kinds import DeleteLink, make_plan
 from tests.helpers import sh
-from tests.states import assert_every_failure_undone, no_dad
-from tests.topologies import ns_json
-
-
-def bridge_with_two_veth_ports(netns: str) -> None:
-    """kt-br0, up, with ports kt-p1 and kt-p2 (veths whose far ends kt-q1/kt-q2 are up)."""
-    no_dad(netns)
-    for n in (1, 2):
-        sh("ip", "-n", netns, "link", "add", f"kt-p{n}", "type", "veth", "peer", "name", f"kt-q{n}")
-    sh("ip", "-n", netns, "link", "add", "kt-br0", "type", "bridge")
-    for n in (1, 2):
-        sh("ip", "-n", netns, "link", "set", f"kt-p{n}", "master", "kt-br0")
-        sh("ip", "-n", netns, "link", "set", f"kt-p{n}", "up")
-        sh("ip", "-n", netns, "link", "set", f"kt-q{n}", "up")
-    sh("ip", "-n", netns, "link", "set", "kt-br0", "up")
-    # the bridge's carrier and its IPv6 link-local address come a moment later (linkwatch
-    # runs at most once a second, later on a busy machine): the "before" state must have them
-    deadline = time.monotonic() + 15
-    while not _has_carrier_and_link_local(netns, "kt-br0"):
-        assert time.monotonic() < deadline, "kt-br0 never got its carrier and link-local address"
-        time.sleep(0.1)
-
-
-def _has_carrier_and_link_local(netns: str, ifname: str) -> bool:
-    link = ns_json(netns, "ip", "-j", "addr", "show", "dev", ifname)[0]
-    return "LOWER_UP" in link["flags"] and any(a["family"] == "inet6" for a in link["addr_info"])
+from tests.states import assert_every_failure_undone
+from tests.topologies import bridge_with_two_veth_ports
 
 
 def test_a_failed_delete_of_a_bridge_with_ports_puts_everything_back(netns):

@@ -32,9 +32,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers import REPO, kvmtui_in, sh
-from tests.states import changes, no_dad, settled, steady, undo_state
-from tests.topologies import ns_json
+from tests.helpers import REPO, guard_process_alive, kvmtui_in, sh
+from tests.states import changes, settled, steady, undo_state
+from tests.topologies import bridge_with_two_veth_ports, ns_json
 
 PLAN = ("apply", "delete", "kt-br0", "--move-ip-to", "kt-p1")
 TIMEOUT = 10  # --confirm: the shortest countdown a guard takes
@@ -49,15 +49,8 @@ def boottime() -> float:
 
 @pytest.fixture
 def bridged(netns):
-    no_dad(netns)
-    for n in (1, 2):
-        sh("ip", "-n", netns, "link", "add", f"kt-p{n}", "type", "veth", "peer", "name", f"kt-q{n}")
-    sh("ip", "-n", netns, "link", "add", "kt-br0", "type", "bridge")
-    for n in (1, 2):
-        sh("ip", "-n", netns, "link", "set", f"kt-p{n}", "master", "kt-br0")
+    bridge_with_two_veth_ports(netns)
     sh("ip", "-n", netns, "addr", "add", "10.66.0.1/24", "dev", "kt-br0")
-    for dev in ("kt-br0", "kt-p1", "kt-p2", "kt-q1", "kt-q2"):
-        sh("ip", "-n", netns, "link", "set", dev, "up")
     sh("ip", "-n", netns, "route", "add", "10.77.0.0/16", "via", "10.66.0.254")
     return netns
 
@@ -68,7 +61,7 @@ def run(tmp_path):
     run = tmp_path / "run"
     yield run
     for journal in journals(run):
-        if guard_alive(journal):
+        if guard_process_alive(journal):
             os.kill(journal["guard_pid"], signal.SIGKILL)
 
 
@@ -85,15 +78,6 @@ def wait_journal(run: Path, predicate, what: str, timeout: float) -> dict:
             return found[0]
         assert time.monotonic() < deadline, f"{what}: not within {timeout:g} s; journals: {found}"
         time.sleep(0.05)
-
-
-def guard_alive(journal: dict) -> bool:
-    """Its guard_pid is a live guard of this journal (not a pid reused since)."""
-    try:
-        cmdline = Path(f"/proc/{journal['guard_pid']}/cmdline").read_bytes().split(b"\0")
-    except OSError:
-        return False
-    return b"kvmtui.guard" in cmdline and journal["id"].encode() in cmdline
 
 
 def env(run: Path) -> dict[str, str]:
@@ -164,7 +148,7 @@ def test_kill_9_of_the_cli_during_its_countdown_still_reverts_on_time(bridged, r
         assert term.proc.wait(10) == -signal.SIGKILL
     finally:
         term.close()
-    assert guard_alive(pending)
+    assert guard_process_alive(pending)
     ended = wait_journal(run, lambda j: j["state"] == "reverted", "the revert",
                          pending["deadline"] - boottime() + MARGIN + 5)
     assert_reverted_on_time(ended, pending, f"not kept within {TIMEOUT} s")
@@ -228,7 +212,7 @@ def wait_paused(ns: str, run: Path, marker: Path, proc: subprocess.Popen) -> dic
         time.sleep(0.05)
     assert marker.read_text() == "ip link set kt-p1 nomaster"
     journal = wait_journal(run, lambda j: j["running"] == PAUSE_AT, f"step {PAUSE_AT} in the journal", 5)
-    assert journal["state"] == "applying" and journal["done"] == PAUSE_AT - 1 and guard_alive(journal), journal
+    assert journal["state"] == "applying" and journal["done"] == PAUSE_AT - 1 and guard_process_alive(journal), journal
     # half-applied: the bridge lost its address and its port kt-p2, kt-p1 is still in it
     ports = {link["ifname"]: link.get("master") for link in ns_json(ns, "ip", "-j", "link", "show")}
     assert inet(ns, "kt-br0") == [] and (ports["kt-p1"], ports["kt-p2"]) == ("kt-br0", None), ports
@@ -238,7 +222,7 @@ def wait_paused(ns: str, run: Path, marker: Path, proc: subprocess.Popen) -> dic
 def kill_guard(journal: dict) -> None:
     os.kill(journal["guard_pid"], signal.SIGKILL)
     deadline = time.monotonic() + 10
-    while guard_alive(journal):
+    while guard_process_alive(journal):
         assert time.monotonic() < deadline, "the guard did not die"
         time.sleep(0.05)
 

@@ -28,7 +28,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers import REPO, sh
+from tests.helpers import REPO, guard_process_alive, sh
 from tests.sshd import Sshd, netns_pids, netns_sshd
 from tests.states import changes, no_dad, settled, steady, undo_state
 from tests.topologies import ns_json
@@ -103,15 +103,6 @@ def remote(make_netns, tmp_path):
                 pass
 
 
-def _guard_alive(journal: dict) -> bool:
-    """Its guard_pid is a live guard of this journal (not a pid reused since)."""
-    try:
-        cmdline = Path(f"/proc/{journal['guard_pid']}/cmdline").read_bytes().split(b"\0")
-    except OSError:
-        return False
-    return b"kvmtui.guard" in cmdline and journal["id"].encode() in cmdline
-
-
 def _addresses(ns: str, dev: str) -> list[str]:
     found = ns_json(ns, "ip", "-j", "addr", "show", "dev", dev)
     return [f"{a['local']}/{a['prefixlen']}" for a in found[0]["addr_info"] if a["family"] == "inet"] if found else []
@@ -131,7 +122,7 @@ def test_a_change_that_cuts_the_session_is_reverted_and_ssh_works_again(remote):
         assert pending["state"] == "pending", pending
         assert pending["ssh"] and pending["ssh"].split()[::2] == [CLIENT_IP, HOST_IP], pending["ssh"]
         assert pending["netns"] is None  # kvmtui ran inside the remote host, not with --netns
-        assert _guard_alive(pending)
+        assert guard_process_alive(pending)
 
         # the cut is real: the address is gone, nothing in C reaches H any more
         assert "kt-br0" not in {link["ifname"] for link in ns_json(remote.host, "ip", "-j", "link", "show")}
@@ -177,7 +168,7 @@ def test_a_change_that_keeps_the_session_is_confirmed_from_a_second_login(remote
     assert found, first.stdout
     guard_id = found.group(1)
     pending = remote.wait_journal(lambda j: True, "the journal", 5)
-    assert pending["id"] == guard_id and pending["state"] == "pending" and _guard_alive(pending), pending
+    assert pending["id"] == guard_id and pending["state"] == "pending" and guard_process_alive(pending), pending
 
     second = remote.ssh(remote.kvmtui("confirm", guard_id))
     assert second.returncode == 0, second.stderr
@@ -188,7 +179,7 @@ def test_a_change_that_keeps_the_session_is_confirmed_from_a_second_login(remote
     ended = remote.journals()[0]
     assert ended["state"] == "kept" and ended["reason"] == "kept by kvmtui confirm", ended
     assert ended["restored_at"] is None and ended["outcome"] == [], ended
-    assert not _guard_alive(ended)  # it stood down
+    assert not guard_process_alive(ended)  # it stood down
     after = undo_state(remote.host)
     assert after == kept_state, changes(kept_state, after)
     assert after != before

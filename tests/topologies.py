@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import time
 from contextlib import contextmanager
 
 from tests.helpers import sh
@@ -110,3 +111,29 @@ def build_clean(ns: str, peer_ns: str) -> None:
        "remote", "10.9.0.2", "local", "10.9.0.1", "dev", "kt-wire")
     ip(ns, "link", "set", "vx0", "up")
     sh("ip", "netns", "exec", ns, "sysctl", "-qw", "net.bridge.bridge-nf-call-iptables=0")
+
+
+def bridge_with_two_veth_ports(netns: str) -> None:
+    """kt-br0, up, with ports kt-p1 and kt-p2 (veths whose far ends kt-q1/kt-q2 are up)."""
+    from tests.states import no_dad  # states reads through this module: imported here, not above
+
+    no_dad(netns)
+    for n in (1, 2):
+        sh("ip", "-n", netns, "link", "add", f"kt-p{n}", "type", "veth", "peer", "name", f"kt-q{n}")
+    sh("ip", "-n", netns, "link", "add", "kt-br0", "type", "bridge")
+    for n in (1, 2):
+        sh("ip", "-n", netns, "link", "set", f"kt-p{n}", "master", "kt-br0")
+        sh("ip", "-n", netns, "link", "set", f"kt-p{n}", "up")
+        sh("ip", "-n", netns, "link", "set", f"kt-q{n}", "up")
+    sh("ip", "-n", netns, "link", "set", "kt-br0", "up")
+    # the bridge's carrier and its IPv6 link-local address come a moment later (linkwatch
+    # runs at most once a second, later on a busy machine): the "before" state must have them
+    deadline = time.monotonic() + 15
+    while not has_carrier_and_link_local(netns, "kt-br0"):
+        assert time.monotonic() < deadline, "kt-br0 never got its carrier and link-local address"
+        time.sleep(0.1)
+
+
+def has_carrier_and_link_local(netns: str, ifname: str) -> bool:
+    link = ns_json(netns, "ip", "-j", "addr", "show", "dev", ifname)[0]
+    return "LOWER_UP" in link["flags"] and any(a["family"] == "inet6" for a in link["addr_info"])
