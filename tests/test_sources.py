@@ -54,3 +54,21 @@ def test_kernel_says_live_until_its_events_or_its_read_fail():
     source.watch_changed(SourceStatus("netlink", False, "netlink events: gone"))
     assert "(no events)" in source.freshness(shown, 0.0)
 
+
+
+def test_the_fdb_of_a_bridge_deleted_since_it_was_shown_is_empty_not_an_error(netns):
+    """An apply deletes the bridge on screen while its FDB is being read: the kernel says
+    ENODEV, the dashboard must not show that as an error (the next read drops the bridge)."""
+    from tests.helpers import sh
+
+    sh("ip", "-n", netns, "link", "add", "kt-br0", "type", "bridge")
+    source = KernelSource(netns)
+    ifindex = next(link.ifindex for link in source_links(netns) if link.ifname == "kt-br0")
+    sh("ip", "-n", netns, "link", "del", "kt-br0")
+    assert source.read_fdb(ifindex, {}) == ()
+
+
+def source_links(netns: str):
+    from kvmtui.collect.snapshot import collect_kernel
+
+    return collect_kernel(netns=netns, with_fdb=False).links

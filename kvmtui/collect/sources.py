@@ -10,6 +10,7 @@ vSwitch, say) is one more class with these methods, listed in ui/live.py.
 
 from __future__ import annotations
 
+import errno
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
@@ -19,6 +20,7 @@ from typing import TYPE_CHECKING, Protocol
 
 from kvmtui.collect.snapshot import LibvirtReader, collect_kernel, keep_known, merge_libvirt
 from kvmtui.collect.watch import EventSink, LibvirtWatcher, NetlinkWatcher, SourceStatus, StatusSink
+from kvmtui.errors import NetlinkError
 from kvmtui.model import FdbEntry, Snapshot
 
 if TYPE_CHECKING:
@@ -103,11 +105,17 @@ class KernelSource:
         return snapshot
 
     def read_fdb(self, bridge_ifindex: int, names: dict[int, str]) -> tuple[FdbEntry, ...]:
-        """One bridge's FDB, after neighbour events: no full dump for a few new MACs."""
+        """One bridge's FDB, after neighbour events: no full dump for a few new MACs. A bridge
+        deleted since it was shown (an apply, another admin) has none: that is no error."""
         from kvmtui.collect.netlink import read_bridge_fdb
         from kvmtui.collect.netns import run_in_netns
 
-        return run_in_netns(self.netns, lambda: read_bridge_fdb(bridge_ifindex, names))
+        try:
+            return run_in_netns(self.netns, lambda: read_bridge_fdb(bridge_ifindex, names))
+        except NetlinkError as exc:
+            if exc.errno != errno.ENODEV:
+                raise
+            return ()
 
     def merge(self, shown: Snapshot | None, part: Snapshot) -> Snapshot:
         """The kernel's part is the base the other sources merge into: it is the snapshot."""
