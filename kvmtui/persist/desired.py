@@ -1,0 +1,84 @@
+"""Plan + the host before it -> what the saved configuration must say afterwards (pure).
+
+Read off the simulated host after the plan (plan/simulate.py), for every device the plan
+changes or names: the whole device as it will run, so that a renderer can write it
+without knowing which steps made it. Addresses the kernel gives by itself (link-local)
+and routes it makes from an address (proto kernel) are not the configuration's."""
+
+from __future__ import annotations
+
+from kvmtui.model import BondInfo, BridgeInfo, Link, Snapshot, VlanInfo
+from kvmtui.model.netconfig import ConfiguredDevice, ConfiguredRoute
+from kvmtui.persist.model import Desired, wanted
+from kvmtui.plan.model import Plan
+from kvmtui.plan.simulate import simulate
+
+# What a backend can save here; a veth or dummy stands for a NIC: configured by name, made by nobody.
+KINDS = {None: "ethernet", "veth": "ethernet", "dummy": "ethernet", "bridge": "bridge", "bond": "bond", "vlan": "vlan"}
+BOND_DEFAULTS = {"miimon": "0", "updelay": "0", "downdelay": "0", "arp_interval": "0", "min_links": "0",
+                 "xmit_hash_policy": "layer2", "lacp_rate": "slow", "primary": ""}
+
+
+def desired_config(plan: Plan, before: Snapshot) -> Desired:
+    after = simulate(before, plan.steps)
+    devices: list[ConfiguredDevice] = []
+    removed: list[str] = []
+    for name in changed_devices(plan):
+        link = after.link(name)
+        if link is None:
+            if before.link(name) is not None:
+                removed.append(name)
+        elif link.kind in KINDS:
+            devices.append(described(link, after))
+    return Desired(tuple(devices), tuple(removed))
+
+
+def changed_devices(plan: Plan) -> tuple[str, ...]:
+    """The devices whose saved description changes: what the steps act on, and the masters
+    they add ports to or take ports from. A new VLAN's parent is named, not changed."""
+    from kvmtui.plan.steps import LinkSet
+
+    names: dict[str, None] = {}
+    for step in plan.steps:
+        if step.backend == "kernel":
+            names[step.target] = None
+        if isinstance(step, LinkSet) and (master := dict(step.values).get("master")):
+            names[master] = None
+    return tuple(names)
+
+
+def described(link: Link, snapshot: Snapshot) -> ConfiguredDevice:
+    kind = KINDS[link.kind]
+    info = link.info_data
+    fields: dict[str, object] = {
+        "master": link.master,
+        "addresses": tuple(f"{a.local}/{a.prefixlen}" for a in link.addresses if a.scope not in ("link", "host")),
+        "routes": tuple(ConfiguredRoute(r.dst, r.gateway, r.metric) for r in snapshot.routes
+                        if r.dev == link.ifname and r.table == 254 and r.protocol != "kernel" and r.type == "unicast"),
+        "mtu": link.mtu if link.mtu and link.mtu != 1500 else None,
+    }
+    if kind in ("bridge", "bond"):
+        fields["ports"] = tuple(sorted(l.ifname for l in snapshot.links if l.master == link.ifname))
+        fields["mac"] = link.mac if kind == "bridge" and link.mac else None  # a bridge that took its uplink's MAC
+    if isinstance(info, BridgeInfo):
+        fields["bridge_stp"] = info.stp_state != 0
+        fields["bridge_options"] = (("forward_delay", str(info.forward_delay // 100)),)
+    if isinstance(info, BondInfo):
+        fields["bond_mode"] = info.mode
+        fields["bond_options"] = bond_options(info)
+    if isinstance(info, VlanInfo):
+        fields.update(vlan_id=info.id, parent=link.link, vlan_protocol=info.protocol)
+    return wanted(link.ifname, kind, **fields)
+
+
+def bond_options(info: BondInfo) -> tuple[tuple[str, str], ...]:
+    """The bond's settings that differ from the driver's defaults, by their sysfs names."""
+    values = {"miimon": str(info.miimon), "updelay": str(info.updelay), "downdelay": str(info.downdelay),
+              "arp_interval": str(info.arp_interval), "min_links": str(info.min_links),
+              "xmit_hash_policy": info.xmit_hash_policy or "layer2", "primary": info.primary or ""}
+    if info.mode == "802.3ad":
+        values["lacp_rate"] = info.ad_lacp_rate or "slow"
+    out = [(key, value) for key, value in values.items() if value != BOND_DEFAULTS.get(key)]
+    if info.arp_ip_target:
+        out.append(("arp_ip_target", ",".join(info.arp_ip_target)))
+    return tuple(out)
