@@ -46,7 +46,9 @@ def run_guard_command(args: argparse.Namespace) -> int:
         record = keep(args.id)
         word = "kept" if record.state == KEPT else "discarded its journal; the change stays as it is"
         print(f"kvmtui: guard {record.id} ({record.title}): {word}")
-        return 0
+        for line in record.outcome:
+            print(f"kvmtui: {line}")
+        return EXIT_REFUSED if any("NOT saved" in line for line in record.outcome) else 0
     record = revert_now(args.id)
     for line in outcome_lines(record):
         print(line)
@@ -133,7 +135,9 @@ def countdown(record: GuardRecord) -> int:
     if answer == "y":
         kept = keep(record.id, who="y in kvmtui apply")
         print(f"kvmtui: guard {kept.id}: kept")
-        return 0
+        for line in kept.outcome:
+            print(f"kvmtui: {line}")
+        return EXIT_REFUSED if any("NOT saved" in line for line in kept.outcome) else 0
     if answer == "n":
         ended = revert_now(record.id)
     elif orphaned(journal.read(record.id) or record):

@@ -16,7 +16,10 @@ from contextlib import contextmanager
 from dataclasses import replace
 
 from kvmtui.errors import KvmtuiError
+from kvmtui.collect.netconfig import read_text
 from kvmtui.guard.start import apply_guarded, check_unguarded, guard_policy, parse_seconds
+from kvmtui.persist.choose import backend_word
+from kvmtui.persist.saved import saved_change
 from kvmtui.kinds import COMMANDS, Intent, Param
 from kvmtui.session import ssh_connection
 
@@ -30,6 +33,8 @@ def add_plan_commands(commands, shared: argparse.ArgumentParser) -> None:
         parser = commands.add_parser(verb, help=text, parents=[shared])
         # `apply --yes bridge br0` and `apply bridge br0 --yes` both work
         apply_options = argparse.ArgumentParser(add_help=False)
+        add_persist_options(parser, None)
+        add_persist_options(apply_options, argparse.SUPPRESS)
         if verb == "apply":
             add_apply_options(parser, None)
             add_apply_options(apply_options, argparse.SUPPRESS)
@@ -51,6 +56,15 @@ def add_apply_options(parser: argparse.ArgumentParser, default: object) -> None:
                              "change may cut your SSH session or the default route): y, or `kvmtui confirm`")
     parser.add_argument("--no-confirm", action="store_true", default=flag,
                         help="no countdown, even where the change may cut your SSH session")
+
+
+def add_persist_options(parser: argparse.ArgumentParser, default: object) -> None:
+    flag = False if default is None else default
+    parser.add_argument("--persist", metavar="BACKEND", default=default,
+                        help="save the change in this backend's configuration: networkmanager, netplan, networkd, "
+                             "ifupdown2 (default: the one that manages the devices, or the uplink)")
+    parser.add_argument("--no-persist", action="store_true", default=flag,
+                        help="change the running host only: nothing is saved, a reboot undoes it")
 
 
 def add_options(parser: argparse.ArgumentParser, params: tuple[Param, ...]) -> None:
@@ -114,6 +128,14 @@ def run_plan(args: argparse.Namespace) -> int:
         print("kvmtui: --confirm and --no-confirm: give one of them", file=sys.stderr)
         return EXIT_REFUSED
     confirm_seconds = parse_seconds(args.confirm) if args.command == "apply" and args.confirm is not None else None
+    if args.persist is not None and args.no_persist:
+        print("kvmtui: --persist and --no-persist: give one of them", file=sys.stderr)
+        return EXIT_REFUSED
+    persist_backend = None
+    if args.persist is not None and (persist_backend := backend_word(args.persist)) is None:
+        print(f"kvmtui: --persist: {args.persist!r} is none of networkmanager, netplan, networkd, ifupdown, ifupdown2",
+              file=sys.stderr)
+        return EXIT_REFUSED
     console = Console(highlight=False)
     snapshot = load_snapshot(args)
     # on a recording: what the change would do on the recorded host, whose SSH sessions are not this one;
@@ -124,9 +146,11 @@ def run_plan(args: argparse.Namespace) -> int:
     except PlanError as exc:
         print(f"kvmtui: {args.options.get(exc.field, exc.field)}: {exc}", file=sys.stderr)
         return EXIT_REFUSED
+    saved = None if args.no_persist else saved_change(plan, snapshot, read_text, persist_backend)
     shown = confirmation(plan, snapshot, ssh)
     policy = guard_policy(shown.at_risk, confirm_seconds, args.command == "apply" and args.no_confirm)
-    shown = replace(shown, countdown=policy.seconds if args.command == "apply" else None, unguarded=policy.refused)
+    shown = replace(shown, countdown=policy.seconds if args.command == "apply" else None, unguarded=policy.refused,
+                    saved=saved.lines() if saved else ())
     # never wrapped by Rich (a pipe is 80 columns to it): a command cut in two runs something else when pasted
     console.print(confirmation_text(shown), soft_wrap=True)
     if args.command == "plan":
@@ -151,7 +175,8 @@ def run_plan(args: argparse.Namespace) -> int:
         executor = Executor(args.netns, args.connect, args.readonly)
         try:
             if policy.seconds:
-                report, guard = apply_guarded(executor, plan, snapshot, policy.seconds, ssh, progress)
+                report, guard = apply_guarded(executor, plan, snapshot, policy.seconds, ssh, progress,
+                                              saved if saved and saved.changes else None)
             else:
                 report = executor.apply(plan, progress)
         except KvmtuiError as exc:
@@ -163,7 +188,7 @@ def run_plan(args: argparse.Namespace) -> int:
     if not report.ok:
         return EXIT_NOT_UNDONE if report.undo_errors else EXIT_ROLLED_BACK
     if guard is None:
-        return 0
+        return _write_saved(saved)
     from kvmtui.cli_guard import countdown, pending_lines
 
     if args.yes or stop or not sys.stdin.isatty():
@@ -171,6 +196,22 @@ def run_plan(args: argparse.Namespace) -> int:
             _say(line, sys.stdout)
         return 0
     return countdown(guard)
+
+
+def _write_saved(saved) -> int:
+    """After a verified apply without a guard (under one, `keep` writes them)."""
+    if saved is None or not saved.changes:
+        return 0
+    from kvmtui.apply.persist_files import write_saved
+
+    try:
+        lines = write_saved(saved.backend, saved.changes)
+    except KvmtuiError as exc:
+        _say(f"kvmtui: the change is live but NOT saved: {exc}")
+        return EXIT_REFUSED
+    for line in lines:
+        _say(f"kvmtui: {line}", sys.stdout)
+    return 0
 
 
 def _confirmed() -> bool:

@@ -85,6 +85,10 @@ def confirmation_text(confirmation, warnings: bool = True) -> Text:
         text.append("\nlibvirt XML\n", style="bold underline")
         for xml in confirmation.xml:  # libvirt prints an element on many lines: each indented alike
             text.append(textwrap.indent(xml, "  ") + "\n")
+    if confirmation.saved:
+        text.append("\nSaved configuration\n", style="bold underline")
+        for part in confirmation.saved:
+            text.append(textwrap.indent(part, "  ").rstrip("\n") + "\n")
     if warnings and confirmation.warnings:
         text.append("\n").append(warnings_text(confirmation.warnings)).append("\n")
     if warnings and (guard := guard_text(confirmation)):

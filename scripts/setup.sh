@@ -10,7 +10,7 @@ mode=${1:-run}
 run_pkgs=(python3 python3-venv python3-dev gcc pkg-config libvirt-dev iproute2)
 test_pkgs=(libvirt-daemon-system libvirt-daemon-driver-qemu libvirt-clients qemu-system-x86
            ipxe-qemu dnsmasq-base busybox-static kmod cpio tmux openssh-server openssh-client
-           network-manager dbus-daemon)  # NM in a test namespace, on a private bus (tests/networkmanager.py)
+           network-manager dbus-daemon ifupdown2 netplan.io)  # NM in a test namespace, on a private bus (tests/networkmanager.py)
 pkgs=("${run_pkgs[@]}")
 [ "$mode" = test ] && pkgs+=("${test_pkgs[@]}")
 

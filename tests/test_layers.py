@@ -83,6 +83,9 @@ RULES = (
     (("libvirt_xml",), ("collect", "plan", "ui", "apply", "cli", "cli_plan", "cli_guard", "guard"),
      "the pure libvirt XML parser is shared by collect/, plan/ and serialize"),
     (("apply",), ("ui", "cli", "cli_plan", "cli_guard", "guard"), "the executor is called by the UI, the CLI and guards"),
+    (("persist",), ("kinds", "ui", "apply", "guard", "cli", "cli_plan", "cli_guard"),
+     "persist/ is pure like plan/: a plan and the saved configuration in, file changes out (it may share "
+     "collect/netconfig's pure text parsers, so that what it writes reads back the same)"),
     (("guard",), ("ui", "cli", "cli_plan", "cli_guard", "kinds"),
      "a guard runs the plan's own steps through apply/, for the CLI and the UI; it knows no kind"),
 )

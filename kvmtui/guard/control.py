@@ -136,7 +136,23 @@ def keep(guard_id: str | None, who: str = "kvmtui confirm") -> GuardRecord:
 
         destroy_checkpoint(after.nm_checkpoint)
     wake(after)
+    if after.saved and after.state == KEPT:
+        after = _write_saved(after)
     return after
+
+
+def _write_saved(record: GuardRecord) -> GuardRecord:
+    """Kept: now the change is written into the host's configuration, not before (a reboot
+    during the countdown had to undo it too). A failed write keeps the live change."""
+    from kvmtui.apply.persist_files import write_saved
+    from kvmtui.persist.saved import saved_from_data
+
+    saved = saved_from_data(record.saved)
+    try:
+        lines = [f"saved in {saved.backend}: {line}" for line in write_saved(saved.backend, saved.changes)]
+    except KvmtuiError as exc:
+        lines = [f"the change is live but NOT saved: {exc}"]
+    return journal.set_fields(record.id, outcome=record.outcome + tuple(lines)) or record
 
 
 def revert_now(guard_id: str | None, wait: float = 60.0) -> GuardRecord:

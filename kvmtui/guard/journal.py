@@ -63,6 +63,7 @@ class GuardRecord:
     restored_at: float | None = None  # CLOCK_BOOTTIME when the inverses had run
     nm_checkpoint: str | None = None  # NetworkManager's checkpoint object path, when NM manages a device
     nm_devices: tuple[tuple[str, str, str], ...] = ()  # (name, NM device path, profile path) it covers
+    saved: dict | None = None  # the configuration files to write once kept (kvmtui.persist.saved), as data
 
     @property
     def final(self) -> bool:

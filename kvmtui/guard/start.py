@@ -180,9 +180,12 @@ def stand_down(guard_id: str, summary: str) -> None:
 
 
 def apply_guarded(executor, plan: Plan, before: Snapshot, seconds: int, ssh: str | None,
-                  progress: Callable | None = None):
-    """(ApplyReport, the journal after it): counting down after a success, ended otherwise."""
+                  progress: Callable | None = None, saved=None):
+    """(ApplyReport, the journal after it): counting down after a success, ended otherwise.
+    `saved`: the configuration files to write when the change is kept (persist.saved)."""
     record = begin(plan, before, seconds, executor.netns, executor.uri, ssh)
+    if saved is not None:
+        record = journal.set_fields(record.id, saved=saved.to_data()) or record
     try:
         report = executor.apply(plan, journalled(record.id, progress or (lambda *_: None)))
     except BaseException as exc:  # the executor undid what it ran before this reached here

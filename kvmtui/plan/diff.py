@@ -33,6 +33,7 @@ class Confirmation:
     at_risk: bool = False  # it may cut this SSH session or the way out: guarded by default
     countdown: int | None = None  # seconds the user gets to keep the change once applied (a guard runs)
     unguarded: bool = False  # at risk, and the user turned the guard off (--no-confirm)
+    saved: tuple[str, ...] = ()  # where the change is saved, and each file's diff (kvmtui.persist.saved)
 
 
 def confirmation(plan: Plan, snapshot: Snapshot, ssh_connection: str | None = None) -> Confirmation:

@@ -24,6 +24,17 @@ RECORDED_REFUSAL = "recorded host: nothing can be applied"
 APPLY = "apply"  # the worker group: the app refuses to quit while one runs
 
 
+def written(saved) -> str:
+    """In the apply's worker, after the change was verified: write its configuration files."""
+    from kvmtui.apply.persist_files import write_saved
+    from kvmtui.errors import KvmtuiError
+
+    try:
+        return "\n".join(write_saved(saved.backend, saved.changes))
+    except KvmtuiError as exc:
+        return f"the change is live but NOT saved: {exc}"
+
+
 @dataclass(frozen=True, slots=True)
 class Confirmed:
     """What the confirmation showed, so that the apply is the one announced: the plan, the
@@ -33,6 +44,7 @@ class Confirmed:
     seconds: int | None
     before: Snapshot | None
     ssh: str | None
+    saved: object = None  # the configuration files it writes (kvmtui.persist.saved.SavedChange), or None
 
 
 class WizardFlow:
@@ -118,8 +130,23 @@ class WizardFlow:
         ssh, snapshot = ssh_connection(), self.app.snapshot
         shown = confirmation(plan, snapshot, ssh)
         seconds = guard_policy(shown.at_risk, self.app.options.confirm, False).seconds if self.app.live else None
-        self._shown = Confirmed(plan, seconds, snapshot, ssh)
-        return ConfirmScreen(replace(shown, countdown=seconds), None if self.app.live else RECORDED_REFUSAL)
+        saved, lines = self._saved(plan, snapshot)
+        self._shown = Confirmed(plan, seconds, snapshot, ssh, saved)
+        return ConfirmScreen(replace(shown, countdown=seconds, saved=lines), None if self.app.live else RECORDED_REFUSAL)
+
+    @staticmethod
+    def _saved(plan, snapshot):
+        """The configuration files the change writes, and how the confirmation shows them. One
+        that cannot be written is said there, and `y` then applies the change live only."""
+        from kvmtui.collect.netconfig import read_text
+        from kvmtui.errors import KvmtuiError
+        from kvmtui.persist.saved import saved_change
+
+        try:
+            saved = saved_change(plan, snapshot, read_text)
+        except KvmtuiError as exc:
+            return None, (f"NOT saved: {exc} (y applies it live only: a reboot undoes it)",)
+        return (saved if saved.changes else None), saved.lines()
 
     def confirm_plan(self, plan) -> None:
         if plan is None or self.app.snapshot is None:
@@ -152,10 +179,14 @@ class WizardFlow:
             check_unguarded(plan, netns)  # a GuardConflict: the progress screen says so, nothing changed
             executor = Executor(netns, uri, readonly)
             if shown.seconds:
-                report, guard = apply_guarded(executor, plan, shown.before, shown.seconds, shown.ssh, progress)
+                report, guard = apply_guarded(executor, plan, shown.before, shown.seconds, shown.ssh, progress,
+                                              shown.saved)
             else:
                 report, guard = executor.apply(plan, progress), None
-            app.post_message(ApplyDone(report.ok, report.summary(), guard))
+            summary = report.summary()
+            if report.ok and guard is None and shown.saved is not None:  # under a guard: written when kept
+                summary += "\n" + written(shown.saved)
+            app.post_message(ApplyDone(report.ok, summary, guard))
 
         app.run_worker(apply, thread=True, group=APPLY, description=APPLY, exit_on_error=False)
 

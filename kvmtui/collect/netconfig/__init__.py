@@ -141,3 +141,11 @@ def _in_use(root: Path, files: _Files) -> dict[str, tuple[bool, str]]:
         found[flavour] = (True, why) if installed == flavour else (False, why if installed is None else
                                                                  f"{installed} is installed instead")
     return found
+
+
+def read_text(path: str) -> str | None:
+    """A configuration file's text for a renderer to edit (persist/): None when it is absent."""
+    try:
+        return Path(path).read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return None

@@ -1,0 +1,120 @@
+"""Writing a change into the host's saved network configuration: the files a renderer
+(kvmtui/persist/) produced, after the change was verified live (and, under a guard, kept).
+
+Each file is checked by its backend where it has a checker (netplan generate on a copy),
+then replaced atomically (a temporary file beside it, fsync, rename), the previous text
+kept beside it as FILE.kvmtui-bak and its permissions kept. If any write fails, the files
+already written get their previous text back: all or nothing. NetworkManager's profiles
+go through NetworkManager itself (nm_profiles.py), never behind its back."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import tempfile
+from pathlib import Path
+
+from kvmtui.apply.backend import refuse_if_readonly
+from kvmtui.errors import KvmtuiError
+from kvmtui.persist.model import FileChange
+
+BACKUP = ".kvmtui-bak"
+
+
+def write_saved(backend: str, changes: tuple[FileChange, ...]) -> list[str]:
+    """Lines that say what was written; raises KvmtuiError (nothing left half-written)."""
+    refuse_if_readonly()
+    if not changes:
+        return []
+    if backend == "NetworkManager":
+        from kvmtui.apply.nm_profiles import write_profiles
+
+        return write_profiles(changes)
+    if backend == "netplan":
+        check_netplan(changes)
+    written: list[FileChange] = []
+    try:
+        for change in changes:
+            _write(change)
+            written.append(change)
+    except OSError as exc:
+        undo_errors = _restore(written)
+        raise KvmtuiError(f"could not write {change.path}: {exc.strerror or exc}; "
+                          + ("the files written before it have their previous text again" if not undo_errors
+                             else "could NOT restore " + "; ".join(undo_errors))) from None
+    return [f"{'removed' if c.after is None else 'wrote'} {c.path}" + (f" (before: {c.path}{BACKUP})"
+                                                                     if c.before is not None else "")
+            for c in changes]
+
+
+def _write(change: FileChange) -> None:
+    path = Path(change.path)
+    if change.after is None:
+        if path.exists():
+            shutil.copy2(path, f"{path}{BACKUP}")
+            path.unlink()
+        return
+    path.parent.mkdir(parents=True, exist_ok=True)
+    mode = path.stat().st_mode & 0o7777 if path.exists() else change.mode
+    if path.exists():
+        shutil.copy2(path, f"{path}{BACKUP}")
+    fd, temp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    try:
+        os.fchmod(fd, mode)
+        os.write(fd, change.after.encode())
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    try:
+        os.replace(temp, path)
+    except OSError:
+        os.unlink(temp)
+        raise
+
+
+def _restore(written: list[FileChange]) -> list[str]:
+    errors = []
+    for change in reversed(written):
+        try:
+            _write(FileChange(change.path, change.after, change.before, change.mode))
+        except OSError as exc:
+            errors.append(f"{change.path}: {exc.strerror or exc}")
+    return errors
+
+
+def check_netplan(changes: tuple[FileChange, ...], root: str = "/") -> None:
+    """A file netplan refuses is never written."""
+    refusal = netplan_refusal(root, changes)
+    if refusal:
+        raise KvmtuiError(f"netplan refuses the new configuration: {refusal}; nothing written")
+
+
+def netplan_refusal(root: str, changes: tuple[FileChange, ...], netplan: str = "netplan") -> str | None:
+    """`netplan generate --root-dir` on a copy of the host's netplan files with `changes`
+    made: None when netplan accepts them (or is not installed), else its complaint.
+    Nothing under `root` is touched."""
+    from kvmtui.collect.netconfig.netplan import DIRS
+
+    if shutil.which(netplan) is None:
+        return None
+    base = Path(root)
+    with tempfile.TemporaryDirectory(prefix="kvmtui-netplan-") as tmp:
+        for directory in DIRS:
+            if (base / directory).is_dir():
+                shutil.copytree(base / directory, Path(tmp) / directory, symlinks=True)
+        for change in changes:
+            target = Path(tmp) / os.path.relpath(change.path, base)
+            if change.after is None:
+                target.unlink(missing_ok=True)
+            else:
+                target.parent.mkdir(parents=True, exist_ok=True)
+                target.write_text(change.after)
+                target.chmod(0o600)
+        try:
+            proc = subprocess.run([netplan, "generate", "--root-dir", tmp], capture_output=True, text=True, timeout=60)
+        except (OSError, subprocess.TimeoutExpired) as exc:
+            return f"cannot run netplan generate: {exc}"
+        if proc.returncode != 0:
+            return " ".join((proc.stderr or proc.stdout or f"exit {proc.returncode}").replace(tmp, "").split())
+    return None

@@ -1,0 +1,52 @@
+"""A plan's change to the saved configuration, as the confirmation shows it (pure: the
+files are read through the function given)."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+from kvmtui.errors import KvmtuiError
+from kvmtui.model import Snapshot
+from kvmtui.persist.choose import choose_backend
+from kvmtui.persist.desired import desired_config
+from kvmtui.persist.model import FileChange, ReadFile
+from kvmtui.persist.render import file_diff, render_for
+from kvmtui.plan.model import Plan
+
+
+@dataclass(frozen=True, slots=True)
+class SavedChange:
+    backend: str | None  # None: nothing is saved (live only), `why` says why
+    why: str
+    changes: tuple[FileChange, ...] = ()
+
+    def lines(self) -> tuple[str, ...]:
+        """What the confirmation shows: where it is saved and why, then each file's diff."""
+        if self.backend is None:
+            return (f"not saved: {self.why}",)
+        if not self.changes:
+            return (f"{self.backend}: its configuration already says this ({self.why})",)
+        return (f"saved in {self.backend} once the change is verified (and kept): {self.why}",
+                *(file_diff(change) for change in self.changes))
+
+    def to_data(self) -> dict:
+        return {"backend": self.backend, "why": self.why, "changes": [asdict(c) for c in self.changes]}
+
+
+def saved_from_data(data: dict) -> SavedChange:
+    return SavedChange(data["backend"], data["why"], tuple(FileChange(**c) for c in data.get("changes", ())))
+
+
+def saved_change(plan: Plan, snapshot: Snapshot, read: ReadFile, forced: str | None = None) -> SavedChange:
+    """Raises KvmtuiError when the configuration cannot be written (a backend kvmtui cannot
+    write, a file it cannot edit): nothing is applied then, unless --no-persist."""
+    desired = desired_config(plan, snapshot)
+    if not desired.devices and not desired.removed:
+        return SavedChange(None, "the change touches no device a configuration describes")
+    if forced is not None and snapshot.netconfig is None:
+        raise KvmtuiError("--persist: this host's saved configuration was not read here (a named namespace or a "
+                          "recording): it describes the host's own devices; nothing changed")
+    choice = choose_backend(snapshot, desired, forced)
+    if choice.backend is None or snapshot.netconfig is None:
+        return SavedChange(None, choice.why)
+    return SavedChange(choice.backend, choice.why, render_for(choice.backend, snapshot.netconfig, desired, read))
