@@ -47,6 +47,15 @@ def collect_snapshot(netns: str | None = None, uri: str | None = None, with_libv
     return merge_libvirt(kernel, libvirt_state)
 
 
+def in_pid1_netns() -> bool:
+    """Is this process in the network namespace of PID 1 (the host's, or a container's own)?"""
+    try:
+        ours, theirs = os.stat("/proc/self/ns/net"), os.stat("/proc/1/ns/net")
+    except OSError:  # not ours to look at: an ordinary user on a host
+        return True
+    return (ours.st_dev, ours.st_ino) == (theirs.st_dev, theirs.st_ino)
+
+
 def collect_kernel(netns: str | None = None, with_fdb: bool = True) -> Snapshot:
     """The kernel's part alone (links, FDB, routes, bonds, sysctls): no guest, no network,
     and no libvirt URI, so nothing judges guests until `merge_libvirt` adds them."""
@@ -61,10 +70,10 @@ def collect_kernel(netns: str | None = None, with_fdb: bool = True) -> Snapshot:
         kvmtui_version=__version__,
     )
     # The saved configuration describes the host's own namespace: NM, networkd, netplan and
-    # ifupdown configure only that one. In a named netns the files under / are still the
-    # host's, and their names (eth0, br0) would be matched against this namespace's devices,
-    # so nothing is read there.
-    netconfig = read_netconfig("/", kernel.links) if netns is None else None
+    # ifupdown configure only that one. In a named netns (--netns, or `ip netns exec`) the
+    # files under / are still the host's, and their names (eth0, br0) would be matched
+    # against this namespace's devices, so nothing is read there.
+    netconfig = read_netconfig("/", kernel.links) if netns is None and in_pid1_netns() else None
     return Snapshot(host=host, links=kernel.links, fdb=kernel.fdb, bridge_vlans=kernel.bridge_vlans,
                     routes=kernel.routes, bonds=bonds, problems=kernel.problems + tuple(bond_problems), sysctls=sysctls,
                     netconfig=netconfig, monotonic=time.monotonic())
