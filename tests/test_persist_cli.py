@@ -70,3 +70,25 @@ def test_apply_saves_the_change_in_netplan_after_it_is_verified(uplink, tmp_path
     assert generated.returncode == 0, generated.stderr
     network = "".join(p.read_text() for p in (out / "run" / "systemd" / "network").glob("*kt-br0.network"))
     assert "Address=10.92.0.2/24" in network
+
+
+def test_a_read_only_etc_refuses_before_anything_changes(uplink, tmp_path):
+    """/etc/netplan mounted read-only: one line, nothing applied; --no-persist applies live."""
+    seed = tmp_path / "seed.yaml"
+    seed.write_text(SEED)
+    argv = [sys.executable, "-m", "kvmtui", "--no-libvirt", "apply", "--yes", "--no-confirm",
+            "bridge", "kt-br0", "--port", "kt-p1", "--move-ip-from", "kt-p1"]
+    script = (f"mount --make-rprivate / && mount -t tmpfs -o mode=0755 none /etc/netplan && "
+              f"install -m 600 {seed} /etc/netplan/01-netcfg.yaml && mount -o remount,ro /etc/netplan && "
+              f"ip netns exec {uplink} unshare -p -f --mount-proc {shlex.join(argv)}")
+    proc = subprocess.run(["unshare", "-m", "sh", "-c", script], capture_output=True, text=True, timeout=120,
+                          cwd="/", env={**os.environ, "PYTHONPATH": str(REPO)})
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    assert proc.stderr.splitlines()[-1] == ("kvmtui: cannot save the change in netplan: /etc/netplan is not "
+                                            "writable; nothing changed (--no-persist applies it live only)")
+    assert "kt-br0" not in sh("ip", "-n", uplink, "-br", "link")
+    live = subprocess.run(["unshare", "-m", "sh", "-c", script.replace("--no-confirm", "--no-confirm --no-persist")],
+                          capture_output=True, text=True, timeout=120, cwd="/",
+                          env={**os.environ, "PYTHONPATH": str(REPO)})
+    assert live.returncode == 0, live.stderr
+    assert "kt-br0" in sh("ip", "-n", uplink, "-br", "link")

@@ -48,6 +48,17 @@ def write_saved(backend: str, changes: tuple[FileChange, ...]) -> list[str]:
             for c in changes]
 
 
+def unwritable(changes: tuple[FileChange, ...]) -> str | None:
+    """Why these files could not be written (a read-only /etc, not root), asked before the
+    change is applied: then nothing is applied unless the user says --no-persist."""
+    for change in changes:
+        # a file is replaced by a rename in its directory: that directory must take writes
+        where = next((p for p in Path(change.path).parents if p.exists()), Path("/"))
+        if not os.access(where, os.W_OK):
+            return f"{where} is not writable"
+    return None
+
+
 def _write(change: FileChange) -> None:
     path = Path(change.path)
     if change.after is None:
