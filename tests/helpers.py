@@ -63,6 +63,31 @@ def kvmtui_in(netns: str, *args: str, **options) -> subprocess.CompletedProcess:
     return kvmtui(*args, netns=netns, **options)
 
 
+def write_changes(changes) -> None:
+    """FileChanges of a persist renderer written plainly (a test's tree: no backups, no checks)."""
+    for change in changes:
+        path = Path(change.path)
+        if change.after is None:
+            path.unlink(missing_ok=True)
+            continue
+        existed = path.exists()
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(change.after)
+        if not existed:
+            path.chmod(change.mode)
+
+
+def stop_process(proc: subprocess.Popen) -> None:
+    """SIGTERM, then SIGKILL after 5 s: a daemon a test started."""
+    if proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(5)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(5)
+
+
 def guard_process_alive(journal: dict) -> bool:
     """A guard journal's guard_pid is a live guard of that journal (not a pid reused since)."""
     try:

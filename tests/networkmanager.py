@@ -23,6 +23,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from tests.helpers import stop_process
+
 BUS_CONF = """<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-BUS Bus Configuration 1.0//EN"
  "http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd">
 <busconfig>
@@ -82,7 +84,7 @@ def private_system_bus(netns: str, tmp: Path, timeout: float = 10.0) -> Iterator
         _wait(lambda: _answers(bus_socket), proc, timeout, "the private dbus-daemon", log_path)
         yield f"unix:path={bus_socket}"
     finally:
-        _stop(proc)
+        stop_process(proc)
 
 
 @contextmanager
@@ -105,7 +107,7 @@ def private_networkmanager(netns: str, tmp: Path, timeout: float = 20.0) -> Iter
                   proc, timeout, "NetworkManager", log_path)
             yield address
         finally:
-            _stop(proc)  # before its bus goes
+            stop_process(proc)  # before its bus goes
 
 
 def _answers(path: Path) -> bool:
@@ -124,13 +126,3 @@ def _wait(ready, proc: subprocess.Popen, timeout: float, what: str, log: Path) -
             why = f"exited ({proc.returncode})" if proc.poll() is not None else f"not ready within {timeout:g} s"
             raise RuntimeError(f"{what} {why}; its log:\n{log.read_text(errors='replace')[-4000:]}")
         time.sleep(0.05)
-
-
-def _stop(proc: subprocess.Popen) -> None:
-    if proc.poll() is None:
-        proc.terminate()
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(5)

@@ -22,6 +22,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+from tests.helpers import stop_process
+
 SSHD = "/usr/sbin/sshd"  # sshd re-executes itself, so it must be started by absolute path
 PRIVSEP_DIR = Path("/run/sshd")  # OpenSSH chroots its pre-auth child here; refuses to start without it
 LOOPBACK = "127.0.0.1"  # private_sshd never listens on any other address (netns_sshd: only inside its namespace)
@@ -93,14 +95,14 @@ def private_sshd(tmp: Path, timeout: float = 15.0) -> Iterator[Sshd]:
                                     stdin=subprocess.DEVNULL, start_new_session=True)
             if _wait_ready(proc, server, timeout):
                 break
-            _stop(proc)
+            stop_process(proc)
             proc = None
         else:
             raise RuntimeError(f"private sshd did not start; its log:\n{_read(log)}")
         yield server
     finally:
         if proc is not None:
-            _stop(proc)
+            stop_process(proc)
 
 
 def _prepare(tmp: Path, address: str) -> tuple[Path, Path, Path]:
@@ -133,7 +135,7 @@ def netns_sshd(tmp: Path, netns: str, address: str, client_netns: str, port: int
             raise RuntimeError(f"sshd in {netns} did not start; its log:\n{_read(log)}")
         yield server
     finally:
-        _stop(proc)
+        stop_process(proc)
         stop_sshd_sessions(netns)
 
 
@@ -167,14 +169,6 @@ def _wait_ready(proc: subprocess.Popen, server: Sshd, timeout: float) -> bool:
     return False
 
 
-def _stop(proc: subprocess.Popen) -> None:
-    if proc.poll() is None:
-        proc.terminate()
-        try:
-            proc.wait(5)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(5)
 
 
 def _read(path: Path) -> str:

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from kvmtui.collect.netconfig import read_netconfig
+from kvmtui.collect.netconfig import read_netconfig, read_text
 from kvmtui.collect.snapshot import collect_kernel
 from kvmtui.kinds import make_plan
 from kvmtui.kinds.bridge import CreateBridge
@@ -25,7 +25,7 @@ from kvmtui.model.netconfig import ConfiguredRoute
 from kvmtui.persist.desired import desired_config
 from kvmtui.persist.ifupdown import render
 from kvmtui.persist.model import Desired, wanted
-from tests.helpers import SHARED_FIXTURES, kvmtui_in, sh
+from tests.helpers import SHARED_FIXTURES, kvmtui_in, sh, write_changes
 from tests.states import changes, no_dad, steady
 
 pytestmark = pytest.mark.skipif(shutil.which("ifup") is None or shutil.which("ifquery") is None,
@@ -44,17 +44,8 @@ exec "$@"
 """
 
 
-def read(path: str) -> str | None:
-    try:
-        return Path(path).read_text()
-    except FileNotFoundError:
-        return None
 
 
-def write(changes_) -> None:
-    for change in changes_:
-        Path(change.path).parent.mkdir(parents=True, exist_ok=True)
-        Path(change.path).write_text(change.after)
 
 
 def ifupdown2(ns: str | None, private: Path, *cmd: str) -> subprocess.CompletedProcess:
@@ -134,9 +125,9 @@ def test_live_bridge_rebuilt_by_ifupdown2_from_rendered_file(netns, tmp_path):
     assert proc.returncode == 0, proc.stderr + proc.stdout
     desired = desired_config(make_plan(CreateBridge("kt-br0", ports=("kt-p1",), move_ip_from="kt-p1"), before), before)
     saved = read_netconfig(root, before.links, runtime=False)
-    files = render(saved, desired, read)
+    files = render(saved, desired, read_text)
     assert [c.path for c in files] == [str(root / "etc/network/interfaces")]
-    write(files)
+    write_changes(files)
     text = (root / "etc/network/interfaces").read_text()
     assert text.startswith("# kvmtui test host\nauto lo\niface lo inet loopback\n\n"
                            "auto kt-p1\niface kt-p1 inet manual\n")
@@ -181,14 +172,14 @@ def test_proxmox_sample_gets_a_port_every_other_line_kept(tmp_path):
     vmbr0 = next(d for d in saved.devices if d.name == "vmbr0")
     desired = Desired((replace(vmbr0, ports=("eth0", "eth1"), backend="", file="", line=0),
                        wanted("eth1", "ethernet", master="vmbr0", autostart=False)))
-    (change,) = render(saved, desired, read)
+    (change,) = render(saved, desired, read_text)
     assert change.path == str(root / "etc/network/interfaces") and change.before == original
     old, new = original.splitlines(True), change.after.splitlines(True)
     at = old.index("\tbridge_ports eth0\n")
     assert new[:at] == old[:at] and new[at] == "\tbridge_ports eth0 eth1\n"
     assert new[at + 1:len(old)] == old[at + 1:]
     assert new[len(old):] == ["\n", "iface eth1 inet manual\n"]
-    write([change])
+    write_changes([change])
     back = {d.name: d for d in read_netconfig(root, runtime=False).devices}
     assert back["vmbr0"].ports == ("eth0", "eth1") and back["vmbr0"].addresses == ("10.0.0.2/24",)
     assert back["eth1"].master == "vmbr0"
@@ -224,7 +215,7 @@ def test_edits_in_place_and_removal(tmp_path):
         wanted("bond0.20", "vlan", vlan_id=20, parent="bond0", addresses=("198.51.100.2/24",)),
         wanted("vl30", "vlan", vlan_id=30, parent="bond0"),
     ), removed=("old0",))
-    files = {c.path: c for c in render(saved, desired, read)}
+    files = {c.path: c for c in render(saved, desired, read_text)}
     sourced, top = files[str(root / "etc/network/interfaces.d/eno4")], files[str(root / "etc/network/interfaces")]
     assert sourced.after == "auto eno4\niface eno4 inet manual\n\tpost-up echo hi\n\tmtu 9000\n"
     assert top.after.startswith("# main\nauto lo\niface lo inet loopback\n\nsource /etc/network/interfaces.d/*\n\n"
@@ -233,7 +224,7 @@ def test_edits_in_place_and_removal(tmp_path):
                                 "    gateway 192.0.2.1\n    hwaddress 52:54:00:00:00:04\n"
                                 "    bridge-ports eno4\n    bridge-stp on\n    bridge-fd 4\n"
                                 "    up ip route add 10.5.0.0/16 via 192.0.2.254 dev br0 metric 5\n"), top.after
-    write(files.values())
+    write_changes(files.values())
     back = {d.name: d for d in read_netconfig(root, runtime=False).devices}
     assert "old0" not in back and back["br9"].ports == ("eno9",)
     assert back["br0"].ports == ("eno4",) and back["br0"].bridge_options == (("forward_delay", "4"),)
@@ -243,7 +234,7 @@ def test_edits_in_place_and_removal(tmp_path):
     assert (back["vl30"].kind, back["vl30"].parent, back["vl30"].vlan_id) == ("vlan", "bond0", 30)
     assert back["eno4"].addresses == () and back["eno4"].master == "br0"
     # a second render of the same wish changes nothing
-    again = render(read_netconfig(root, runtime=False), desired, read)
+    again = render(read_netconfig(root, runtime=False), desired, read_text)
     assert [c for c in again if c.changed] == []
     query = accepted(root / "etc/network/interfaces", tmp_path / "check")
     assert query["bond0"]["config"]["bond-mode"] == "802.3ad"

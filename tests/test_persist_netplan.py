@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from kvmtui.collect.netconfig import read_netconfig
+from kvmtui.collect.netconfig import read_netconfig, read_text
 from kvmtui.collect.snapshot import collect_kernel
 from kvmtui.kinds import make_plan
 from kvmtui.kinds.bridge import CreateBridge
@@ -23,7 +23,7 @@ from kvmtui.model.netconfig import ConfiguredRoute
 from kvmtui.persist.desired import desired_config
 from kvmtui.persist.model import Desired, wanted
 from kvmtui.persist.netplan import OWN_FILE, render
-from tests.helpers import kvmtui_in, sh
+from tests.helpers import kvmtui_in, sh, write_changes
 from tests.states import changes, no_dad, steady
 
 NETPLAN = shutil.which("netplan") or "/usr/sbin/netplan"
@@ -50,24 +50,8 @@ network:
 """
 
 
-def reader(path: str) -> str | None:
-    try:
-        return Path(path).read_text()
-    except FileNotFoundError:
-        return None
 
 
-def write(changes_) -> None:
-    for change in changes_:
-        path = Path(change.path)
-        if change.after is None:
-            path.unlink(missing_ok=True)
-            continue
-        existed = path.exists()
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(change.after)
-        if not existed:
-            path.chmod(change.mode)
 
 
 def generate(root: Path) -> Path:
@@ -98,10 +82,10 @@ def test_netplan_generate_accepts_bridge_bond_and_vlan(tmp_path):
         wanted("kt-p2", "ethernet", master="kt-bond0"), wanted("kt-p3", "ethernet", master="kt-bond0"),
         wanted("kt-bond0.10", "vlan", vlan_id=10, parent="kt-bond0", addresses=("10.9.0.1/24",)),
     ))
-    out = render(read_netconfig(root), desired, reader)
+    out = render(read_netconfig(root), desired, read_text)
     own = next(c for c in out if c.path == str(root) + OWN_FILE)
     assert own.before is None and own.mode == 0o600
-    write(out)
+    write_changes(out)
     assert (root / OWN_FILE.lstrip("/")).stat().st_mode & 0o777 == 0o600
     units = generate(root)
     netdev = {p.name: p.read_text() for p in units.glob("*.netdev")}
@@ -126,7 +110,7 @@ def test_other_files_keep_their_comments_and_other_keys_byte_for_byte(tmp_path):
         wanted("kt-p1", "ethernet", master="kt-br0"),
         wanted("kt-p5", "ethernet"),  # leaves kt-lab
     ), removed=("kt-old",))
-    out = {c.path: c for c in render(read_netconfig(root), desired, reader)}
+    out = {c.path: c for c in render(read_netconfig(root), desired, read_text)}
     uplink = out[str(root / "etc/netplan/01-netcfg.yaml")]
     assert uplink.before == UPLINK
     assert uplink.after == UPLINK.replace("""      addresses:
@@ -137,7 +121,7 @@ def test_other_files_keep_their_comments_and_other_keys_byte_for_byte(tmp_path):
 """, "")
     lab = out[str(root / "etc/netplan/02-lab.yaml")]
     assert lab.after == LAB_AFTER
-    write(out.values())
+    write_changes(out.values())
     generate(root)
 
 
@@ -227,7 +211,7 @@ def test_networkd_builds_back_what_kvmtui_built_live(netns, tmp_path):
     assert proc.returncode == 0, proc.stderr + proc.stdout
     desired = desired_config(make_plan(CreateBridge("kt-br0", ("kt-p1",), move_ip_from="kt-p1"), before), before)
     assert {d.name for d in desired.devices} == {"kt-br0", "kt-p1"}
-    write(render(read_netconfig(root, before.links), desired, reader))
+    write_changes(render(read_netconfig(root, before.links), desired, read_text))
     steady(ns)
     live = view(ns)
     assert live["kt-br0"]["kind"] == "bridge" and live["kt-p1"]["master"] == "kt-br0", live
@@ -271,15 +255,15 @@ def test_a_second_render_changes_nothing_and_a_delete_puts_the_uplink_back(tmp_p
                routes=(ConfiguredRoute("default", "10.89.0.1"),), bridge_stp=False, bridge_options=(("forward_delay", "0"),)),
         wanted("kt-p1", "ethernet", master="kt-br0"),
     ))
-    write(render(read_netconfig(root), bridge, reader))
+    write_changes(render(read_netconfig(root), bridge, read_text))
     written = {p: p.read_text() for p in (root / "etc/netplan").iterdir()}
-    assert [c for c in render(read_netconfig(root), bridge, reader) if c.changed] == []
+    assert [c for c in render(read_netconfig(root), bridge, read_text) if c.changed] == []
 
     back = Desired((wanted("kt-p1", "ethernet", addresses=("10.89.0.2/24",),
                            routes=(ConfiguredRoute("default", "10.89.0.1"),)),), removed=("kt-br0",))
-    out = render(read_netconfig(root), back, reader)
+    out = render(read_netconfig(root), back, read_text)
     assert {c.path for c in out} == {str(root) + OWN_FILE}, out  # the installer's file stays as kvmtui left it
-    write(out)
+    write_changes(out)
     assert (root / "etc/netplan/01-netcfg.yaml").read_text() == written[root / "etc/netplan/01-netcfg.yaml"]
     saved = read_netconfig(root)
     got = {d.name: d for d in saved.devices}
@@ -296,10 +280,10 @@ def test_flow_style_devices_fall_back_to_a_ruamel_round_trip(tmp_path):
     root = tmp_root(tmp_path, {"01-flow.yaml": text})
     desired = Desired((wanted("kt-br0", "bridge", ports=("kt-p1",), addresses=("10.89.0.2/24",), bridge_stp=False),
                        wanted("kt-p1", "ethernet", master="kt-br0")))
-    out = {c.path: c for c in render(read_netconfig(root), desired, reader)}
+    out = {c.path: c for c in render(read_netconfig(root), desired, read_text)}
     after = out[str(root / "etc/netplan/01-flow.yaml")].after
     assert after.startswith("# flow style\n") and "10.89.0.2" not in after and "mtu: 1500" in after, after
-    write(out.values())
+    write_changes(out.values())
     generate(root)
     assert {d.name: d.addresses for d in read_netconfig(root).devices} == {"kt-br0": ("10.89.0.2/24",), "kt-p1": ()}
 
@@ -312,7 +296,7 @@ def test_validate_runs_netplan_generate_on_a_copy(tmp_path):
     saved = read_netconfig(root)
     desired = Desired((wanted("kt-br0", "bridge", ports=("kt-p1",), bridge_stp=False),
                        wanted("kt-p1", "ethernet", master="kt-br0")))
-    good = render(saved, desired, reader)
+    good = render(saved, desired, read_text)
     assert netplan_refusal(saved.root, good, NETPLAN) is None
     bad = (FileChange(str(root) + OWN_FILE, None, "network:\n  bridges:\n    kt-br0:\n      interfaces: [kt-nope]\n"),)
     assert "kt-nope" in netplan_refusal(saved.root, bad, NETPLAN)

@@ -24,7 +24,7 @@ from pathlib import Path
 
 import pytest
 
-from kvmtui.collect.netconfig import read_netconfig
+from kvmtui.collect.netconfig import read_netconfig, read_text
 from kvmtui.collect.snapshot import collect_kernel
 from kvmtui.kinds import make_plan
 from kvmtui.kinds.bridge import CreateBridge
@@ -33,7 +33,7 @@ from kvmtui.model.netconfig import ConfiguredRoute
 from kvmtui.persist.desired import desired_config
 from kvmtui.persist.model import Desired, wanted
 from kvmtui.persist.networkd import PREFIX, render
-from tests.helpers import kvmtui_in, sh
+from tests.helpers import kvmtui_in, sh, stop_process, write_changes
 from tests.states import changes, no_dad, steady, undo_state
 
 NETWORKD = "/lib/systemd/systemd-networkd"
@@ -54,22 +54,8 @@ TEST_LINKS = ("kt-br0", "kt-p1", "kt-q1")
 needs_networkd = pytest.mark.skipif(not os.path.exists(NETWORKD), reason=f"{NETWORKD} is not installed")
 
 
-def read(path: str) -> str | None:
-    try:
-        return Path(path).read_text()
-    except FileNotFoundError:
-        return None
 
 
-def write(changes_) -> None:
-    for change in changes_:
-        path = Path(change.path)
-        if change.after is None:
-            path.unlink()
-        else:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_text(change.after)
-            path.chmod(change.mode)
 
 
 def uplink_ns(ns: str) -> None:
@@ -126,14 +112,6 @@ exec ip netns exec {ns} sh -c "mount -o remount,ro /sys; exec {NETWORKD}"
                                 env={**os.environ, "SYSTEMD_LOG_LEVEL": "info"})
 
 
-def stop(proc: subprocess.Popen) -> None:
-    if proc.poll() is None:
-        proc.terminate()
-        try:
-            proc.wait(5)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(5)
 
 
 def networkd_builds(ns: str, root: Path, tmp_path: Path, expected: dict, seconds: float = 20.0) -> dict:
@@ -150,7 +128,7 @@ def networkd_builds(ns: str, root: Path, tmp_path: Path, expected: dict, seconds
         if view == expected:
             view = admin_view(steady(ns, seconds=5))
     finally:
-        stop(proc)
+        stop_process(proc)
     assert view == expected, (f"networkd built something else from {sorted(p.name for p in files.iterdir())}:\n"
                               + changes(expected, view) + "\n--- networkd log ---\n" + log.read_text())
     return view
@@ -176,8 +154,8 @@ def create_bridge(ns: str, root: Path, stp: bool = False, forward_delay: int | N
     assert proc.returncode == 0, proc.stdout + proc.stderr
     recorded = admin_view(steady(ns))
     saved = read_netconfig(root, before.links, runtime=False)
-    rendered = render(saved, desired, read)
-    write(rendered)
+    rendered = render(saved, desired, read_text)
+    write_changes(rendered)
     return recorded, rendered, desired
 
 
@@ -222,7 +200,7 @@ def test_edited_network_keeps_its_other_lines(tmp_path):
                               bridge_options=(("forward_delay", "4"),), addresses=("10.88.0.2/24", "10.88.0.9/24"),
                               routes=(ConfiguredRoute("default", "10.88.0.1"),)),
                        wanted("kt-p1", "ethernet", master="kt-br0")))
-    rendered = {Path(c.path).name: c for c in render(saved, desired, read)}
+    rendered = {Path(c.path).name: c for c in render(saved, desired, read_text)}
     wired = rendered["20-wired.network"]
     assert wired.before == text
     diff = [line for line in difflib.ndiff(text.splitlines(keepends=True), wired.after.splitlines(keepends=True))
@@ -234,8 +212,8 @@ def test_edited_network_keeps_its_other_lines(tmp_path):
     netdev = rendered[f"{PREFIX}kt-br0.netdev"].after
     assert "STP=yes\n" in netdev and "ForwardDelaySec=4\n" in netdev
     # rendering the same again on the written files changes nothing
-    write(rendered.values())
-    assert render(read_netconfig(root, (), runtime=False), desired, read) == ()
+    write_changes(rendered.values())
+    assert render(read_netconfig(root, (), runtime=False), desired, read_text) == ()
 
 
 def test_bond_and_vlan_read_back(tmp_path):
@@ -250,7 +228,7 @@ def test_bond_and_vlan_read_back(tmp_path):
         wanted("bond0.10", "vlan", vlan_id=10, parent="bond0", addresses=("192.0.2.1/24",),
                routes=(ConfiguredRoute("198.51.100.0/24", "192.0.2.254", 20),)),
     ))
-    write(render(read_netconfig(root, (), runtime=False), desired, read))
+    write_changes(render(read_netconfig(root, (), runtime=False), desired, read_text))
     saved = read_netconfig(root, (), runtime=False)
     assert not saved.problems, saved.problems
     got = {d.name: d for d in saved.devices}
@@ -262,7 +240,7 @@ def test_bond_and_vlan_read_back(tmp_path):
            ("vlan", 10, "bond0", ("192.0.2.1/24",), (ConfiguredRoute("198.51.100.0/24", "192.0.2.254", 20),))
     # deleting the VLAN removes its files and the VLAN= line on its parent, nothing else
     before = {p.name: p.read_text() for p in (root / NETDIR).iterdir()}
-    removal = render(saved, Desired((), ("bond0.10",)), read)
+    removal = render(saved, Desired((), ("bond0.10",)), read_text)
     assert {Path(c.path).name: c.after is None for c in removal} == \
            {f"{PREFIX}bond0.10.netdev": True, f"{PREFIX}bond0.10.network": True, f"{PREFIX}bond0.network": False}
     parent = next(c for c in removal if c.after is not None)
@@ -283,8 +261,8 @@ def test_delete_with_move_ip_comes_back_from_networkd(netns, tmp_path):
     assert proc.returncode == 0, proc.stdout + proc.stderr
     recorded = admin_view(steady(netns))
     assert "kt-br0" not in recorded["links"] and recorded["addresses"]["kt-p1"] == ["10.88.0.2/24"]
-    rendered = render(read_netconfig(root, before.links, runtime=False), desired, read)
-    write(rendered)
+    rendered = render(read_netconfig(root, before.links, runtime=False), desired, read_text)
+    write_changes(rendered)
     assert sorted(p.name for p in (root / NETDIR).iterdir()) == ["20-wired.network"]
     wired = (root / NETDIR / "20-wired.network").read_text()
     assert "Bridge=" not in wired and "Address=10.88.0.2/24\n" in wired and "Gateway=10.88.0.1\n" in wired
@@ -306,12 +284,12 @@ def test_vendor_file_copied_to_etc_and_catch_all_not_shadowing(tmp_path):
     (root / NETDIR / "01-all.network").write_text("[Match]\nName=kt-q*\n\n[Network]\nDHCP=yes\n")
     desired = Desired((wanted("kt-br0", "bridge", ports=("kt-p1",), bridge_stp=False, addresses=("10.88.0.2/24",)),
                        wanted("kt-p1", "ethernet", master="kt-br0"), wanted("kt-q9", "ethernet", master="kt-br0")))
-    rendered = {c.path: c for c in render(read_netconfig(root, (), runtime=False), desired, read)}
+    rendered = {c.path: c for c in render(read_netconfig(root, (), runtime=False), desired, read_text)}
     copy = rendered[str(root / NETDIR / "05-p1.network")]
     assert copy.before is None and copy.after == WIRED.replace("Address=10.88.0.2/24\nGateway=10.88.0.1\n", "") \
         .replace("DNS=10.88.0.53\n", "DNS=10.88.0.53\nBridge=kt-br0\n")
     assert str(root / NETDIR / "00-kvmtui-kt-q9.network") in rendered
-    write(rendered.values())
+    write_changes(rendered.values())
     got = {d.name: d for d in read_netconfig(root, (), runtime=False).devices}
     assert got["kt-p1"].master == "kt-br0" and got["kt-q9"].master == "kt-br0"
     assert got["kt-p1"].file == f"/{NETDIR}/05-p1.network"
