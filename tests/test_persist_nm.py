@@ -199,3 +199,14 @@ def test_a_profile_nm_refuses_is_one_clear_line(nm, netns):
     assert text.startswith(f"NetworkManager refused the profile of kt-v9 ({DIRECTORY}/kt-v9.nmconnection): "), text
     assert "\n" not in text and "vlan.id" in text, text
     assert "kt-v9" not in nmcli(nm, "-g", "NAME", "connection", "show")
+
+
+def test_a_refused_profile_takes_back_the_ones_written_before_it(nm, netns):
+    """All or nothing, as for files: the bridge's profile went in first, the VLAN's is refused."""
+    batch = render(SavedConfig("/"), Desired((wanted("kt-bra", "bridge", bridge_stp=False),
+                                              wanted("kt-v9", "vlan", vlan_id=5000, parent="lo"))), lambda path: None)
+    with pytest.raises(KvmtuiError) as refused:
+        write_profiles(batch)
+    assert str(refused.value).endswith("; the profiles written before it are as they were again"), refused.value
+    names = nmcli(nm, "-g", "NAME", "connection", "show")
+    assert "kt-bra" not in names and "kt-v9" not in names

@@ -159,6 +159,15 @@ def write_profiles(changes: tuple[FileChange, ...]) -> list[str]:
              for change in changes if change.changed]
 
     async def work(nm: _NM) -> list[str]:
+        undo: list[tuple[str, str, object]] = []  # what puts NM's profiles back if a later one fails
+        try:
+            return await profiles(nm, undo)
+        except KvmtuiError as exc:
+            failed = await _undo(nm, undo)
+            raise KvmtuiError(f"{exc}; " + ("the profiles written before it are as they were again" if not failed
+                                            else "could NOT put back " + ", ".join(failed))) from None
+
+    async def profiles(nm: _NM, undo: list) -> list[str]:
         lines: list[str] = []
         written: list[tuple[str, str, str | None]] = []  # (connection path, ifname, master)
         for change, settings in plans:
@@ -171,14 +180,18 @@ def write_profiles(changes: tuple[FileChange, ...]) -> list[str]:
                 if settings is None:
                     if path:
                         await nm.call(path, CONNECTION, "Delete")
+                        undo.append(("add", "", settings_of(change.before, change.path) if change.before else None))
                         lines.append(f"NetworkManager deleted profile {ifname or uuid} ({change.path})")
                     continue
                 if path:
+                    previous = (await nm.call(path, CONNECTION, "GetSettings"))[0]
                     await nm.call(path, CONNECTION, "Update2", "a{sa{sv}}ua{sv}", (settings, TO_DISK, {}))
+                    undo.append(("update", path, previous))
                     lines.append(f"NetworkManager updated profile {ifname} ({change.path})")
                 else:
                     path = (await nm.call(SETTINGS_PATH, SETTINGS, "AddConnection2", "a{sa{sv}}ua{sv}",
                                           (settings, TO_DISK, {})))[0]
+                    undo.append(("delete", path, None))
                     lines.append(f"NetworkManager added profile {ifname} ({change.path})")
             except _DBusError as exc:
                 raise KvmtuiError(f"NetworkManager refused the profile of {ifname or uuid} ({change.path}): {exc}") from None
@@ -213,3 +226,19 @@ def write_profiles(changes: tuple[FileChange, ...]) -> list[str]:
         return _with_nm(work)
     except (_NoNetworkManager, _DBusError) as exc:
         raise KvmtuiError(f"cannot write NetworkManager profiles: {exc}") from None
+
+
+async def _undo(nm: _NM, undo: list[tuple[str, str, object]]) -> list[str]:
+    """Put back, newest first, what this write changed in NM's profiles: all or nothing."""
+    failed = []
+    for what, path, settings in reversed(undo):
+        try:
+            if what == "delete":
+                await nm.call(path, CONNECTION, "Delete")
+            elif what == "update":
+                await nm.call(path, CONNECTION, "Update2", "a{sa{sv}}ua{sv}", (settings, TO_DISK, {}))
+            elif settings is not None:
+                await nm.call(SETTINGS_PATH, SETTINGS, "AddConnection2", "a{sa{sv}}ua{sv}", (settings, TO_DISK, {}))
+        except _DBusError as exc:
+            failed.append(f"{path or 'a deleted profile'} ({exc})")
+    return failed
