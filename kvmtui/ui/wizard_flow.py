@@ -142,8 +142,13 @@ class WizardFlow:
         from kvmtui.errors import KvmtuiError
         from kvmtui.persist.saved import saved_change
 
+        from kvmtui.apply.persist_files import unwritable
+
         try:
             saved = saved_change(plan, snapshot, read_text)
+            why = unwritable(saved.changes) if saved.changes and saved.backend != "NetworkManager" else None
+            if why is not None:
+                raise KvmtuiError(f"cannot save the change in {saved.backend}: {why}")
         except KvmtuiError as exc:
             return None, (f"NOT saved: {exc} (y applies it live only: a reboot undoes it)",)
         return (saved if saved.changes else None), saved.lines()
