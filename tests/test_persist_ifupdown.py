@@ -24,7 +24,7 @@ from kvmtui.kinds.bridge import CreateBridge
 from kvmtui.model.netconfig import ConfiguredRoute
 from kvmtui.persist.desired import desired_config
 from kvmtui.persist.ifupdown import render
-from kvmtui.persist.model import Desired, wanted
+from kvmtui.persist.model import Desired, FileChange, wanted
 from tests.helpers import SHARED_FIXTURES, kvmtui_in, sh, write_changes
 from tests.states import changes, no_dad, steady
 
@@ -238,3 +238,16 @@ def test_edits_in_place_and_removal(tmp_path):
     assert [c for c in again if c.changed] == []
     query = accepted(root / "etc/network/interfaces", tmp_path / "check")
     assert query["bond0"]["config"]["bond-mode"] == "802.3ad"
+
+
+def test_a_bridge_without_ports_passes_ifupdown2s_check():
+    """`bridge-ports none` is classic ifupdown's: ifupdown2 refuses it (apply checks the files
+    with ifup --syntax-check before anything changes)."""
+    from kvmtui.apply.persist_files import ifupdown2_refusal
+    from kvmtui.model.netconfig import SavedConfig
+
+    changes = render(SavedConfig("/"), Desired((wanted("kt-lone", "bridge", bridge_stp=False),)), lambda path: None)
+    assert "bridge-ports" not in changes[0].after and "bridge-stp off" in changes[0].after
+    assert ifupdown2_refusal(changes) is None
+    bad = (FileChange(changes[0].path, None, changes[0].after + "    bridge-ports none\n"),)
+    assert "invalid value" in ifupdown2_refusal(bad)

@@ -31,8 +31,8 @@ def write_saved(backend: str, changes: tuple[FileChange, ...]) -> list[str]:
         from kvmtui.apply.nm_profiles import write_profiles
 
         return write_profiles(changes)
-    if backend == "netplan":
-        check_netplan(changes)
+    if (refusal := refusal_of(backend, changes)) is not None:
+        raise KvmtuiError(f"{backend} refuses the new configuration: {refusal}; nothing written")
     written: list[FileChange] = []
     try:
         for change in changes:
@@ -94,11 +94,36 @@ def _restore(written: list[FileChange]) -> list[str]:
     return errors
 
 
-def check_netplan(changes: tuple[FileChange, ...], root: str = "/") -> None:
-    """A file netplan refuses is never written."""
-    refusal = netplan_refusal(root, changes)
-    if refusal:
-        raise KvmtuiError(f"netplan refuses the new configuration: {refusal}; nothing written")
+def refusal_of(backend: str, changes: tuple[FileChange, ...], root: str = "/") -> str | None:
+    """What the backend's own checker says of the files as they would be (None: fine, or no
+    checker): asked before the change is applied, and again before the files are written."""
+    if backend == "netplan":
+        return netplan_refusal(root, changes)
+    if backend in ("ifupdown", "ifupdown2"):
+        return ifupdown2_refusal(changes)
+    return None
+
+
+def ifupdown2_refusal(changes: tuple[FileChange, ...], ifup: str = "ifup") -> str | None:
+    """`ifup --syntax-check` (ifupdown2's parser and checks, nothing brought up) on a copy of
+    /etc/network/interfaces as it would be; sourced files are checked as they are on disk."""
+    if shutil.which(ifup) is None:
+        return None
+    main = next((c for c in changes if c.path.endswith("/etc/network/interfaces") and c.after is not None), None)
+    if main is None:
+        return None
+    with tempfile.NamedTemporaryFile("w", prefix="kvmtui-interfaces-", delete=False) as copy:
+        copy.write(main.after)
+    try:
+        proc = subprocess.run([ifup, "--syntax-check", "-i", copy.name, "-a"], capture_output=True, text=True,
+                              timeout=60)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        return f"cannot run ifup --syntax-check: {exc}"
+    finally:
+        os.unlink(copy.name)
+    if proc.returncode != 0 or "error:" in proc.stderr.lower():
+        return " ".join((proc.stderr or proc.stdout or f"exit {proc.returncode}").replace(copy.name, main.path).split())
+    return None
 
 
 def netplan_refusal(root: str, changes: tuple[FileChange, ...], netplan: str = "netplan") -> str | None:

@@ -199,8 +199,11 @@ def _wanted_lines(device: ConfiguredDevice) -> list[tuple[str, str]]:
     if device.mtu and not (device.kind == "bridge" and device.ports):  # ifupdown2: a bridge takes its ports' MTU
         out.append(("mtu", str(device.mtu)))
     if device.kind == "bridge":
-        out.append(("bridge-ports", " ".join(device.ports) or "none"))
-        if device.bridge_stp is not None:
+        # ifupdown2 refuses `bridge-ports none` (classic ifupdown's word): a bridge without
+        # ports is one without the line, which its bridge-stp line still makes a bridge
+        if device.ports:
+            out.append(("bridge-ports", " ".join(device.ports)))
+        if device.bridge_stp is not None or not device.ports:
             out.append(("bridge-stp", "on" if device.bridge_stp else "off"))
         for option, value in device.bridge_options:
             if option in BRIDGE_KEYS:

@@ -142,11 +142,12 @@ class WizardFlow:
         from kvmtui.errors import KvmtuiError
         from kvmtui.persist.saved import saved_change
 
-        from kvmtui.apply.persist_files import unwritable
+        from kvmtui.apply.persist_files import refusal_of, unwritable
 
         try:
             saved = saved_change(plan, snapshot, read_text)
-            why = unwritable(saved.changes) if saved.changes and saved.backend != "NetworkManager" else None
+            why = (unwritable(saved.changes) or refusal_of(saved.backend, saved.changes)
+                   if saved.changes and saved.backend != "NetworkManager" else None)
             if why is not None:
                 raise KvmtuiError(f"cannot save the change in {saved.backend}: {why}")
         except KvmtuiError as exc:
