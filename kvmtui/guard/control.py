@@ -65,12 +65,16 @@ def find(guard_id: str | None) -> GuardRecord:
     return candidates[0]
 
 
+def open_guards_in(netns: str | None) -> list[GuardRecord]:
+    """The open guards of one namespace, known by its identity: a name, or none (`ip netns
+    exec`, sshd living there), says too little."""
+    here = netns_identity(netns)
+    return [record for record in open_guards() if record.netns_id == here]
+
+
 def conflict(devices: tuple[str, ...], domains: tuple[str, ...], netns: str | None) -> None:
     """Refuse a change to devices or guests an open guard holds: its revert would undo over it."""
-    here = netns_identity(netns)
-    for record in open_guards():
-        if (record.netns_id or record.netns) != (here or netns):  # an older journal has only the name
-            continue
+    for record in open_guards_in(netns):
         overlap = sorted(set(devices) & set(record.devices)) + sorted(set(domains) & set(record.domains))
         if overlap:
             raise GuardConflict(record, overlap)

@@ -69,17 +69,12 @@ class GuardBar(Static):
 
 def read_guards(netns: str | None, watched: frozenset[str]) -> GuardsRead:
     """In a worker thread: the open guards of `netns`, most urgent first, and the watched
-    journals that have ended since. A guard of another namespace is not this screen's (as
-    for control.conflict: the same namespace by identity, or by name in an older journal)."""
-    from kvmtui.collect.netns import netns_identity
+    journals that have ended since. A guard of another namespace is not this screen's."""
     from kvmtui.guard import control, journal
     from kvmtui.guard.start import READY_TIMEOUT
 
-    here = netns_identity(netns) or netns
     views = []
-    for record in control.open_guards():
-        if (record.netns_id or record.netns) != here:
-            continue
+    for record in control.open_guards_in(netns):
         dead = control.orphaned(record)
         starting = (dead and record.state == APPLYING and not record.guard_pid
                     and time.time() - record.created < READY_TIMEOUT)
