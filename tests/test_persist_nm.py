@@ -64,11 +64,11 @@ def nm(netns, tmp_path, monkeypatch):
 
 def nm_root(nm: str) -> Path:
     """NM's own view of the file system (its private /etc/NetworkManager)."""
-    from kvmtui.apply.nm_checkpoint import BUS, BUS_PATH, NM, _with_nm
+    from kvmtui.apply.nm_dbus import BUS, BUS_PATH, NM, with_nm
 
     async def pid(bus):
         return (await bus.call(BUS_PATH, BUS, "GetConnectionUnixProcessID", "s", (NM,), destination=BUS))[0]
-    return Path(f"/proc/{_with_nm(pid)}/root")
+    return Path(f"/proc/{with_nm(pid)}/root")
 
 
 def test_bridge_built_live_comes_back_from_the_profiles_nm_was_given(nm, netns, tmp_path):

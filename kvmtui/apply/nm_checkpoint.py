@@ -13,95 +13,19 @@ import asyncio
 import os
 import time
 from collections.abc import Awaitable, Callable
-from concurrent.futures import ThreadPoolExecutor
-from typing import TypeVar
-
-from dbus_fast import BusType, Message, MessageFlag, MessageType
-from dbus_fast.aio import MessageBus
 
 from kvmtui.apply.backend import refuse_if_readonly
+from kvmtui.apply.nm_dbus import (BUS, BUS_PATH, DEVICE, NM, NM_PATH, DBusError, NetworkManagerBus, NoNetworkManager,
+                                  with_nm)
 from kvmtui.collect.netns import netns_path
 from kvmtui.errors import KvmtuiError
 
-T = TypeVar("T")
-SYSTEM_BUS = "unix:path=/run/dbus/system_bus_socket"
-NM, NM_PATH = "org.freedesktop.NetworkManager", "/org/freedesktop/NetworkManager"
-DEVICE, CHECKPOINT = f"{NM}.Device", f"{NM}.Checkpoint"
-BUS, BUS_PATH = "org.freedesktop.DBus", "/org/freedesktop/DBus"
+CHECKPOINT = f"{NM}.Checkpoint"
 DEVICE_STATE_UNMANAGED = 10
-CONNECT_TIMEOUT = 1.0  # no bus, or a socket nobody answers on, must not hold up an apply
-CALL_TIMEOUT = 30.0  # a rollback re-activates the devices before NM answers
 ROLLBACK_RESULTS = {0: "ok", 1: "gone", 2: "unmanaged", 3: "FAILED"}  # NMRollbackResult
 
 
-class _NoNetworkManager(Exception):
-    """No system bus, or no NetworkManager on it: then there is no checkpoint either."""
-
-
-class _DBusError(Exception):
-    """The bus or NM answered a call with an error (its text), or not in time."""
-
-
-def _address() -> str:
-    return os.environ.get("DBUS_SYSTEM_BUS_ADDRESS") or SYSTEM_BUS
-
-
-class _NM:
-    def __init__(self, bus: MessageBus) -> None:
-        self.bus = bus
-
-    async def call(self, path: str, interface: str, member: str, signature: str = "", body: tuple = (),
-                   destination: str = NM) -> list:
-        # NO_AUTOSTART: an activatable NM that is not running is not started by asking it
-        try:
-            reply = await asyncio.wait_for(self.bus.call(Message(
-                destination=destination, path=path, interface=interface, member=member, signature=signature,
-                body=list(body), flags=MessageFlag.NO_AUTOSTART)), CALL_TIMEOUT)
-        except asyncio.TimeoutError:
-            raise _DBusError(f"no answer to {member} within {CALL_TIMEOUT:.0f} s") from None
-        if reply.message_type == MessageType.ERROR:
-            raise _DBusError(str(reply.body[0]) if reply.body else reply.error_name)
-        return reply.body
-
-    async def prop(self, path: str, interface: str, name: str):
-        return (await self.call(path, f"{BUS}.Properties", "Get", "ss", (interface, name)))[0].value
-
-    async def checkpoints(self) -> list[str]:
-        return await self.prop(NM_PATH, NM, "Checkpoints")
-
-    async def name_of(self, device: str) -> str:
-        try:
-            return await self.prop(device, DEVICE, "Interface")
-        except _DBusError:  # deleted: NM no longer shows the object, nor its name
-            return f"device #{device.rsplit('/', 1)[-1]} (deleted meanwhile)"
-
-
-def _with_nm(work: Callable[[_NM], Awaitable[T]]) -> T:
-    """work(NM) on a fresh connection, in asyncio.run: in this thread, or in a fresh one when
-    this one runs an event loop already."""
-    async def connected() -> T:
-        try:
-            bus = await asyncio.wait_for(MessageBus(bus_address=_address(), bus_type=BusType.SYSTEM).connect(),
-                                         CONNECT_TIMEOUT)
-        except Exception as exc:  # noqa: BLE001 - no socket, refused, auth, timeout: no bus to speak of
-            raise _NoNetworkManager(f"no system bus at {_address()}: {exc or type(exc).__name__}") from None
-        try:
-            nm = _NM(bus)
-            if not (await nm.call(BUS_PATH, BUS, "NameHasOwner", "s", (NM,), destination=BUS))[0]:
-                raise _NoNetworkManager(f"NetworkManager is not running on the system bus at {_address()}")
-            return await work(nm)
-        finally:
-            bus.disconnect()
-
-    try:
-        asyncio.get_running_loop()
-    except RuntimeError:
-        return asyncio.run(connected())
-    with ThreadPoolExecutor(1, thread_name_prefix="kvmtui-nm") as pool:  # asyncio.run cannot nest in a loop
-        return pool.submit(lambda: asyncio.run(connected())).result()
-
-
-async def _in_netns(nm: _NM, netns: str | None) -> bool:
+async def _in_netns(nm: NetworkManagerBus, netns: str | None) -> bool:
     """Does NM run in the namespace of the change? NM knows only its own namespace's devices:
     eth1 in namespace NS is not the host's eth1. Unknowable (NM in another PID namespace,
     /proc hidden): the bus the caller's environment names is trusted."""
@@ -126,7 +50,7 @@ def managed(ifnames: tuple[str, ...], netns: str | None) -> dict[str, tuple[str,
     """Those of `ifnames` NM manages -> (NM's device object path, the profile active on it or
     ""), in their order. Empty without a system bus, without NM on it, or with NM in another
     namespace than `netns`; NM there but not answering raises: a guard must not go on blind."""
-    async def work(nm: _NM) -> dict[str, tuple[str, str]]:
+    async def work(nm: NetworkManagerBus) -> dict[str, tuple[str, str]]:
         if not await _in_netns(nm, netns):
             return {}
         paths = (await nm.call(NM_PATH, NM, "GetDevices"))[0]
@@ -137,14 +61,14 @@ def managed(ifnames: tuple[str, ...], netns: str | None) -> dict[str, tuple[str,
         return {name: (by_name[name], await _profile(nm, by_name[name])) for name in ifnames if name in by_name}
 
     try:
-        return _with_nm(work)
-    except _NoNetworkManager:
+        return with_nm(work)
+    except NoNetworkManager:
         return {}
-    except _DBusError as exc:
+    except DBusError as exc:
         raise KvmtuiError(f"cannot ask NetworkManager which devices it manages: {exc}") from None
 
 
-async def _profile(nm: _NM, device: str) -> str:
+async def _profile(nm: NetworkManagerBus, device: str) -> str:
     active = await nm.prop(device, DEVICE, "ActiveConnection")
     return "" if active in ("", "/") else await nm.prop(active, f"{NM}.Connection.Active", "Connection")
 
@@ -157,24 +81,24 @@ def reactivate(profiles: tuple[tuple[str, str], ...]) -> tuple[list[str], tuple[
     refuse_if_readonly()
     done: list[str] = []
 
-    async def work(nm: _NM) -> list[str]:
+    async def work(nm: NetworkManagerBus) -> list[str]:
         lines = []
         for ifname, profile in profiles:
             try:
                 try:
                     device = (await nm.call(NM_PATH, NM, "GetDeviceByIpIface", "s", (ifname,)))[0]
-                except _DBusError:
+                except DBusError:
                     device = "/"  # no such device: NM creates it from the profile
                 await nm.call(NM_PATH, NM, "ActivateConnection", "ooo", (profile, device, "/"))
                 lines.append(f"NetworkManager activated {ifname}'s profile again")
                 done.append(ifname)
-            except _DBusError as exc:
+            except DBusError as exc:
                 lines.append(f"could NOT have NetworkManager activate {ifname}'s profile again: {exc}")
         return lines
 
     try:
-        return _with_nm(work), tuple(done)
-    except (_NoNetworkManager, _DBusError) as exc:
+        return with_nm(work), tuple(done)
+    except (NoNetworkManager, DBusError) as exc:
         return [f"could NOT have NetworkManager activate {', '.join(n for n, _ in profiles)} again: {exc}"], ()
 
 
@@ -189,10 +113,10 @@ def create_checkpoint(device_paths: tuple[str, ...], seconds: int) -> str:
         raise KvmtuiError(f"a NetworkManager checkpoint needs one device or more and a rollback timeout of "
                           f"1 s or more (not {len(device_paths)} devices, {seconds} s)")
 
-    async def work(nm: _NM) -> str:
+    async def work(nm: NetworkManagerBus) -> str:
         try:
             return (await nm.call(NM_PATH, NM, "CheckpointCreate", "aouu", (list(device_paths), seconds, 0)))[0]
-        except _DBusError as exc:
+        except DBusError as exc:
             for other in await nm.checkpoints():
                 if covered := sorted(set(await nm.prop(other, CHECKPOINT, "Devices")) & set(device_paths)):
                     names = ", ".join([await nm.name_of(d) for d in covered])
@@ -204,12 +128,12 @@ def create_checkpoint(device_paths: tuple[str, ...], seconds: int) -> str:
             raise KvmtuiError(f"NetworkManager refused a checkpoint of {names}: {exc}") from None
 
     try:
-        return _with_nm(work)
-    except (_NoNetworkManager, _DBusError) as exc:
+        return with_nm(work)
+    except (NoNetworkManager, DBusError) as exc:
         raise KvmtuiError(f"cannot take a NetworkManager checkpoint: {exc}") from None
 
 
-async def _ends(nm: _NM, checkpoint: str) -> str:
+async def _ends(nm: NetworkManagerBus, checkpoint: str) -> str:
     created_ms = await nm.prop(checkpoint, CHECKPOINT, "Created")  # CLOCK_BOOTTIME milliseconds
     if not (timeout := await nm.prop(checkpoint, CHECKPOINT, "RollbackTimeout")):
         return "it has no rollback timeout: it stays until someone destroys it"
@@ -217,29 +141,29 @@ async def _ends(nm: _NM, checkpoint: str) -> str:
     return f"NetworkManager rolls it back by itself in {max(0, round(left))} s"
 
 
-def _end(path: str, work: Callable[[_NM], Awaitable[str]], what: str, gone: str) -> str:
+def _end(path: str, work: Callable[[NetworkManagerBus], Awaitable[str]], what: str, gone: str) -> str:
     """Destroy or roll back; a checkpoint that is no more is a summary line, not an error."""
     refuse_if_readonly()
 
-    async def or_gone(nm: _NM) -> str:
+    async def or_gone(nm: NetworkManagerBus) -> str:
         try:
             return await work(nm)
-        except _DBusError as exc:
+        except DBusError as exc:
             if path not in await nm.checkpoints():
                 return f"NetworkManager checkpoint {path} was gone already ({gone})"
             raise KvmtuiError(f"NetworkManager could not {what} checkpoint {path}: {exc}") from None
 
     try:
-        return _with_nm(or_gone)
-    except _NoNetworkManager as exc:  # checkpoints live in NM's memory: none is left
+        return with_nm(or_gone)
+    except NoNetworkManager as exc:  # checkpoints live in NM's memory: none is left
         return f"NetworkManager checkpoint {path} was gone already ({exc})"
-    except _DBusError as exc:  # NM went away meanwhile, or stopped answering
+    except DBusError as exc:  # NM went away meanwhile, or stopped answering
         raise KvmtuiError(f"NetworkManager could not {what} checkpoint {path}: {exc}") from None
 
 
 def destroy_checkpoint(path: str) -> str:
     """Keep the change: NM forgets the checkpoint and will not roll it back."""
-    async def work(nm: _NM) -> str:
+    async def work(nm: NetworkManagerBus) -> str:
         await nm.call(NM_PATH, NM, "CheckpointDestroy", "o", (path,))
         return f"NetworkManager checkpoint {path} destroyed: the change stays"
 
@@ -256,7 +180,7 @@ def rollback(path: str) -> tuple[str, tuple[str, ...]]:
     """rollback_checkpoint, and the device paths NM put back (the others are kvmtui's to undo)."""
     restored: list[str] = []
 
-    async def work(nm: _NM) -> str:
+    async def work(nm: NetworkManagerBus) -> str:
         results = (await nm.call(NM_PATH, NM, "CheckpointRollback", "o", (path,)))[0]
         restored.extend(device for device, code in results.items() if code == 0)
         summary = [f"{await nm.name_of(device)} {ROLLBACK_RESULTS.get(code, f'result {code}')}"

@@ -20,7 +20,7 @@ import time
 from dbus_fast import Variant
 
 from kvmtui.apply.backend import refuse_if_readonly
-from kvmtui.apply.nm_checkpoint import NM, NM_PATH, _DBusError, _NM, _NoNetworkManager, _with_nm
+from kvmtui.apply.nm_dbus import NM, NM_PATH, DBusError, NetworkManagerBus, NoNetworkManager, with_nm
 from kvmtui.collect.netconfig.networkmanager import keyfile
 from kvmtui.errors import KvmtuiError
 from kvmtui.persist.model import FileChange
@@ -158,7 +158,7 @@ def write_profiles(changes: tuple[FileChange, ...]) -> list[str]:
     plans = [(change, settings_of(change.after, change.path) if change.after is not None else None)
              for change in changes if change.changed]
 
-    async def work(nm: _NM) -> list[str]:
+    async def work(nm: NetworkManagerBus) -> list[str]:
         undo: list[tuple[str, str, object]] = []  # what puts NM's profiles back if a later one fails
         try:
             return await profiles(nm, undo)
@@ -167,14 +167,14 @@ def write_profiles(changes: tuple[FileChange, ...]) -> list[str]:
             raise KvmtuiError(f"{exc}; " + ("the profiles written before it are as they were again" if not failed
                                             else "could NOT put back " + ", ".join(failed))) from None
 
-    async def profiles(nm: _NM, undo: list) -> list[str]:
+    async def profiles(nm: NetworkManagerBus, undo: list) -> list[str]:
         lines: list[str] = []
         written: list[tuple[str, str, str | None]] = []  # (connection path, ifname, master)
         for change, settings in plans:
             uuid, ifname, master = _uuid(change.after if change.after is not None else change.before or "")
             try:
                 path = (await nm.call(SETTINGS_PATH, SETTINGS, "GetConnectionByUuid", "s", (uuid,)))[0] if uuid else None
-            except _DBusError:
+            except DBusError:
                 path = None
             try:
                 if settings is None:
@@ -193,7 +193,7 @@ def write_profiles(changes: tuple[FileChange, ...]) -> list[str]:
                                           (settings, TO_DISK, {})))[0]
                     undo.append(("delete", path, None))
                     lines.append(f"NetworkManager added profile {ifname} ({change.path})")
-            except _DBusError as exc:
+            except DBusError as exc:
                 raise KvmtuiError(f"NetworkManager refused the profile of {ifname or uuid} ({change.path}): {exc}") from None
             written.append((path, ifname, master))
         written.sort(key=lambda w: w[2] is not None)  # masters first: a port waits for its master
@@ -201,18 +201,18 @@ def write_profiles(changes: tuple[FileChange, ...]) -> list[str]:
         for path, ifname, _master in written:
             try:
                 device = (await nm.call(NM_PATH, NM, "GetDeviceByIpIface", "s", (ifname,)))[0]
-            except _DBusError:
+            except DBusError:
                 device = "/"  # a software device NM creates from the profile
             try:
                 active.append(((await nm.call(NM_PATH, NM, "ActivateConnection", "ooo", (path, device, "/")))[0], ifname))
-            except _DBusError as exc:
+            except DBusError as exc:
                 raise KvmtuiError(f"NetworkManager could not activate the profile of {ifname}: {exc}") from None
         deadline = time.monotonic() + ACTIVATE_TIMEOUT
         for path, ifname in active:
             while True:
                 try:
                     state = await nm.prop(path, ACTIVE, "State")
-                except _DBusError:
+                except DBusError:
                     state = DEACTIVATED  # NM dropped the activation: it failed
                 if state == ACTIVATED:
                     lines.append(f"NetworkManager activated {ifname}")
@@ -223,12 +223,12 @@ def write_profiles(changes: tuple[FileChange, ...]) -> list[str]:
         return lines
 
     try:
-        return _with_nm(work)
-    except (_NoNetworkManager, _DBusError) as exc:
+        return with_nm(work)
+    except (NoNetworkManager, DBusError) as exc:
         raise KvmtuiError(f"cannot write NetworkManager profiles: {exc}") from None
 
 
-async def _undo(nm: _NM, undo: list[tuple[str, str, object]]) -> list[str]:
+async def _undo(nm: NetworkManagerBus, undo: list[tuple[str, str, object]]) -> list[str]:
     """Put back, newest first, what this write changed in NM's profiles: all or nothing."""
     failed = []
     for what, path, settings in reversed(undo):
@@ -239,6 +239,6 @@ async def _undo(nm: _NM, undo: list[tuple[str, str, object]]) -> list[str]:
                 await nm.call(path, CONNECTION, "Update2", "a{sa{sv}}ua{sv}", (settings, TO_DISK, {}))
             elif settings is not None:
                 await nm.call(SETTINGS_PATH, SETTINGS, "AddConnection2", "a{sa{sv}}ua{sv}", (settings, TO_DISK, {}))
-        except _DBusError as exc:
+        except DBusError as exc:
             failed.append(f"{path or 'a deleted profile'} ({exc})")
     return failed
