@@ -3,22 +3,20 @@
 from __future__ import annotations
 
 import difflib
-from importlib import import_module
 
 from kvmtui.errors import KvmtuiError
 from kvmtui.model.netconfig import SavedConfig
 from kvmtui.persist.model import Desired, FileChange, ReadFile
 
-RENDERERS = {"NetworkManager": "networkmanager", "netplan": "netplan", "systemd-networkd": "networkd",
-             "ifupdown": "ifupdown", "ifupdown2": "ifupdown"}  # backend -> module of kvmtui.persist
-
 
 def render_for(backend: str, saved: SavedConfig, desired: Desired, read: ReadFile) -> tuple[FileChange, ...]:
-    try:
-        module = import_module(f"kvmtui.persist.{RENDERERS[backend]}")
-    except (KeyError, ModuleNotFoundError):
-        raise KvmtuiError(f"kvmtui cannot write {backend}'s configuration yet: use --no-persist") from None
-    return tuple(change for change in module.render(saved, desired, read) if change.changed)
+    from kvmtui.persist import ifupdown, netplan, networkd, networkmanager  # here: ruamel only when rendering
+
+    renderers = {"NetworkManager": networkmanager, "netplan": netplan, "systemd-networkd": networkd,
+                 "ifupdown": ifupdown, "ifupdown2": ifupdown}
+    if backend not in renderers:
+        raise KvmtuiError(f"kvmtui cannot write {backend}'s configuration: use --no-persist")
+    return tuple(change for change in renderers[backend].render(saved, desired, read) if change.changed)
 
 
 def file_diff(change: FileChange) -> str:
