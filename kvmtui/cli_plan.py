@@ -159,10 +159,10 @@ def run_plan(args: argparse.Namespace) -> int:
         print(f"kvmtui: {ReadOnlyRefused()}", file=sys.stderr)
         return EXIT_REFUSED
     check_unguarded(plan, args.netns)  # a KvmtuiError: one line, exit 1, nothing changed
-    if saved is not None and saved.changes and saved.backend != "NetworkManager":
-        from kvmtui.apply.persist_files import refusal_of, unwritable
+    if saved is not None and saved.changes:
+        from kvmtui.apply.persist_files import cannot_save
 
-        if (why := unwritable(saved.changes) or refusal_of(saved.backend, saved.changes)) is not None:
+        if (why := cannot_save(saved.backend, saved.changes)) is not None:
             print(f"kvmtui: cannot save the change in {saved.backend}: {why}; nothing changed "
                   "(--no-persist applies it live only)", file=sys.stderr)
             return EXIT_REFUSED

@@ -48,9 +48,12 @@ def write_saved(backend: str, changes: tuple[FileChange, ...]) -> list[str]:
             for c in changes]
 
 
-def unwritable(changes: tuple[FileChange, ...]) -> str | None:
+def unwritable(backend: str, changes: tuple[FileChange, ...]) -> str | None:
     """Why these files could not be written (a read-only /etc, not root), asked before the
-    change is applied: then nothing is applied unless the user says --no-persist."""
+    change is applied: then nothing is applied unless the user says --no-persist.
+    NetworkManager writes its profiles itself."""
+    if backend == "NetworkManager":
+        return None
     for change in changes:
         # a file is replaced by a rename in its directory: that directory must take writes
         where = next((p for p in Path(change.path).parents if p.exists()), Path("/"))
@@ -92,6 +95,11 @@ def _restore(written: list[FileChange]) -> list[str]:
         except OSError as exc:
             errors.append(f"{change.path}: {exc.strerror or exc}")
     return errors
+
+
+def cannot_save(backend: str, changes: tuple[FileChange, ...]) -> str | None:
+    """Why the change cannot be saved, asked before anything is applied (None: it can)."""
+    return unwritable(backend, changes) or refusal_of(backend, changes)
 
 
 def refusal_of(backend: str, changes: tuple[FileChange, ...], root: str = "/") -> str | None:

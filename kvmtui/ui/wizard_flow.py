@@ -24,6 +24,16 @@ RECORDED_REFUSAL = "recorded host: nothing can be applied"
 APPLY = "apply"  # the worker group: the app refuses to quit while one runs
 
 
+def refused(saved) -> str | None:
+    """In the apply's worker (it runs the backend's checker, netplan generate or ifup
+    --syntax-check): why the configuration cannot be saved, before anything changes."""
+    from kvmtui.apply.persist_files import refusal_of
+
+    why = refusal_of(saved.backend, saved.changes)
+    return None if why is None else (f"cannot save the change in {saved.backend}: {why}; nothing changed "
+                                     "(`kvmtui apply --no-persist` applies it live only)")
+
+
 def written(saved) -> str:
     """In the apply's worker, after the change was verified: write its configuration files."""
     from kvmtui.apply.persist_files import write_saved
@@ -142,12 +152,11 @@ class WizardFlow:
         from kvmtui.errors import KvmtuiError
         from kvmtui.persist.saved import saved_change
 
-        from kvmtui.apply.persist_files import refusal_of, unwritable
+        from kvmtui.apply.persist_files import unwritable
 
         try:
             saved = saved_change(plan, snapshot, read_text)
-            why = (unwritable(saved.changes) or refusal_of(saved.backend, saved.changes)
-                   if saved.changes and saved.backend != "NetworkManager" else None)
+            why = unwritable(saved.backend, saved.changes)
             if why is not None:
                 raise KvmtuiError(f"cannot save the change in {saved.backend}: {why}")
         except KvmtuiError as exc:
@@ -183,6 +192,9 @@ class WizardFlow:
                 app.post_message(ApplyStep(number, len(plan.steps), step.command, state))
 
             check_unguarded(plan, netns)  # a GuardConflict: the progress screen says so, nothing changed
+            if shown.saved is not None and (refusal := refused(shown.saved)):
+                app.post_message(ApplyDone(False, refusal, None))
+                return
             executor = Executor(netns, uri, readonly)
             if shown.seconds:
                 report, guard = apply_guarded(executor, plan, shown.before, shown.seconds, shown.ssh, progress,
