@@ -78,14 +78,15 @@ def settled(ns: str, expected: dict, seconds: float = 5.0) -> dict:
     return state
 
 
-def steady(ns: str, seconds: float = 15.0) -> dict:
-    """The state once a second passes without change: a fresh bond or bridge port comes
-    up (carrier, operstate, its IPv6 link-local address) a moment after the commands."""
+def steady(ns: str, seconds: float = 15.0, read=undo_state) -> dict:
+    """The state (as `read` sees it) once a second passes without change: a fresh bond or
+    bridge port comes up (carrier, operstate, its IPv6 link-local address) a moment after
+    the commands."""
     deadline = time.monotonic() + seconds
-    state, since = undo_state(ns), time.monotonic()
+    state, since = read(ns), time.monotonic()
     while time.monotonic() - since < 1.0 and time.monotonic() < deadline:
         time.sleep(0.2)
-        if (again := undo_state(ns)) != state:
+        if (again := read(ns)) != state:
             state, since = again, time.monotonic()
     return state
 

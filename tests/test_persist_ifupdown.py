@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import shutil
-import subprocess
 from dataclasses import replace
 from pathlib import Path
 
@@ -27,42 +26,12 @@ from kvmtui.persist.ifupdown import render
 from kvmtui.persist.model import Desired, FileChange, wanted
 from tests.helpers import SHARED_FIXTURES, kvmtui_in, sh, write_changes
 from tests.states import changes, no_dad, steady
+from tests.backends import ifupdown2
 
 pytestmark = pytest.mark.skipif(shutil.which("ifup") is None or shutil.which("ifquery") is None,
                                 reason="ifupdown2 is not installed (scripts/setup.sh test)")
 
 PROXMOX = SHARED_FIXTURES / "netconfig" / "interfaces" / "vmbr0-bridge-tabs-source-directory-pve-common.interfaces"
-PRIVATE = """set -e
-mount -t tmpfs tmpfs /run
-mkdir -p /run/network
-mount -t tmpfs tmpfs /var/tmp
-for d in /etc/network /var/lib/ifupdown2; do
-    mkdir -p "$P$d/u" "$P$d/w"
-    mount -t overlay overlay -o "lowerdir=$d,upperdir=$P$d/u,workdir=$P$d/w" "$d"
-done
-exec "$@"
-"""
-
-
-
-
-
-
-def ifupdown2(ns: str | None, private: Path, *cmd: str) -> subprocess.CompletedProcess:
-    """An ifupdown2 command in namespace `ns` (or a fresh empty one), its state kept private."""
-    private.mkdir(parents=True, exist_ok=True)
-    made = None
-    if ns is None:
-        made = ns = f"kt-q{private.stat().st_ino % 10**8:08d}"
-        sh("ip", "netns", "add", ns)
-    try:
-        return subprocess.run(["ip", "netns", "exec", ns, "env", f"P={private}", "sh", "-c", PRIVATE, "sh", *cmd],
-                              capture_output=True, text=True, timeout=60)
-    finally:
-        if made:
-            sh("ip", "netns", "del", made, check=False)
-
-
 def accepted(path: Path, private: Path) -> None:
     """ifupdown2's own parser and attribute checks (`ifup --syntax-check`) pass with no warning."""
     proc = ifupdown2(None, private, "ifup", "--syntax-check", "-i", str(path), "-a")

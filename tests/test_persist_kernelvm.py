@@ -35,28 +35,15 @@ from kvmtui.kinds.bond import CreateBond
 from kvmtui.kinds.vlan import CreateVlan
 from kvmtui.persist import ifupdown, netplan, networkd
 from kvmtui.persist.desired import desired_config
+from tests.backends import NETWORKD, ifupdown2, start_networkd
 from tests.helpers import kvmtui_in, sh, stop_process, write_changes
+from tests.states import steady
 
 pytestmark = pytest.mark.kernelvm
 
-NETWORKD = "/lib/systemd/systemd-networkd"
 NETPLAN = shutil.which("netplan") or "/usr/sbin/netplan"
 TEST_LINKS = ("kt-d0", "kt-d1", "kt-bond0", "kt-bond0.100")
 INTERFACES_HEAD = "# kvmtui test host\nauto lo\niface lo inet loopback\n"
-# ifupdown2 with its state private (as tests/test_persist_ifupdown.py): tmpfs over /run and
-# /var/tmp, overlays over /etc/network and /var/lib/ifupdown2.
-PRIVATE = """set -e
-mount -t tmpfs tmpfs /run
-mkdir -p /run/network
-mount -t tmpfs tmpfs /var/tmp
-for d in /etc/network /var/lib/ifupdown2; do
-    mkdir -p "$P$d/u" "$P$d/w"
-    mount -t overlay overlay -o "lowerdir=$d,upperdir=$P$d/u,workdir=$P$d/w" "$d"
-done
-exec "$@"
-"""
-
-
 def view(ns: str) -> dict:
     """The normalised state of the test links (see the module docstring)."""
     out = {}
@@ -77,24 +64,13 @@ def view(ns: str) -> dict:
     return out
 
 
-def steady_view(ns: str, seconds: float = 10.0) -> dict:
-    """The view once a second passes without change."""
-    deadline = time.monotonic() + seconds
-    state, since = view(ns), time.monotonic()
-    while time.monotonic() - since < 1.0 and time.monotonic() < deadline:
-        time.sleep(0.2)
-        if (again := view(ns)) != state:
-            state, since = again, time.monotonic()
-    return state
-
-
 def wait_view(ns: str, expected: dict, seconds: float, alive=lambda: None) -> dict:
     deadline = time.monotonic() + seconds
     while (state := view(ns)) != expected and time.monotonic() < deadline:
         alive()
         time.sleep(0.2)
     if state == expected:
-        state = steady_view(ns, 5)
+        state = steady(ns, 5, read=view)
     return state
 
 
@@ -170,18 +146,7 @@ def torn_down(ns: str) -> None:
 def networkd_builds(ns: str, files: Path, tmp_path: Path, expected: dict, seconds: float = 25.0) -> dict:
     """The real systemd-networkd (RECIPES.md) on `files` in `ns` until `expected` holds."""
     log = tmp_path / "networkd.log"
-    script = f"""set -e
-mount --make-rprivate /
-mount -t tmpfs -o mode=755 none /etc/systemd/network
-cp {files}/* /etc/systemd/network/
-mkdir -p /run/systemd/netif
-mount -t tmpfs -o mode=755 none /run/systemd/netif
-chown systemd-network:systemd-network /run/systemd/netif
-exec ip netns exec {ns} sh -c "mount -o remount,ro /sys; exec {NETWORKD}"
-"""
-    with open(log, "w") as out:
-        proc = subprocess.Popen(["unshare", "-m", "sh", "-c", script], stdout=out, stderr=subprocess.STDOUT,
-                                env={**os.environ, "SYSTEMD_LOG_LEVEL": "info"})
+    proc = start_networkd(ns, files, log)
 
     def alive():
         assert proc.poll() is None, f"systemd-networkd exited {proc.returncode}:\n{log.read_text()}"
@@ -216,10 +181,7 @@ def test_bond_and_vlan_come_back_from_ifupdown2(built, tmp_path):
     text = interfaces.read_text()
     assert text.startswith(INTERFACES_HEAD) and "iface kt-bond0.100" in text and "iface kt-bond0 " in text, text
     torn_down(ns)
-    private = tmp_path / "up"
-    private.mkdir()
-    proc = subprocess.run(["ip", "netns", "exec", ns, "env", f"P={private}", "sh", "-c", PRIVATE, "sh",
-                           "ifup", "-i", str(interfaces), "-a"], capture_output=True, text=True, timeout=60)
+    proc = ifupdown2(ns, tmp_path / "up", "ifup", "-i", str(interfaces), "-a")
     assert proc.returncode == 0 and "error" not in proc.stderr, proc.stderr + "\n--- interfaces ---\n" + text
     got = wait_view(ns, recorded, 10)
     assert got == recorded, f"ifupdown2 built {got} from:\n{text}"

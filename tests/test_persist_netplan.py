@@ -25,9 +25,9 @@ from kvmtui.persist.model import Desired, wanted
 from kvmtui.persist.netplan import OWN_FILE, render
 from tests.helpers import kvmtui_in, sh, write_changes
 from tests.states import changes, no_dad, steady
+from tests.backends import NETWORKD, start_networkd
 
 NETPLAN = shutil.which("netplan") or "/usr/sbin/netplan"
-NETWORKD = "/lib/systemd/systemd-networkd"
 pytestmark = pytest.mark.skipif(not Path(NETPLAN).exists() or not Path(NETWORKD).exists(),
                                 reason="netplan.io / systemd not installed (scripts/setup.sh test installs them)")
 
@@ -179,22 +179,6 @@ def view(ns: str) -> dict:
     return out
 
 
-def start_networkd(ns: str, units: Path) -> subprocess.Popen:
-    script = f"""
-      set -e
-      mount --make-rprivate /
-      mkdir -p /etc/systemd/network /run/systemd/network /run/systemd/netif
-      mount -t tmpfs none /etc/systemd/network
-      mount -t tmpfs none /run/systemd/network
-      mount -t tmpfs -o mode=0755 none /run/systemd/netif
-      cp {units}/* /run/systemd/network/
-      chown systemd-network /run/systemd/netif
-      exec ip netns exec {ns} sh -c "mount -o remount,ro /sys; exec {NETWORKD}"
-    """
-    return subprocess.Popen(["unshare", "-m", "sh", "-c", script], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                            text=True)
-
-
 def test_networkd_builds_back_what_kvmtui_built_live(netns, tmp_path):
     ns = netns
     no_dad(ns)
@@ -234,7 +218,8 @@ def test_networkd_builds_back_what_kvmtui_built_live(netns, tmp_path):
     assert view(ns)["kt-br0"] is None
 
     units = generate(root)
-    daemon = start_networkd(ns, units)
+    log = tmp_path / "networkd.log"
+    daemon = start_networkd(ns, units, log, "/run/systemd/network")
     try:
         deadline = time.monotonic() + 20
         while (now := view(ns)) != live and time.monotonic() < deadline and daemon.poll() is None:
@@ -242,7 +227,8 @@ def test_networkd_builds_back_what_kvmtui_built_live(netns, tmp_path):
         comm = Path(f"/proc/{daemon.pid}/comm").read_text().strip() if daemon.poll() is None else None
     finally:
         daemon.kill()  # by its pid: unshare and both shells exec'd into systemd-networkd
-        output = daemon.communicate(timeout=10)[0]
+        daemon.wait(10)
+        output = log.read_text()
     assert now == live, changes(live, now) + f"\nsystemd-networkd said:\n{output}"
     assert comm == "systemd-network", comm  # the pid killed was the daemon itself
     assert "Configuring with /run/systemd/network/10-netplan-kt-br0.network" in output, output

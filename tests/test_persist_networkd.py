@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import difflib
 import os
-import subprocess
 import time
 from pathlib import Path
 
@@ -35,8 +34,8 @@ from kvmtui.persist.model import Desired, wanted
 from kvmtui.persist.networkd import PREFIX, render
 from tests.helpers import kvmtui_in, sh, stop_process, write_changes
 from tests.states import changes, no_dad, steady, undo_state
+from tests.backends import NETWORKD, start_networkd
 
-NETWORKD = "/lib/systemd/systemd-networkd"
 NETDIR = "etc/systemd/network"
 WIRED = ("# kt-p1: the host's uplink, as an installer wrote it\n"
          "[Match]\n"
@@ -96,30 +95,12 @@ def admin_view(state: dict) -> dict:
     return {"links": links, "addresses": addresses, "routes": routes, "ports": ports}
 
 
-def run_networkd(ns: str, files: Path, log: Path) -> subprocess.Popen:
-    """The real systemd-networkd in `ns` on the files in `files` (RECIPES.md, "systemd-networkd 252")."""
-    Path("/run/systemd/netif").mkdir(parents=True, exist_ok=True)
-    script = f"""set -e
-mount --make-rprivate /
-mount -t tmpfs -o mode=755 none /etc/systemd/network
-cp {files}/* /etc/systemd/network/
-mount -t tmpfs -o mode=755 none /run/systemd/netif
-chown systemd-network:systemd-network /run/systemd/netif
-exec ip netns exec {ns} sh -c "mount -o remount,ro /sys; exec {NETWORKD}"
-"""
-    with open(log, "w") as out:
-        return subprocess.Popen(["unshare", "-m", "sh", "-c", script], stdout=out, stderr=subprocess.STDOUT,
-                                env={**os.environ, "SYSTEMD_LOG_LEVEL": "info"})
-
-
-
-
 def networkd_builds(ns: str, root: Path, tmp_path: Path, expected: dict, seconds: float = 20.0) -> dict:
     """Start networkd on root's files, wait until the namespace shows `expected` (then a
     steady second more), stop networkd; the admin view it settled at."""
     files = root / NETDIR
     log = tmp_path / "networkd.log"
-    proc = run_networkd(ns, files, log)
+    proc = start_networkd(ns, files, log)
     try:
         deadline = time.monotonic() + seconds
         while (view := admin_view(undo_state(ns))) != expected and time.monotonic() < deadline:
