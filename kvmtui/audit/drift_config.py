@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
+import weakref
 from dataclasses import dataclass, field
 from fnmatch import fnmatchcase
 
@@ -206,17 +207,18 @@ def build_view(snapshot: Snapshot) -> View:
     return view
 
 
-_last: tuple[Snapshot, View] | None = None
+_last: tuple[weakref.ref, View] | None = None
 
 
 def view_of(snapshot: Snapshot) -> View:
-    """The view, built once per snapshot: every drift rule reads it."""
+    """The view, built once per snapshot: every drift rule reads it. The snapshot is held
+    weakly: a dashboard's old one (with its FDB) must not outlive it here."""
     global _last
     last = _last
-    if last is not None and last[0] is snapshot:
+    if last is not None and last[0]() is snapshot:
         return last[1]
     view = build_view(snapshot)
-    _last = (snapshot, view)
+    _last = (weakref.ref(snapshot), view)
     return view
 
 
