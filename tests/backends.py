@@ -4,12 +4,14 @@ their state kept private (../shared/RECIPES.md): systemd-networkd and ifupdown2.
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 from pathlib import Path
 
 from tests.helpers import sh
 
 NETWORKD = "/lib/systemd/systemd-networkd"
+NETPLAN = shutil.which("netplan") or "/usr/sbin/netplan"
 # ifupdown2 with its state private: tmpfs over /run and /var/tmp, overlays over /etc/network
 # and /var/lib/ifupdown2 (upper and work dirs under $P).
 IFUPDOWN2_PRIVATE = """set -e

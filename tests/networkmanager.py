@@ -23,6 +23,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from kvmtui.nm_dbus import BUS, BUS_PATH, NM, with_nm
 from tests.helpers import stop_process
 
 BUS_CONF = """<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-BUS Bus Configuration 1.0//EN"
@@ -126,3 +127,12 @@ def _wait(ready, proc: subprocess.Popen, timeout: float, what: str, log: Path) -
             why = f"exited ({proc.returncode})" if proc.poll() is not None else f"not ready within {timeout:g} s"
             raise RuntimeError(f"{what} {why}; its log:\n{log.read_text(errors='replace')[-4000:]}")
         time.sleep(0.05)
+
+
+def nm_root(address: str) -> Path:
+    """NM's own view of the file system (its private /etc/NetworkManager and /run), through
+    the pid the bus at `address` (also $DBUS_SYSTEM_BUS_ADDRESS) says NM has."""
+
+    async def pid(bus):
+        return (await bus.call(BUS_PATH, BUS, "GetConnectionUnixProcessID", "s", (NM,), destination=BUS))[0]
+    return Path(f"/proc/{with_nm(pid)}/root")

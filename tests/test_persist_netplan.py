@@ -8,7 +8,6 @@ and other files edited byte for byte outside the keys that change."""
 from __future__ import annotations
 
 import json
-import shutil
 import subprocess
 import time
 from pathlib import Path
@@ -25,9 +24,8 @@ from kvmtui.persist.model import Desired, wanted
 from kvmtui.persist.netplan import OWN_FILE, render
 from tests.helpers import kvmtui_in, sh, write_changes
 from tests.states import changes, no_dad, steady
-from tests.backends import NETWORKD, start_networkd
+from tests.backends import NETPLAN, NETWORKD, start_networkd
 
-NETPLAN = shutil.which("netplan") or "/usr/sbin/netplan"
 pytestmark = pytest.mark.skipif(not Path(NETPLAN).exists() or not Path(NETWORKD).exists(),
                                 reason="netplan.io / systemd not installed (scripts/setup.sh test installs them)")
 

@@ -23,7 +23,7 @@ from kvmtui.persist.desired import desired_config
 from kvmtui.persist.model import Desired, wanted
 from kvmtui.persist.networkmanager import DIRECTORY, render
 from tests.helpers import kvmtui_in, sh, wait_until
-from tests.networkmanager import nmcli, private_networkmanager
+from tests.networkmanager import nm_root, nmcli, private_networkmanager
 from tests.states import steady, undo_state
 
 BRIDGE, PORT, PEER = "kt-br0", "kt-p1", "kt-q1"
@@ -60,15 +60,6 @@ def nm(netns, tmp_path, monkeypatch):
     with private_networkmanager(netns, tmp_path / "nm") as address:
         monkeypatch.setenv("DBUS_SYSTEM_BUS_ADDRESS", address)
         yield address
-
-
-def nm_root(nm: str) -> Path:
-    """NM's own view of the file system (its private /etc/NetworkManager)."""
-    from kvmtui.apply.nm_dbus import BUS, BUS_PATH, NM, with_nm
-
-    async def pid(bus):
-        return (await bus.call(BUS_PATH, BUS, "GetConnectionUnixProcessID", "s", (NM,), destination=BUS))[0]
-    return Path(f"/proc/{with_nm(pid)}/root")
 
 
 def test_bridge_built_live_comes_back_from_the_profiles_nm_was_given(nm, netns, tmp_path):

@@ -15,7 +15,7 @@ import time
 from collections.abc import Awaitable, Callable
 
 from kvmtui.apply.backend import refuse_if_readonly
-from kvmtui.apply.nm_dbus import (BUS, BUS_PATH, DEVICE, NM, NM_PATH, DBusError, NetworkManagerBus, NoNetworkManager,
+from kvmtui.nm_dbus import (BUS, BUS_PATH, DEVICE, NM, NM_PATH, DBusError, NetworkManagerBus, NoNetworkManager,
                                   with_nm)
 from kvmtui.collect.netns import netns_path
 from kvmtui.errors import KvmtuiError

@@ -20,7 +20,7 @@ import time
 from dbus_fast import Variant
 
 from kvmtui.apply.backend import refuse_if_readonly
-from kvmtui.apply.nm_dbus import NM, NM_PATH, DBusError, NetworkManagerBus, NoNetworkManager, with_nm
+from kvmtui.nm_dbus import NM, NM_PATH, DBusError, NetworkManagerBus, NoNetworkManager, with_nm
 from kvmtui.collect.netconfig.networkmanager import keyfile
 from kvmtui.errors import KvmtuiError
 from kvmtui.persist.model import FileChange

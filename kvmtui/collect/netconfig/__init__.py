@@ -3,8 +3,8 @@
 One reader per backend (netplan.py, networkmanager.py + ifcfg.py + nm_conf.py,
 networkd.py, ifupdown.py), one model (kvmtui.model.netconfig), ownership in owners.py.
 `root` is "/" for the live host; tests point it at a tree of their own. Files and
-run state only: NetworkManager is not asked over D-Bus (its /run/NetworkManager/devices
-state files say what `nmcli device` would).
+run state, and NetworkManager over D-Bus where it answers (nm_devices.py; otherwise its
+/run/NetworkManager/devices state files say most of what `nmcli device` would).
 
 A file that cannot be read is a problem, never an exception: each backend's reading
 is also guarded, so a bug in one reader costs that backend, said in one problem line.
@@ -19,6 +19,7 @@ from fnmatch import fnmatchcase
 from pathlib import Path
 
 from kvmtui.collect.netconfig import ifcfg, ifupdown, netplan, networkd, networkmanager, nm_conf
+from kvmtui.collect.netconfig.nm_devices import device_states_over_dbus
 from kvmtui.collect.netconfig.common import Parsed
 from kvmtui.collect.netconfig.owners import Evidence, networkd_rules, resolve, rules_of
 from kvmtui.model import Link
@@ -50,8 +51,10 @@ def read_netconfig(root: str | Path = "/", links: Sequence[Link] = (), runtime: 
         files = _files(root)
         in_use = _in_use(root, files)
         ifindexes = {link.ifindex: link.ifname for link in links} if runtime else {}
-        evidence = Evidence(in_use=in_use, nm=files.nm,
-                            nm_states=nm_conf.device_states(root, ifindexes) if ifindexes else {},
+        nm_states, nm_answers = _nm_states(root, ifindexes)
+        if nm_answers:
+            in_use["NetworkManager"] = (True, "NetworkManager answers on D-Bus")
+        evidence = Evidence(in_use=in_use, nm=files.nm, nm_states=nm_states,
                             networkd_states=networkd.link_states(root, ifindexes) if ifindexes else {},
                             ifupdown_names=frozenset(d.name for d in files.parts["ifupdown"].devices if d.name))
         networkd_part = files.parts["systemd-networkd"]
@@ -66,6 +69,17 @@ def read_netconfig(root: str | Path = "/", links: Sequence[Link] = (), runtime: 
     devices = [d for part in files.parts.values() for d in part.devices if "generated" not in d.why]
     backends = tuple(BackendUse(b, *in_use[b]) for b in BACKENDS)
     return SavedConfig(str(root), tuple(devices), owners, tuple(files.problems), backends)
+
+
+def _nm_states(root: Path, ifindexes: dict[int, str]) -> tuple[dict, bool]:
+    """NM's device states, and whether NM answered on D-Bus (then they come from there,
+    else from its state files)."""
+    if not ifindexes:
+        return {}, False
+    over_dbus = device_states_over_dbus(set(ifindexes.values()))
+    if over_dbus is not None:
+        return over_dbus, True
+    return nm_conf.device_states(root, ifindexes), False
 
 
 def _files(root: Path) -> _Files:

@@ -87,9 +87,13 @@ def read_conf(root: Path) -> NMSettings:
 
 @dataclass(frozen=True)
 class DeviceState:
+    """NM's view of one device, from its state file or (better) over D-Bus."""
+
     managed: bool | None
     uuid: str | None  # the active profile
-    file: str
+    file: str  # where this was read: the state file, or "NetworkManager over D-Bus"
+    profile: str | None = None  # the active profile's file (D-Bus only)
+    external: bool = False  # NM merely mirrors a device it did not configure ("connected (externally)")
 
 
 def device_states(root: Path, ifindexes: dict[int, str]) -> dict[str, DeviceState]:

@@ -1,9 +1,9 @@
 """Who manages each live interface, decided the way `netplan status` does, from files
-and run state only (no D-Bus): pure, given what the readers found.
+and run state (NM's over D-Bus where it answered): pure, given what the readers found.
 
 - NetworkManager: a profile naming the interface (interface-name, [match], MAC),
-  unless NM leaves it unmanaged: its device state file says so (what D-Bus calls
-  state 10), `unmanaged-devices`, or Debian's ifupdown plugin with managed=false for
+  unless NM leaves it unmanaged: its device state says so (D-Bus state 10, or
+  the state file's managed=false), `unmanaged-devices`, or Debian's ifupdown plugin with managed=false for
   an interface of /etc/network/interfaces. The profile NM has active wins.
 - netplan: a device of its YAML (any renderer), or a file netplan generated
   (/run/NetworkManager/system-connections/netplan-*, /run/systemd/network/10-netplan-*).
@@ -27,6 +27,7 @@ from kvmtui.collect.netconfig.nm_conf import DeviceState, NMSettings
 from kvmtui.model import Link
 from kvmtui.model.netconfig import Claim, ConfiguredDevice, LinkOwner
 
+NETPLAN_NM_PROFILE = re.compile(r"/run/NetworkManager/system-connections/netplan-")
 PREFERENCE = ("netplan", "NetworkManager", "systemd-networkd", "ifupdown2", "ifupdown")
 # What networkd's Type= and Driver= are for each kernel kind (None: a NIC, whose driver files do not say).
 TYPES = {"bridge": "bridge", "bond": "bond", "vlan": "vlan", "wireguard": "wireguard"}
@@ -223,13 +224,23 @@ def _networkmanager(link: Link, evidence: Evidence, claims: dict, notes: list[st
         if claims.pop("NetworkManager", None) is not None:  # said only where a profile named it
             notes.append(reason)
         return
-    if state is not None and state.managed and state.uuid:
-        for backend in ("NetworkManager", "netplan"):
-            found = claims.get(backend, [])
-            active = next((c for c in found if c[0].uuid == state.uuid), None)
-            if active:
-                claims[backend] = [active] + [c for c in found if c is not active]
-                live.add(backend)
+    if state is None or not state.managed or not state.uuid:
+        return
+    if state.external:  # NM mirrors what another tool configured: nothing of NM's to save
+        notes.append(f"NM shows it as connected externally ({state.file}): configured by something else")
+        return
+    for backend in ("NetworkManager", "netplan"):
+        found = claims.get(backend, [])
+        active = next((c for c in found if c[0].uuid == state.uuid), None)
+        if active:
+            claims[backend] = [active] + [c for c in found if c is not active]
+            live.add(backend)
+            return
+    if state.profile:  # a profile none of the files read names (another root, an in-memory one)
+        backend = "netplan" if NETPLAN_NM_PROFILE.search(state.profile) else "NetworkManager"
+        why = f"NM's active profile ({state.file})"
+        claims[backend] = [(Rule(backend, state.profile, None, why, uuid=state.uuid), [])] + claims.get(backend, [])
+        live.add(backend)
 
 
 def _nm_spec(link: Link, specs: list[tuple[str, str, int]]) -> tuple[str, str, int] | None:
