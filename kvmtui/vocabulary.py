@@ -46,6 +46,7 @@ VLAN_NUMBERS = {name: number for number, name in VLAN_PROTOCOLS.items()}
 
 # linux/if_addr.h IFA_F_*; linux/rtnetlink.h RTNH_F_*
 IFA_F_SECONDARY, IFA_F_NODAD = 0x01, 0x02  # NODAD: no duplicate address detection for this address
+IFA_F_PERMANENT = 0x80  # no lifetime: set by hand or by a static configuration (else `ip` says dynamic)
 RTNH_F_ONLINK = 0x04
 # linux/if_bridge.h: a VLAN entry of the bridge itself; a port VLAN's flags
 BRIDGE_FLAGS_SELF = 0x2

@@ -15,6 +15,7 @@ import sys
 
 import pytest
 
+from tests.backends import NETPLAN
 from tests.helpers import REPO, sh
 
 SEED = """\
@@ -26,7 +27,7 @@ network:
     kt-p1:
       addresses: [10.92.0.2/24]   # the management address
 """
-NETPLAN = shutil.which("netplan") or "/usr/sbin/netplan"
+
 
 
 @pytest.fixture
@@ -92,3 +93,34 @@ def test_a_read_only_etc_refuses_before_anything_changes(uplink, tmp_path):
                           env={**os.environ, "PYTHONPATH": str(REPO)})
     assert live.returncode == 0, live.stderr
     assert "kt-br0" in sh("ip", "-n", uplink, "-br", "link")
+
+
+def test_a_dhcp_lease_is_saved_as_dhcp_on_the_bridge_not_as_a_static_address(uplink, tmp_path):
+    """A leased address (with a lifetime, as a DHCP client sets it) and the default route
+    its client added (proto dhcp): the bridge takes both live, and the saved configuration
+    asks for DHCP on the bridge, with neither the address nor the route written down."""
+    sh("ip", "-n", uplink, "addr", "replace", "10.92.0.2/24", "dev", "kt-p1", "valid_lft", "3600",
+       "preferred_lft", "3600")
+    sh("ip", "-n", uplink, "route", "add", "default", "via", "10.92.0.1", "proto", "dhcp")
+    seed, out = tmp_path / "seed.yaml", tmp_path / "out"
+    seed.write_text(SEED.replace("addresses: [10.92.0.2/24]   # the management address", "dhcp4: true"))
+    out.mkdir()
+    kvmtui = shlex.join([sys.executable, "-m", "kvmtui", "--no-libvirt", "apply", "--yes", "--no-confirm",
+                         "bridge", "kt-br0", "--port", "kt-p1", "--move-ip-from", "kt-p1"])
+    script = (f"mount --make-rprivate / && mount -t tmpfs -o mode=0755 none /etc/netplan && "
+              f"install -m 600 {seed} /etc/netplan/01-netcfg.yaml && "
+              f"ip netns exec {uplink} unshare -p -f --mount-proc {kvmtui}; code=$?; "
+              f"cp -a /etc/netplan {out}/; exit $code")
+    proc = subprocess.run(["unshare", "-m", "sh", "-c", script], capture_output=True, text=True, timeout=120,
+                          cwd="/", env={**os.environ, "PYTHONPATH": str(REPO)})
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "10.92.0.2/24 on kt-p1 is dynamic (a DHCP lease or SLAAC)" in proc.stdout, proc.stdout
+    assert "10.92.0.2/24" in sh("ip", "-n", uplink, "-br", "addr", "show", "dev", "kt-br0")
+    own = (out / "netplan" / "90-kvmtui.yaml").read_text()
+    assert "dhcp4: true" in own.split("kt-br0:")[1], own
+    assert "10.92.0.2" not in own and "10.92.0.1" not in own, own
+    units = tmp_path / "generated"
+    shutil.copytree(out / "netplan", units / "etc/netplan")
+    subprocess.run([NETPLAN, "generate", "--root-dir", str(units)], check=True, capture_output=True)
+    network = (units / "run/systemd/network/10-netplan-kt-br0.network").read_text()
+    assert "DHCP=ipv4" in network and "\nAddress=" not in network, network

@@ -19,6 +19,7 @@ from kvmtui.model.links import Address, BridgeVlan, FdbEntry, Route
 from kvmtui.vocabulary import (
     BRIDGE_VLAN_INFO_PVID,
     BRIDGE_VLAN_INFO_UNTAGGED,
+    IFA_F_PERMANENT,
     IFA_F_SECONDARY,
     NTF_NAMES,
     NUD_NOARP,
@@ -62,6 +63,7 @@ def decode_addresses(chunks: list[bytes]) -> dict[int, tuple[Address, ...]]:
             family=FAMILIES[family], local=local, prefixlen=prefixlen,
             scope=SCOPES.get(scope, str(scope)), label=opt(string, data, a, IFA_LABEL),
             broadcast=opt(ip_address, data, a, IFA_BROADCAST), secondary=bool(flags & IFA_F_SECONDARY),
+            dynamic=not flags & IFA_F_PERMANENT,
         ))
     return {index: tuple(addrs) for index, addrs in per_link.items()}
 

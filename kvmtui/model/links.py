@@ -19,6 +19,7 @@ class Address:
     label: str | None = None
     broadcast: str | None = None
     secondary: bool = False  # goes with the primary of its subnet when that is deleted
+    dynamic: bool = False  # has a lifetime (a DHCP lease, SLAAC): `ip addr` says "dynamic"
 
 
 @dataclass(frozen=True, slots=True)

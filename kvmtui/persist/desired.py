@@ -3,7 +3,10 @@
 Read off the simulated host after the plan (plan/simulate.py), for every device the plan
 changes or names: the whole device as it will run, so that a renderer can write it
 without knowing which steps made it. Addresses the kernel gives by itself (link-local)
-and routes it makes from an address (proto kernel) are not the configuration's."""
+and routes it makes from an address (proto kernel) are not the configuration's; a
+DHCP lease or a SLAAC address (dynamic: it has a lifetime), also one the plan moves to
+another device, is saved as DHCP/autoconfiguration there, never as a static address,
+and so are the routes its DHCP client or router advertisements added."""
 
 from __future__ import annotations
 
@@ -23,13 +26,14 @@ def desired_config(plan: Plan, before: Snapshot) -> Desired:
     after = simulate(before, plan.steps)
     devices: list[ConfiguredDevice] = []
     removed: list[str] = []
+    leased = {(a.local, a.prefixlen) for link in before.links for a in link.addresses if a.dynamic}
     for name in changed_devices(plan):
         link = after.link(name)
         if link is None:
             if before.link(name) is not None:
                 removed.append(name)
         elif link.kind in KINDS:
-            devices.append(described(link, after))
+            devices.append(described(link, after, leased))
     return Desired(tuple(devices), tuple(removed))
 
 
@@ -47,14 +51,19 @@ def changed_devices(plan: Plan) -> tuple[str, ...]:
     return tuple(names)
 
 
-def described(link: Link, snapshot: Snapshot) -> ConfiguredDevice:
+def described(link: Link, snapshot: Snapshot, leased: set[tuple[str, int]] = frozenset()) -> ConfiguredDevice:
+    """`leased`: (address, prefix length) of the dynamic addresses before the plan."""
     kind = KINDS[link.kind]
     info = link.info_data
+    own = [a for a in link.addresses if a.scope not in ("link", "host")]
+    dynamic = [a for a in own if a.dynamic or (a.local, a.prefixlen) in leased]
     fields: dict[str, object] = {
         "master": link.master,
-        "addresses": tuple(f"{a.local}/{a.prefixlen}" for a in link.addresses if a.scope not in ("link", "host")),
+        "addresses": tuple(f"{a.local}/{a.prefixlen}" for a in own if a not in dynamic),
+        "dhcp": tuple(sorted({"ipv4" if a.family == "inet" else "ipv6" for a in dynamic})),
         "routes": tuple(ConfiguredRoute(r.dst, r.gateway, r.metric) for r in snapshot.routes
-                        if r.dev == link.ifname and r.table == 254 and r.protocol != "kernel" and r.type == "unicast"),
+                        if r.dev == link.ifname and r.table == 254 and r.type == "unicast"
+                        and r.protocol not in ("kernel", "dhcp", "ra")),
         "mtu": link.mtu if link.mtu and link.mtu != 1500 else None,
     }
     if kind in ("bridge", "bond"):

@@ -145,6 +145,11 @@ def _entry(dev: ConfiguredDevice, old: ConfiguredDevice | None, id_of) -> tuple[
         drops.update(("routes", "gateway4", "gateway6"))
         if dev.routes:
             conf["routes"] = [_route_conf(r) for r in dev.routes]
+    for family, key in (("ipv4", "dhcp4"), ("ipv6", "dhcp6")):
+        if family in dev.dhcp:
+            conf[key] = True
+        elif old is not None and family in old.dhcp:
+            drops.add(key)
     if dev.master:
         drops.update(("dhcp4", "dhcp6"))
     if dev.mtu:

@@ -223,6 +223,8 @@ def _network_values(dev: ConfiguredDevice, desired: Desired, record: ConfiguredD
         values["PrimarySlave"] = []
     if dev.master:
         values["DHCP"] = []  # a port holds no address of its own
+    elif dev.dhcp:
+        values["DHCP"] = ["yes" if len(dev.dhcp) == 2 else dev.dhcp[0]]
     return values
 
 

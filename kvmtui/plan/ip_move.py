@@ -62,4 +62,7 @@ def move_ip(snapshot: Snapshot, source: Link, target: str) -> IpMove:
     multipath = [r.dst for r in snapshot.routes if r.dev is None and r.type == "unicast"]
     warnings = [f"multipath routes are not moved ({', '.join(multipath)}): check their next hops via "
                 f"{source.ifname} afterwards"] if multipath and target != source.ifname else []
+    warnings += [f"{a.local}/{a.prefixlen} on {source.ifname} is dynamic (a DHCP lease or SLAAC): {target} gets it "
+                 f"as a static address, which no DHCP client renews there; a saved configuration asks for DHCP "
+                 f"on {target}" for a in addresses if a.dynamic and target != source.ifname]
     return IpMove(off, on, expectations, warnings)
