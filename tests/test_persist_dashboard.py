@@ -47,8 +47,16 @@ def test_the_dashboard_shows_the_file_diff_and_writes_it_after_the_delete(netns,
         tmux.wait_screen(lambda s: "kt-br0 bridge" in s, "the bridge in the tree")
         filter_tree(tmux, "kt-br0")
         tmux.wait_screen(lambda s: "bridge.stp_state" in s and "netplan" in s, "kt-br0's details and owner")
-        tmux.keys("d")
-        tmux.wait_screen(lambda s: "Delete bridge kt-br0" in s, "the delete wizard")
+        for _attempt in range(3):  # on a busy machine the filter may still hold the focus: `d` went there
+            tmux.keys("d")
+            try:
+                tmux.wait_screen(lambda s: "Delete bridge kt-br0" in s, "the delete wizard", timeout=10)
+                break
+            except AssertionError:
+                if "kt-br0d" in tmux.screen():
+                    tmux.keys("BSpace", "Enter")
+        else:
+            raise AssertionError(f"`d` did not open the delete wizard:\n{tmux.screen()}")
         tmux.keys("C-s")
         shown = tmux.wait_screen(lambda s: "/etc/netplan/01-netcfg.yaml" in s, "the saved configuration's diff")
         assert "Saved configuration" in shown, shown
