@@ -136,3 +136,11 @@ def nm_root(address: str) -> Path:
     async def pid(bus):
         return (await bus.call(BUS_PATH, BUS, "GetConnectionUnixProcessID", "s", (NM,), destination=BUS))[0]
     return Path(f"/proc/{with_nm(pid)}/root")
+
+
+def reader_of(root: Path):
+    """A renderer's file reader for a tree seen under `root` (NM's own: nm_root)."""
+    def read(path: str) -> str | None:
+        file = root / path.lstrip("/")
+        return file.read_text() if file.exists() else None
+    return read

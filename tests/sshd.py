@@ -242,3 +242,21 @@ class Tmux:
                 os.unlink(self._socket_path)  # kill-server leaves the socket file behind
             except FileNotFoundError:
                 pass
+
+
+def filter_tree(tmux: Tmux, text: str) -> None:
+    """`/`, the text, Enter. The input takes the focus a moment after it shows: what was
+    typed before that went elsewhere, so on a busy machine it is typed again."""
+    for _attempt in range(3):
+        tmux.keys("/")
+        tmux.wait_screen(lambda s: "filter the tree" in s or "▊  " in s, "the filter")
+        time.sleep(0.3)
+        tmux.type(text)
+        try:
+            tmux.wait_screen(lambda s: f"▊  {text}" in s, "the filter typed", timeout=3)
+        except AssertionError:
+            tmux.keys("Escape")
+            continue
+        tmux.keys("Enter")
+        return
+    raise AssertionError(f"could not type {text!r} into the tree's filter")

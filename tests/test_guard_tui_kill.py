@@ -11,30 +11,12 @@ import time
 
 from kvmtui.guard import journal
 from tests.helpers import REPO, sh
-from tests.sshd import Tmux
+from tests.sshd import Tmux, filter_tree
 from tests.states import changes, settled, steady
 from tests.topologies import bridge_with_two_veth_ports
 
 TIMEOUT = 10
 MARGIN = 3.0  # seconds past the deadline a revert may take (re-reading the host included)
-
-
-def filter_tree(tmux: Tmux, text: str) -> None:
-    """`/`, the text, Enter. The input takes the focus a moment after it shows: what was
-    typed before that went elsewhere, so on a busy machine it is typed again."""
-    for _attempt in range(3):
-        tmux.keys("/")
-        tmux.wait_screen(lambda s: "filter the tree" in s or "▊  " in s, "the filter")
-        time.sleep(0.3)
-        tmux.type(text)
-        try:
-            tmux.wait_screen(lambda s: f"▊  {text}" in s, "the filter typed", timeout=3)
-        except AssertionError:
-            tmux.keys("Escape")
-            continue
-        tmux.keys("Enter")
-        return
-    raise AssertionError(f"could not type {text!r} into the tree's filter")
 
 
 def test_kill_9_of_the_dashboard_during_its_countdown_still_reverts_on_time(netns):

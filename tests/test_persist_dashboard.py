@@ -10,8 +10,7 @@ import shlex
 import sys
 
 from tests.helpers import REPO, sh
-from tests.sshd import Tmux
-from tests.test_guard_tui_kill import filter_tree
+from tests.sshd import Tmux, filter_tree
 from tests.topologies import bridge_with_two_veth_ports
 
 SEED = """\

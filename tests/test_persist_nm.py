@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import os
 import shutil
-from pathlib import Path
 
 import pytest
 
@@ -23,17 +22,10 @@ from kvmtui.persist.desired import desired_config
 from kvmtui.persist.model import Desired, wanted
 from kvmtui.persist.networkmanager import DIRECTORY, render
 from tests.helpers import kvmtui_in, sh, wait_until
-from tests.networkmanager import nm_root, nmcli, private_networkmanager
+from tests.networkmanager import nm_root, nmcli, private_networkmanager, reader_of
 from tests.states import steady, undo_state
 
 BRIDGE, PORT, PEER = "kt-br0", "kt-p1", "kt-q1"
-
-
-def reader_of(root: Path):
-    def read(path: str) -> str | None:
-        file = root / path.lstrip("/")
-        return file.read_text() if file.exists() else None
-    return read
 
 
 def normalised(state: dict) -> dict:
