@@ -1,4 +1,5 @@
 """Bond + VLAN saved by kvmtui.persist, rebuilt by the real backend, inside the kernel VM.
+(NetworkManager, at the end, in a namespace of its own: see its test.)
 
 This machine's kernel has no bonding and no 802.1Q, so tests/test_persist_*.py check bonds
 and VLANs only by reading the rendered files back. Here (tests/kernelvm: a stock Debian
@@ -33,15 +34,18 @@ from kvmtui.collect.snapshot import collect_kernel
 from kvmtui.kinds import make_plan
 from kvmtui.kinds.bond import CreateBond
 from kvmtui.kinds.vlan import CreateVlan
+from kvmtui.apply.nm_profiles import write_profiles
 from kvmtui.persist import ifupdown, netplan, networkd
+from kvmtui.persist import networkmanager as nm_persist
 from kvmtui.persist.desired import desired_config
-from tests.backends import NETWORKD, ifupdown2, start_networkd
-from tests.helpers import kvmtui_in, sh, stop_process, write_changes
+from kvmtui.persist.model import Desired
+from tests.backends import NETPLAN, NETWORKD, ifupdown2, start_networkd
+from tests.helpers import kvmtui_in, sh, stop_process, wait_until, write_changes
+from tests.networkmanager import nm_root, nmcli, private_networkmanager, reader_of
 from tests.states import steady
 
 pytestmark = pytest.mark.kernelvm
 
-NETPLAN = shutil.which("netplan") or "/usr/sbin/netplan"
 TEST_LINKS = ("kt-d0", "kt-d1", "kt-bond0", "kt-bond0.100")
 INTERFACES_HEAD = "# kvmtui test host\nauto lo\niface lo inet loopback\n"
 def view(ns: str) -> dict:
@@ -197,3 +201,41 @@ def test_bond_and_vlan_come_back_from_netplan(built, tmp_path):
     assert proc.returncode == 0, proc.stderr + "\n--- yaml ---\n" + own
     torn_down(ns)
     networkd_builds(ns, root / "run/systemd/network", tmp_path, recorded)
+
+
+def test_bond_and_vlan_come_back_from_networkmanager(netns, tmp_path, monkeypatch):
+    """NM (private, RECIPES.md) makes the dummies that stand for NICs from profiles of its
+    own (without udev it leaves devices made with `ip` unmanaged, the bond kvmtui builds
+    too: so the profiles go to NM once that bond is deleted, as after a reboot); kvmtui
+    builds the bond and the VLAN live; NM must build the recorded state again from the
+    profiles rendered from both plans, handed to it over D-Bus."""
+    ns = netns
+    with private_networkmanager(ns, tmp_path / "nm") as address:
+        monkeypatch.setenv("DBUS_SYSTEM_BUS_ADDRESS", address)
+        for name in ("kt-d0", "kt-d1"):
+            nmcli(address, "connection", "add", "type", "dummy", "ifname", name, "con-name", name,
+                  "ipv4.method", "disabled", "ipv6.method", "disabled")
+        wait_until(lambda: {"kt-d0", "kt-d1"} <= set(view(ns)), timeout=15, what="NM making the dummies")
+        root = nm_root(address)
+        wanted_devices: dict = {}
+        first = collect_kernel(netns=ns)
+        for intent, args in (
+                (CreateBond("kt-bond0", "802.3ad", ("kt-d0", "kt-d1"), lacp_rate="fast"),
+                 ("bond", "kt-bond0", "--mode", "802.3ad", "--slave", "kt-d0", "--slave", "kt-d1",
+                  "--lacp-rate", "fast")),
+                (CreateVlan("kt-bond0", 100), ("vlan", "kt-bond0", "100"))):
+            before = collect_kernel(netns=ns)
+            wanted_devices.update((d.name, d) for d in desired_config(make_plan(intent, before), before).devices)
+            proc = kvmtui_in(ns, "apply", "--no-persist", "--yes", "--no-confirm", *args)
+            assert proc.returncode == 0, proc.stdout + proc.stderr
+        recorded = wait_view(ns, EXPECTED, 20)
+        assert recorded == EXPECTED, recorded
+
+        changes = nm_persist.render(read_netconfig(root, first.links, runtime=False),
+                                    Desired(tuple(wanted_devices.values()), ()), reader_of(root))
+        torn_down(ns)
+        lines = write_profiles(changes)
+        got = wait_view(ns, recorded, 30)
+        profiles = "".join(f"--- {p.name}\n{p.read_text()}"
+                           for p in sorted((root / nm_persist.DIRECTORY.lstrip("/")).iterdir()))
+        assert got == recorded, f"NM built {got} ({lines}) from:\n{profiles}"
