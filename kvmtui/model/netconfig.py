@@ -136,4 +136,4 @@ class SavedConfig:
     owners: tuple[LinkOwner, ...] = ()
     problems: tuple[ConfigProblem, ...] = ()
     backends: tuple[BackendUse, ...] = ()
-    dbus: bool = False  # NetworkManager asked over D-Bus; False: files and /run state only
+    dbus: bool = False  # NetworkManager answered over D-Bus; False: its files and /run state only

@@ -1,5 +1,5 @@
 """Which backend a plan's change is saved in (pure): the one that owns the devices it
-changes; where they have different owners or none (a new bridge, a NIC nothing
+changes (and a new VLAN's parent); where they have different owners or none (a new bridge, a NIC nothing
 configures), the one that owns the host's uplink (the default route's device), and the
 confirmation says so. `--persist BACKEND` overrides; no backend at all: live only."""
 
@@ -34,7 +34,9 @@ def choose_backend(snapshot: Snapshot, desired: Desired, forced: str | None = No
     if saved is None:
         return Choice(None, "this host's saved configuration was not read (a named namespace or a recording)")
     owners = snapshot.owners_by_name
-    involved = [d.name for d in desired.devices if d.name] + list(desired.removed)
+    # a new VLAN's parent is not changed, but only its owner can say "this VLAN sits on me"
+    parents = [d.parent for d in desired.devices if d.kind == "vlan" and d.parent]
+    involved = list(dict.fromkeys([d.name for d in desired.devices if d.name] + list(desired.removed) + parents))
     found = {owners[name].backend for name in involved if name in owners and owners[name].backend}
     if len(found) == 1:
         backend = found.pop()

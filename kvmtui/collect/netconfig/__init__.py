@@ -68,7 +68,7 @@ def read_netconfig(root: str | Path = "/", links: Sequence[Link] = (), runtime: 
                                                               f"kvmtui failed: {type(exc).__name__}: {exc}"),))
     devices = [d for part in files.parts.values() for d in part.devices if "generated" not in d.why]
     backends = tuple(BackendUse(b, *in_use[b]) for b in BACKENDS)
-    return SavedConfig(str(root), tuple(devices), owners, tuple(files.problems), backends)
+    return SavedConfig(str(root), tuple(devices), owners, tuple(files.problems), backends, dbus=nm_answers)
 
 
 def _nm_states(root: Path, ifindexes: dict[int, str]) -> tuple[dict, bool]:
