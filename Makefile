@@ -19,6 +19,7 @@ test: setup-test
 bench: setup-test
 	$(PY) -m bench.dashboard
 	$(PY) -m bench.snapshot
+	$(PY) -m bench.ovs
 	$(PY) -m bench.guard
 
 screenshots: setup-test

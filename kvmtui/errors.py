@@ -48,3 +48,19 @@ class NetlinkError(KvmtuiError):
 class SnapshotFileError(KvmtuiError):
     def __init__(self, path: str, reason: str):
         super().__init__(f"cannot read snapshot {path}: {reason}")
+
+
+class InterfaceNotFound(KvmtuiError):
+    def __init__(self, name: str, netns: str | None = None):
+        where = f"network namespace {netns!r}" if netns else "this network namespace"
+        super().__init__(f"there is no interface {name!r} in {where} (see `ip link`)")
+        self.name = name
+
+
+class LibvirtRefused(KvmtuiError):
+    """libvirt refused a step: the command as virsh would say it, and libvirt's own words.
+    `code` is libvirt's error number (VIR_ERR_NO_NETWORK: the network is gone)."""
+
+    def __init__(self, command: str, reason: str, code: int | None = None):
+        super().__init__(f"{command}: {reason}")
+        self.command, self.reason, self.code = command, reason, code

@@ -6,12 +6,17 @@ without libvirt, must not yield orphans or findings about what it did not read.
 
 from __future__ import annotations
 
+import functools
+import weakref
 from collections import defaultdict
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from typing import TypeVar
 from urllib.parse import urlsplit
 
-from kvmtui.model import Domain, DomainInterface, Link, Snapshot
+from kvmtui.model import TUNNEL_KINDS, Domain, DomainInterface, Link, Snapshot, TunnelInfo, VxlanInfo
 from kvmtui.node_keys import guest_key, guest_uuid_of, target
+
+T = TypeVar("T")
 
 STACKED_KINDS = frozenset({"vlan", "macvlan", "macvtap", "ipvlan", "ipvtap"})
 MACV_KINDS = frozenset({"macvlan", "macvtap"})
@@ -133,3 +138,45 @@ def guest_bridges(snapshot: Snapshot) -> list[str]:
             if bridge:
                 found.add(bridge)
     return sorted(b for b in found if (link := snapshot.link(b)) is not None and link.kind == "bridge")
+
+
+def underlay(snapshot: Snapshot, link: Link) -> str | None:
+    """The device a vxlan's or tunnel's packets leave through: its `dev` when bound to one,
+    else the route to its remote (or group), else the device holding its local address.
+    None for other kinds, a tunnel with neither, or one routed through itself."""
+    info = link.info_data
+    if not (link.kind == "vxlan" and isinstance(info, VxlanInfo)) and not (
+            link.kind in TUNNEL_KINDS and isinstance(info, TunnelInfo)):
+        return None
+    found = info.link
+    peer = info.remote or getattr(info, "group", None)
+    if found is None and peer:
+        found = snapshot.route_dev(peer)
+    if found is None and info.local:
+        found = next((device.ifname for device in snapshot.links
+                      for address in device.addresses if address.local == info.local), None)
+    return found if found != link.ifname and snapshot.link(found) is not None else None
+
+
+def host_reach_shim(snapshot: Snapshot, lower: str | None) -> Link | None:
+    """The macvlan in bridge mode on `lower` that carries a host address: through it the host
+    reaches the guests' bridge-mode macvtaps there (`kvmtui apply shim`), else it cannot."""
+    return next((l for l in snapshot.links if l.kind == "macvlan" and l.link == lower and lower
+                 and getattr(l.info_data, "mode", None) == "bridge" and any(a.scope == "global" for a in l.addresses)),
+                None)
+
+
+def once_per_snapshot(build: Callable[[Snapshot], T]) -> Callable[[Snapshot], T]:
+    """`build(snapshot)` remembered for the last snapshot it was asked of, which is held
+    weakly: the tree, the details and the audit ask the same of one snapshot, and an old
+    dashboard snapshot (with its FDB) must not outlive its use here."""
+    last: list = [None, None]  # weak reference to the snapshot, its result
+
+    @functools.wraps(build)
+    def cached(snapshot: Snapshot) -> T:
+        if last[0] is not None and last[0]() is snapshot:
+            return last[1]
+        result = build(snapshot)
+        last[0], last[1] = weakref.ref(snapshot), result
+        return result
+    return cached

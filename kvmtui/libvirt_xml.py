@@ -351,6 +351,7 @@ def parse_network_xml(xml: str, *, active: bool, persistent: bool, autostart: bo
         vlan_trunk=trunk,
         virtualport_params=_virtualport_params(root),
         portgroups=tuple(_portgroup(group) for group in root.findall("portgroup")),
+        xml=xml,
     )
 
 

@@ -129,7 +129,7 @@ def snapshot_from_document(document: Any, source: str = "<json>") -> Snapshot:
     schema = document.get("schema")
     if schema == 1:
         document = _from_schema_1(document)
-    elif schema != SCHEMA_VERSION:
+    elif schema not in (2, SCHEMA_VERSION):  # 3 only added to 2: a 2 reads as it is
         raise SnapshotFileError(source, f"schema {schema!r} is not the supported {SCHEMA_VERSION}")
     body = {k: v for k, v in document.items() if k in _field_names(Snapshot)}
     try:

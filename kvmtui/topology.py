@@ -1,7 +1,7 @@
 """Snapshot -> forest read from the wire towards the guests (pure).
 
 NIC -> bond -> VLAN -> bridge -> vnet -> guest interface; macvtap -> its lower
-device; vxlan -> its underlay; veth halves joined; libvirt network -> its bridge.
+device; vxlan and tunnels -> their underlay; veth halves joined; libvirt network -> its bridge.
 The device graph is a DAG (a bond has several slaves, a bridge may have several
 uplinks), so a node is shown in full under its first parent and as a reference
 (`ref` = key of the full node) under the others.
@@ -13,9 +13,12 @@ import re
 from collections import defaultdict
 from dataclasses import dataclass
 
-from kvmtui.facts import STACKED_KINDS, guests_in_view, is_tap, libvirt_helper_tap
-from kvmtui.model import Bond, Domain, DomainInterface, Link, Network, Snapshot
+from kvmtui.bridge_vlans import filtering_bridge, port_vlan_summary, vlans_by_port
+from kvmtui.facts import STACKED_KINDS, guests_in_view, is_tap, libvirt_helper_tap, underlay
+from kvmtui.foreign import BY_LIBVIRT, foreign_owner, not_libvirts
+from kvmtui.model import TUNNEL_KINDS, Bond, Domain, DomainInterface, Link, Network, Snapshot
 from kvmtui.node_keys import group_key, guest_key, is_guest, link_key, net_key, ref_key
+from kvmtui.topology_ovs import ovs_graph
 
 GROUP_GUEST_NICS = group_key("guest-nics")
 GROUP_ORPHANS = group_key("orphans")
@@ -61,11 +64,16 @@ class _Graph:
         self.edges: list[_Edge] = []
         self.loose_guest_nics: list[str] = []
         self.orphans: list[str] = []  # keys listed under the orphan group
+        self.vlans_of = vlans_by_port(snapshot)
         for link in snapshot.links:
             self.labels[link_key(link.ifname)] = self._link_label(link)
             self._link_edges(link)
         for network in snapshot.networks:
             self._network(network)
+        ovs = ovs_graph(snapshot, self.labels)  # link keys: a bridge's kernel link merges with its node
+        self.labels.update(ovs.labels)
+        self.edges += [_Edge(*edge) for edge in ovs.edges]
+        self.ovs_guest_ports = ovs.guest_ports
         self._guests(snapshot.domains)
 
     # -- edges ---------------------------------------------------------------------
@@ -81,8 +89,8 @@ class _Graph:
                 self.edges.append(_Edge(key, link_key(master.ifname), "master", 1))
         if link.kind in STACKED_KINDS and link.link in self.links:
             self.edges.append(_Edge(link_key(link.link), key, "upper", 0))
-        if link.kind == "vxlan" and link.info_data is not None and link.info_data.link in self.links:
-            self.edges.append(_Edge(link_key(link.info_data.link), key, "underlay-of", 0))
+        if (lower := underlay(self.snapshot, link)) is not None:
+            self.edges.append(_Edge(link_key(lower), key, "underlay-of", 0))
         if link.kind == "veth" and link.link in self.links:
             peer = self.links[link.link]
             if self._veth_parent(link, peer):
@@ -127,10 +135,14 @@ class _Graph:
         if not in_view:
             return
         for link in self.snapshot.links:
-            if is_tap(link) and link.ifname not in running_targets and not libvirt_helper_tap(link):
+            if is_tap(link) and link.ifname not in running_targets and not libvirt_helper_tap(link) \
+                    and not_libvirts(self.snapshot, link.ifname) is None:  # another program's: not a guest's leftover
                 self.orphans.append(link_key(link.ifname))
 
     def _guest_parent(self, domain: Domain, nic: DomainInterface, in_view: bool) -> str | None:
+        ovs_port = self.ovs_guest_ports.get((domain.uuid, (nic.mac or "").lower()))
+        if ovs_port is not None:  # its OVS Interface names it (iface-id, or vm-id and attached-mac)
+            return ovs_port
         if domain.active and nic.target and in_view:
             return link_key(nic.target) if nic.target in self.links else None
         # No device (shut off, or being attached): where the NIC lands once it has one.
@@ -155,6 +167,12 @@ class _Graph:
             elif link.info_slave_data is not None:
                 state = link.info_slave_data.mii_status.lower().replace("_", " ")
             summary = f"slave of {master.ifname}" + (f", {summary}" if summary else "")
+        elif master is not None and filtering_bridge(self.snapshot, link) is not None:
+            vlans = port_vlan_summary(self.vlans_of.get(link.ifname, ()))
+            summary = ", ".join(part for part in (summary, vlans) if part)
+        owner = foreign_owner(self.snapshot, link.ifname)
+        if owner is not None and owner.how != BY_LIBVIRT:  # a network's bridge hangs under that network already
+            summary = f"{summary}, owned by {owner.owner}" if summary else f"owned by {owner.owner}"
         return kind, link.ifname, state, summary
 
     # -- forest --------------------------------------------------------------------
@@ -258,6 +276,8 @@ def link_summary(link: Link, bond: Bond | None = None) -> str:
     if kind == "vxlan" and info is not None:
         peer = info.remote or info.group
         return ("external" if info.external else f"vni {info.id}") + (f" -> {peer}" if peer else "")
+    if kind in TUNNEL_KINDS and info is not None:
+        return tunnel_summary(info)
     if kind == "veth":
         if link.link_netnsid is not None:
             where = f"netns {link.link_netns}" if link.link_netns else f"netns id {link.link_netnsid}"
@@ -269,6 +289,17 @@ def link_summary(link: Link, bond: Bond | None = None) -> str:
     if kind == "tun" and info is not None:
         return info.type
     return link.mac or ""
+
+
+def tunnel_summary(info) -> str:
+    """"key 42 -> 192.0.2.2", "vni 5000 -> 192.0.2.2": what identifies the tunnel at its far end."""
+    if info.external:
+        return "external"
+    keys = sorted({k for k in (info.ikey, info.okey) if k is not None})
+    words = [f"vni {info.id}"] if info.id is not None else []
+    words += ["key " + "/".join(map(str, keys))] if keys else []
+    words += [f"-> {info.remote}"] if info.remote else [f"from {info.local}"] if info.local else []
+    return " ".join(words)
 
 
 def walk(nodes: tuple[TopologyNode, ...], depth: int = 0):

@@ -10,11 +10,14 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 
 from kvmtui.counters import human_bytes, human_count
-from kvmtui.facts import ZERO_MAC, guest_nic_of
+from kvmtui.facts import ZERO_MAC, guest_nic_of, host_reach_shim, underlay
+from kvmtui.foreign import owner_lines
 from kvmtui.model import Bond, FdbEntry, Link, Network, Snapshot
 from kvmtui.model.libvirt import Portgroup, Vlan, effective_vlan
 from kvmtui.node_keys import ifname_of, is_guest, network_of, target
 from kvmtui.topology import TopologyNode, link_summary
+from kvmtui.views_ovs import ovs_bond_rows, ovs_bridge_name, ovs_details, ovs_fdb, ovs_fdb_cells, ovs_mac_owners
+from kvmtui.views_vlan import fdb_vlan_key, fdb_vlan_of, vlan_detail_lines
 
 
 
@@ -36,18 +39,16 @@ def mac_owners(snapshot: Snapshot) -> dict[str, str]:
         for nic in domain.interfaces:
             if nic.mac:
                 owners[nic.mac.lower()] = f"guest {domain.name}"
-    return owners
+    return {**ovs_mac_owners(snapshot), **owners}
 
 
 def bridge_of(snapshot: Snapshot, ifname: str | None) -> str | None:
     """The bridge a device is, or is a port of: which FDB the pane shows for a selection."""
     link = snapshot.link(ifname)
-    if link is None:
-        return None
-    if link.kind == "bridge":
+    if link is not None and link.kind == "bridge":
         return link.ifname
-    master = snapshot.link(link.master)
-    return master.ifname if master is not None and master.kind == "bridge" else None
+    master = snapshot.link(link.master) if link is not None else None
+    return master.ifname if master is not None and master.kind == "bridge" else ovs_bridge_name(snapshot, ifname)
 
 
 def _in_bridge_fdb(snapshot: Snapshot, bridge: str) -> Callable[[FdbEntry], bool]:
@@ -68,18 +69,26 @@ def fdb_rows(snapshot: Snapshot, bridge: str | None) -> list[FdbRow]:
     """The FDB of one bridge as `bridge fdb show br X` lists it, or every entry when
     bridge is None."""
     owners = mac_owners(snapshot)
+    ovs_entries = ovs_fdb(snapshot, bridge)
+    if ovs_entries is not None:  # an Open vSwitch bridge: ovs-appctl fdb/show's entries
+        return [_fdb_row(*ovs_fdb_cells(entry), owners.get(entry.mac, "")) for entry in ovs_entries]
     listed = _in_bridge_fdb(snapshot, bridge) if bridge is not None else None
+    vlan_of = fdb_vlan_of(snapshot)
     rows = []
     for entry in snapshot.fdb:
         if listed is not None and not listed(entry):
             continue
         state = entry.state or "learned"
-        vlan = "" if entry.vlan is None else str(entry.vlan)
+        vlan = "" if (vid := vlan_of(entry)) is None else str(vid)
         owner = owners.get(entry.mac, "")
         age = "" if entry.updated is None else f"{entry.updated}s"
         rows.append(FdbRow(entry.mac, entry.ifname, vlan, state, age, owner,
                            f"{entry.mac} {entry.ifname} {vlan} {state} {owner}".lower()))
     return rows
+
+
+def _fdb_row(mac: str, port: str, vlan: str, state: str, age: str, owner: str) -> FdbRow:
+    return FdbRow(mac, port, vlan, state, age, owner, f"{mac} {port} {vlan} {state} {owner}".lower())
 
 
 # The first is the pane's default: by state, the guests' learned MACs come before the
@@ -132,7 +141,7 @@ def bond_rows(snapshot: Snapshot, baseline: Mapping[tuple[str, str], int]) -> li
                 partner_mac=partner or "", partner_key="" if partner_key is None else str(partner_key),
                 alarm=_bond_alarm(bond, slave.mii_status, partner, grew),
             ))
-    return rows
+    return rows + [BondSlaveRow(**fields) for fields in ovs_bond_rows(snapshot)]
 
 
 def _speed(mbits: int) -> str:
@@ -259,6 +268,10 @@ def link_details(snapshot: Snapshot, link: Link) -> list[tuple[str, str]]:
     if summary and summary != link.mac:
         lines.append(("summary", summary))
     lines += config_lines(snapshot, link.ifname)
+    lines += owner_lines(snapshot, link.ifname)  # another program's: not to be cleaned up
+    if (lower := underlay(snapshot, link)) is not None:
+        lines.append(("underlay", lower))
+    lines += vlan_detail_lines(snapshot, link)
     if link.info_data is not None:
         lines += [(f"{link.kind}.{k}", _seconds(v) if k in CENTISECONDS else _text(v)) for k, v in _fields(link.info_data)]
     if link.info_slave_data is not None:
@@ -330,7 +343,7 @@ def _portgroup_text(group: Portgroup) -> str:
 
 def network_details(network: Network) -> list[tuple[str, str]]:
     """Every field as a line; each portgroup on its own line, as the XML lists them."""
-    lines = [(name, _text(value)) for name, value in _fields(network) if name != "portgroups"]
+    lines = [(name, _text(value)) for name, value in _fields(network) if name not in ("portgroups", "xml")]
     lines += [(f"portgroup {group.name}", _portgroup_text(group)) for group in network.portgroups]
     return lines
 
@@ -339,8 +352,11 @@ def node_details(snapshot: Snapshot, forest: tuple[TopologyNode, ...], key: str)
     """Title and (label, value) lines for whatever the tree's cursor is on."""
     key = target(key)  # a reference shows its full node
     link = snapshot.link(ifname_of(key))
+    ovs_lines = ovs_details(snapshot, ifname_of(key)) if ifname_of(key) else []
     if link is not None:
-        return link.ifname, link_details(snapshot, link)
+        return link.ifname, ovs_lines + link_details(snapshot, link)
+    if ovs_lines:  # an OVS node without a kernel device (a bond, a patch port, a userspace bridge)
+        return ifname_of(key), ovs_lines
     if is_guest(key):
         found = guest_nic_of(snapshot, key)
         if found is not None:  # a NIC just detached: no details
@@ -349,6 +365,10 @@ def node_details(snapshot: Snapshot, forest: tuple[TopologyNode, ...], key: str)
             # not its `xml`: the element libvirt printed, kept for an undo, says what the lines above say
             lines += [(name, _text(value)) for name, value in _fields(nic)
                       if name != "xml" and value not in (None, (), False, "")]
+            if nic.type == "direct" and nic.dev:  # macvtap: the host is cut off from it unless a shim is there
+                shim = host_reach_shim(snapshot, nic.dev)
+                lines.append(("host reach", f"via {shim.ifname} (macvlan bridge)" if shim else f"none through {nic.dev}: "
+                              f"`kvmtui apply shim {nic.dev}` (a macvlan beside the macvtap)"))
             vlan = effective_vlan(nic, snapshot.networks)
             if vlan is not None and vlan.origin != "interface":
                 lines.append(("effective vlan", f"{vlan_text(vlan)} (from {vlan.origin} of {nic.network})"))
@@ -372,5 +392,8 @@ def fdb_view_key(snapshot: Snapshot, bridge: str | None) -> tuple:
     kept from the previous snapshot is the same tuple."""
     if bridge is None:
         return (None,)
+    ovs_entries = ovs_fdb(snapshot, bridge)
+    if ovs_entries is not None:
+        return bridge, ovs_entries, mac_owners(snapshot)
     ports = frozenset(link.ifname for link in snapshot.links if link.master == bridge)
-    return bridge, ports, snapshot.fdb, mac_owners(snapshot)
+    return bridge, ports, snapshot.fdb, mac_owners(snapshot), fdb_vlan_key(snapshot, bridge)

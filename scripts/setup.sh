@@ -10,7 +10,10 @@ mode=${1:-run}
 run_pkgs=(python3 python3-venv python3-dev gcc pkg-config libvirt-dev iproute2)
 test_pkgs=(libvirt-daemon-system libvirt-daemon-driver-qemu libvirt-clients qemu-system-x86
            ipxe-qemu dnsmasq-base busybox-static kmod cpio tmux openssh-server openssh-client
-           network-manager dbus-daemon ifupdown2 netplan.io)  # NM in a test namespace, on a private bus (tests/networkmanager.py)
+           network-manager dbus-daemon ifupdown2 netplan.io  # NM in a test namespace, on a private bus (tests/networkmanager.py)
+           openvswitch-switch  # a private OVS in a namespace, userspace datapath (tests/ovs.py)
+           ethtool  # rx VLAN offload on/off on a veth (tests/test_identify_wire.py)
+           lldpd)  # two LLDP daemons in namespaces, private control sockets (tests/test_identify_lldpd.py)
 pkgs=("${run_pkgs[@]}")
 [ "$mode" = test ] && pkgs+=("${test_pkgs[@]}")
 

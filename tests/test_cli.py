@@ -31,7 +31,16 @@ def test_json_round_trip_through_from(tmp_path):
     again = kvmtui("--from", str(recorded), "dump", "--json")
     assert again.returncode == 0, again.stderr
     assert json.loads(again.stdout) == json.loads(proc.stdout)
-    assert json.loads(proc.stdout)["schema"] == 2
+    assert json.loads(proc.stdout)["schema"] == 3
+
+
+def test_a_schema_2_recording_opens_as_it_is():
+    """The example host was recorded at schema 2: 3 only added fields (empty when read)."""
+    assert json.loads(EXAMPLE.read_text())["schema"] == 2
+    proc = kvmtui("--from", str(EXAMPLE), "dump", "--json")
+    assert proc.returncode == 0, proc.stderr
+    document = json.loads(proc.stdout)
+    assert document["schema"] == 3 and document["ovs"] is None and document["docker_networks"] == []
 
 
 def test_a_schema_1_recording_still_opens(tmp_path):

@@ -32,7 +32,8 @@ RULES = {
     "bridge-mac-moved": "a MAC that moved to another port of the same bridge and VLAN since the previous snapshot",
 }
 
-UPLINK_KINDS = frozenset({None, "bond", "team", "vlan", "veth", "vxlan"})  # vxlan: a tunnel to the same network
+# vxlan and the Ethernet tunnels (gretap, geneve): a tunnel to the same network
+UPLINK_KINDS = frozenset({None, "bond", "team", "vlan", "veth", "vxlan", "gretap", "ip6gretap", "geneve"})
 
 
 def _bridges(snapshot: Snapshot) -> list[Link]:

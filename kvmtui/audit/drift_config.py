@@ -12,11 +12,11 @@ from __future__ import annotations
 
 import ipaddress
 import re
-import weakref
 from dataclasses import dataclass, field
 from fnmatch import fnmatchcase
 
-from kvmtui.facts import global_addresses, is_nic, libvirt_read, ports
+from kvmtui.facts import global_addresses, is_nic, libvirt_read, once_per_snapshot, ports
+from kvmtui.foreign import foreign_owner
 from kvmtui.model import BondInfo, ConfiguredDevice, Link, LinkOwner, MacvlanInfo, Snapshot, VlanInfo, VxlanInfo
 
 # libvirt creates the bridge of a network in these forward modes and deletes it with the network;
@@ -69,6 +69,9 @@ def not_the_admins(snapshot: Snapshot, link: Link, made: set[str] | None = None)
         return f"a port of {link.master}, which libvirt or a container runtime makes"
     if TOOL_NAMES.fullmatch(link.ifname) and not (libvirt_read(snapshot) and link.ifname.startswith("virbr")):
         return "a bridge or tunnel a daemon (libvirt, Docker, LXD, Podman, CNI) makes when it starts"
+    owner = foreign_owner(snapshot, link.ifname)  # VirtualBox's host-only adapters, a docker bridge by its list...
+    if owner is not None:
+        return f"owned by {owner.text}"
     return None
 
 
@@ -207,19 +210,10 @@ def build_view(snapshot: Snapshot) -> View:
     return view
 
 
-_last: tuple[weakref.ref, View] | None = None
-
-
+@once_per_snapshot
 def view_of(snapshot: Snapshot) -> View:
-    """The view, built once per snapshot: every drift rule reads it. The snapshot is held
-    weakly: a dashboard's old one (with its FDB) must not outlive it here."""
-    global _last
-    last = _last
-    if last is not None and last[0]() is snapshot:
-        return last[1]
-    view = build_view(snapshot)
-    _last = (weakref.ref(snapshot), view)
-    return view
+    """The view, built once per snapshot: every drift rule reads it."""
+    return build_view(snapshot)
 
 
 def resolve_parent(snapshot: Snapshot, parent: str | None) -> str | None:

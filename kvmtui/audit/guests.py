@@ -22,6 +22,7 @@ from kvmtui.facts import (
     libvirt_helper_tap,
     libvirt_read,
 )
+from kvmtui.foreign import not_libvirts
 from kvmtui.model import MacvlanInfo, Network, Snapshot
 from kvmtui.node_keys import guest_key, link_key
 
@@ -61,6 +62,8 @@ def orphan_tap(snapshot: Snapshot) -> Iterator[Finding]:
     claimed = claimed_targets(snapshot)
     for link in snapshot.links:
         if not is_tap(link) or link.ifname in claimed or libvirt_helper_tap(link):
+            continue
+        if not_libvirts(snapshot, link.ifname) is not None:  # a tap on lxcbr0, vboxnet0...: not a guest's leftover
             continue
         where = f" (port of {link.master})" if link.master else ""
         if link.carrier:

@@ -20,6 +20,7 @@ from kvmtui.model.links import (
     LinkStats,
     MacvlanInfo,
     TunInfo,
+    TunnelInfo,
     VlanInfo,
     VxlanInfo,
 )
@@ -43,6 +44,7 @@ IFLA_ADDRESS, IFLA_IFNAME, IFLA_MTU, IFLA_LINK = 1, 3, 4, 5
 IFLA_MASTER, IFLA_OPERSTATE, IFLA_LINKINFO, IFLA_STATS64 = 10, 16, 18, 23
 IFLA_PROMISCUITY, IFLA_CARRIER, IFLA_LINK_NETNSID = 30, 33, 37
 IFLA_MAX_MTU, IFLA_PARENT_DEV_BUS_NAME = 51, 57
+IFLA_IFALIAS = 20
 IFLA_INFO_KIND, IFLA_INFO_DATA, IFLA_INFO_SLAVE_KIND, IFLA_INFO_SLAVE_DATA = 1, 2, 4, 5
 
 OPERSTATES = ("UNKNOWN", "NOTPRESENT", "DOWN", "LOWERLAYERDOWN", "TESTING", "DORMANT", "UP")
@@ -56,11 +58,21 @@ IFF_NAMES = (
 )
 IFF_UP, IFF_RUNNING = 0x1, 0x40
 ARPHRD_IP_TUNNELS = {768, 776, 778}  # ipip, sit, gre: the "MAC" is an IPv4 address
+ARPHRD_IP6_TUNNELS = {769, 823}  # ip6tnl, ip6gre: an IPv6 address
 
 BOND_SLAVE_STATE = ("ACTIVE", "BACKUP")
 BOND_MII = ("UP", "GOING_DOWN", "DOWN", "GOING_BACK")
 BRPORT_STATES = ("disabled", "listening", "learning", "forwarding", "blocking")
 IFLA_VXLAN_COLLECT_METADATA = 25  # `external`: the VNI and remote come per packet (OVS, tc, BGP EVPN)
+# linux/if_tunnel.h: IFLA_GRE_* (gre, gretap, ip6gre, ip6gretap) and IFLA_IPTUN_* (ipip, sit, ip6tnl)
+IFLA_GRE_LINK, IFLA_GRE_IFLAGS, IFLA_GRE_OFLAGS, IFLA_GRE_IKEY, IFLA_GRE_OKEY = 1, 2, 3, 4, 5
+IFLA_GRE_LOCAL, IFLA_GRE_REMOTE, IFLA_GRE_TTL, IFLA_GRE_COLLECT_METADATA = 6, 7, 8, 18
+GRE_KEY = 0x2000  # in IFLA_GRE_[IO]FLAGS (big-endian): the key attribute means something
+IFLA_IPTUN_LINK, IFLA_IPTUN_LOCAL, IFLA_IPTUN_REMOTE, IFLA_IPTUN_TTL, IFLA_IPTUN_COLLECT_METADATA = 1, 2, 3, 4, 19
+# linux/if_link.h: IFLA_GENEVE_*
+IFLA_GENEVE_ID, IFLA_GENEVE_REMOTE, IFLA_GENEVE_TTL, IFLA_GENEVE_PORT = 1, 2, 3, 5
+IFLA_GENEVE_COLLECT_METADATA, IFLA_GENEVE_REMOTE6 = 6, 7
+_BE32 = struct.Struct("!I").unpack_from
 
 
 def _word(table: tuple[str, ...], value: int) -> str:
@@ -114,6 +126,7 @@ def _link(data: bytes, arphrd: int, index: int, flags: int, attrs: dict[int, Spa
         slave_kind=slave_kind,
         info_slave_data=slave_data,
         stats=decode_stats(data, attrs.get(IFLA_STATS64)),
+        alias=opt(string, data, attrs, IFLA_IFALIAS) or None,
     )
 
 
@@ -125,7 +138,7 @@ def _link_address(data: bytes, attrs: dict[int, Span], arphrd: int) -> str | Non
     span = attrs.get(IFLA_ADDRESS)
     if span is None:
         return None
-    if arphrd in ARPHRD_IP_TUNNELS and span[1] == 4:
+    if (arphrd in ARPHRD_IP_TUNNELS and span[1] == 4) or (arphrd in ARPHRD_IP6_TUNNELS and span[1] == 16):
         return ip_address(data, span)
     return mac(data, span)
 
@@ -217,6 +230,49 @@ def _vxlan(data: bytes, a: dict[int, Span], names: dict[int, str]) -> VxlanInfo:
     )
 
 
+def _specified(address: str | None) -> str | None:
+    """None for 0.0.0.0 and ::, which tunnels report for "any"."""
+    return None if address is None or ipaddress.ip_address(address).is_unspecified else address
+
+
+def _gre(data: bytes, a: dict[int, Span], names: dict[int, str]) -> TunnelInfo:
+    def key(flags: int, attr: int) -> int | None:
+        if not opt(be16, data, a, flags, 0) & GRE_KEY or attr not in a:
+            return None
+        return _BE32(data, a[attr][0])[0]
+
+    return TunnelInfo(
+        local=_specified(opt(ip_address, data, a, IFLA_GRE_LOCAL)),
+        remote=_specified(opt(ip_address, data, a, IFLA_GRE_REMOTE)),
+        link=names.get(opt(u32, data, a, IFLA_GRE_LINK, 0)),
+        ttl=opt(u8, data, a, IFLA_GRE_TTL, 0),
+        ikey=key(IFLA_GRE_IFLAGS, IFLA_GRE_IKEY),
+        okey=key(IFLA_GRE_OFLAGS, IFLA_GRE_OKEY),
+        external=IFLA_GRE_COLLECT_METADATA in a,
+    )
+
+
+def _ip_tunnel(data: bytes, a: dict[int, Span], names: dict[int, str]) -> TunnelInfo:
+    return TunnelInfo(
+        local=_specified(opt(ip_address, data, a, IFLA_IPTUN_LOCAL)),
+        remote=_specified(opt(ip_address, data, a, IFLA_IPTUN_REMOTE)),
+        link=names.get(opt(u32, data, a, IFLA_IPTUN_LINK, 0)),
+        ttl=opt(u8, data, a, IFLA_IPTUN_TTL, 0),
+        external=IFLA_IPTUN_COLLECT_METADATA in a,
+    )
+
+
+def _geneve(data: bytes, a: dict[int, Span], names: dict[int, str]) -> TunnelInfo:
+    remote = opt(ip_address, data, a, IFLA_GENEVE_REMOTE) or opt(ip_address, data, a, IFLA_GENEVE_REMOTE6)
+    return TunnelInfo(
+        remote=_specified(remote),
+        ttl=opt(u8, data, a, IFLA_GENEVE_TTL, 0),
+        id=opt(u32, data, a, IFLA_GENEVE_ID, 0),
+        port=opt(be16, data, a, IFLA_GENEVE_PORT),
+        external=IFLA_GENEVE_COLLECT_METADATA in a,
+    )
+
+
 def _tun(data: bytes, a: dict[int, Span], names: dict[int, str]) -> TunInfo:
     return TunInfo(
         type="tap" if opt(u8, data, a, 3, 1) == 2 else "tun",
@@ -261,5 +317,8 @@ KIND_DECODERS = {
     "macvtap": _macvlan,
     "vxlan": _vxlan,
     "tun": _tun,
+    **dict.fromkeys(("gre", "gretap", "ip6gre", "ip6gretap"), _gre),
+    **dict.fromkeys(("ipip", "sit", "ip6tnl"), _ip_tunnel),
+    "geneve": _geneve,
 }
 SLAVE_DECODERS = {"bridge": _bridge_port, "bond": _bond_slave}

@@ -22,9 +22,11 @@ from typing import TYPE_CHECKING
 from kvmtui import __version__
 from kvmtui.collect.bonding import collect_bonds
 from kvmtui.collect.counters import read_counters
+from kvmtui.collect.docker import read_docker_networks
 from kvmtui.collect.netconfig import read_netconfig
 from kvmtui.collect.netlink import NetlinkState, read_netlink
 from kvmtui.collect.netns import proc_net_dir, run_in_netns
+from kvmtui.collect.ovs import collect_ovs
 from kvmtui.model import Bond, HostInfo, LinkStats, Snapshot
 
 if TYPE_CHECKING:
@@ -74,9 +76,14 @@ def collect_kernel(netns: str | None = None, with_fdb: bool = True) -> Snapshot:
     # files under / are still the host's, and their names (eth0, br0) would be matched
     # against this namespace's devices, so nothing is read there.
     netconfig = read_netconfig("/", kernel.links) if netns is None and in_pid1_netns() else None
+    # OVS is found by its socket ($OVS_RUNDIR), not by namespace: its ports may sit in any.
+    ovs, ovs_problems = collect_ovs()
+    # docker's bridges are in the host's namespace, its socket on the host's filesystem: asked there only.
+    docker, docker_problem = read_docker_networks() if netns is None and in_pid1_netns() else ((), None)
     return Snapshot(host=host, links=kernel.links, fdb=kernel.fdb, bridge_vlans=kernel.bridge_vlans,
-                    routes=kernel.routes, bonds=bonds, problems=kernel.problems + tuple(bond_problems), sysctls=sysctls,
-                    netconfig=netconfig, monotonic=time.monotonic())
+                    routes=kernel.routes, bonds=bonds, problems=kernel.problems + tuple(bond_problems) + ovs_problems
+                    + ((docker_problem,) if docker_problem else ()),
+                    sysctls=sysctls, netconfig=netconfig, ovs=ovs, docker_networks=docker, monotonic=time.monotonic())
 
 
 def merge_libvirt(snapshot: Snapshot, state: LibvirtState | None, replacing: LibvirtState | None = None) -> Snapshot:

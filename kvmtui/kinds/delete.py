@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from kvmtui.facts import global_addresses, ports
+from kvmtui.foreign import ForeignOwner, foreign_owner, refusal
 from kvmtui.kinds.spec import KindSpec, Offer, Param, Selection
 from kvmtui.model import Link, Snapshot
 from kvmtui.plan import steps as s
@@ -33,7 +34,8 @@ class DeleteLink:
 def carries_addresses(snapshot: Snapshot, ifname: str) -> bool:
     """Whether `d` on the device asks where its addresses go before planning."""
     link = snapshot.link(ifname)
-    return link is not None and link.kind in MOVABLE_FROM and bool(global_addresses(link))
+    return link is not None and link.kind in MOVABLE_FROM and bool(global_addresses(link)) \
+        and _owned(snapshot, ifname) is None  # another program's: refused at once, no form
 
 
 def _move_to(snapshot: Snapshot, selection: Selection) -> Offer:
@@ -107,8 +109,17 @@ def _members(snapshot: Snapshot, link: Link) -> list[Link]:
     return members
 
 
+def _owned(snapshot: Snapshot, ifname: str) -> ForeignOwner | None:
+    """Its owner when another program made this very device (not as a port of its bridge)."""
+    owner = foreign_owner(snapshot, ifname)
+    return owner if owner is not None and owner.device == ifname else None
+
+
 def plan_delete(intent: DeleteLink, snapshot: Snapshot) -> Plan:
     link = existing_link(snapshot, intent.ifname, "ifname")
+    owner = _owned(snapshot, link.ifname)
+    if owner is not None:  # docker0, lxcbr0, vboxnet0...: its owner would break, or make it again
+        raise PlanError("ifname", refusal(owner, link.ifname))
     if link.kind not in DELETABLE:
         what = link.kind or ("the loopback device" if "LOOPBACK" in link.flags else "a physical NIC")
         raise PlanError("ifname", f"{link.ifname} is {what}; kvmtui deletes bridges, bonds and VLANs only")

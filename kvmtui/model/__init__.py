@@ -1,10 +1,12 @@
 """Frozen dataclasses: what collectors produce and every other layer reads."""
 
 from kvmtui.model.bonding import Aggregator, Bond, BondSlave, LacpPort
+from kvmtui.model.containers import DockerNetwork
 from kvmtui.model.libvirt import Domain, DomainInterface, Network
 from kvmtui.model.links import (
     INFO_DATA_CLASSES,
     SLAVE_DATA_CLASSES,
+    TUNNEL_KINDS,
     Address,
     BondInfo,
     BondSlaveInfo,
@@ -17,6 +19,7 @@ from kvmtui.model.links import (
     MacvlanInfo,
     Route,
     TunInfo,
+    TunnelInfo,
     VlanInfo,
     VxlanInfo,
 )
@@ -30,13 +33,16 @@ from kvmtui.model.netconfig import (
     LinkOwner,
     SavedConfig,
 )
+from kvmtui.model.ovs import (OvsBond, OvsBondMember, OvsBridge, OvsFakeBridge, OvsFdbEntry, OvsInterface, OvsPort,
+                               OvsState)
 from kvmtui.model.snapshot import SCHEMA_VERSION, HostInfo, Snapshot
 
 __all__ = [
-    "INFO_DATA_CLASSES", "SCHEMA_VERSION", "SLAVE_DATA_CLASSES",
+    "INFO_DATA_CLASSES", "SCHEMA_VERSION", "SLAVE_DATA_CLASSES", "TUNNEL_KINDS",
     "Address", "Aggregator", "BackendUse", "Bond", "BondInfo", "BondSlave", "BondSlaveInfo",
     "BridgeInfo", "BridgePortInfo", "BridgeVlan", "Claim", "ConfigProblem", "ConfiguredDevice",
-    "ConfiguredRoute", "ConfiguredVlan", "Domain", "DomainInterface",
+    "ConfiguredRoute", "ConfiguredVlan", "DockerNetwork", "Domain", "DomainInterface",
     "FdbEntry", "HostInfo", "LacpPort", "Link", "LinkOwner", "LinkStats", "MacvlanInfo",
-    "Network", "Route", "SavedConfig", "Snapshot", "TunInfo", "VlanInfo", "VxlanInfo",
+    "Network", "OvsBond", "OvsBondMember", "OvsBridge", "OvsFakeBridge", "OvsFdbEntry", "OvsInterface", "OvsPort",
+    "OvsState", "Route", "SavedConfig", "Snapshot", "TunInfo", "TunnelInfo", "VlanInfo", "VxlanInfo",
 ]

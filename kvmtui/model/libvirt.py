@@ -100,6 +100,9 @@ class Network:
     vlan_trunk: bool = False
     virtualport_params: VirtualportParams = ()
     portgroups: tuple[Portgroup, ...] = ()
+    # The whole document as libvirt printed it: undoing an undefine defines exactly this again.
+    # None in recordings made before it was kept.
+    xml: str | None = field(default=None, compare=False)
 
     def portgroup(self, name: str | None) -> Portgroup | None:
         """The portgroup an interface gets, as libvirt picks it: the one named, else

@@ -97,6 +97,24 @@ class VxlanInfo:
 
 
 @dataclass(frozen=True, slots=True)
+class TunnelInfo:
+    """gre, gretap, ip6gre, ip6gretap, ipip, sit, ip6tnl and geneve: where the packets go.
+
+    Fields are those of `ip -d -j link` where it has them, except the GRE keys: numbers
+    here (ip prints them as dotted quads)."""
+
+    local: str | None = None  # None: any (ip's "any")
+    remote: str | None = None  # None: any (a point-to-multipoint or fallback device)
+    link: str | None = None  # the underlay device it is bound to (ip's `dev`), when set
+    ttl: int = 0  # 0: inherit from the inner packet (geneve: the route's default)
+    ikey: int | None = None  # GRE input key, when the key flag is set
+    okey: int | None = None  # GRE output key
+    id: int | None = None  # geneve VNI
+    port: int | None = None  # geneve UDP destination port
+    external: bool = False  # collect metadata: remote and key come with each packet
+
+
+@dataclass(frozen=True, slots=True)
 class TunInfo:
     type: str  # "tun" | "tap"
     pi: bool
@@ -133,7 +151,8 @@ class BondSlaveInfo:
     ad_aggregator_id: int | None
 
 
-KindInfo = BridgeInfo | BondInfo | VlanInfo | MacvlanInfo | VxlanInfo | TunInfo
+KindInfo = BridgeInfo | BondInfo | VlanInfo | MacvlanInfo | VxlanInfo | TunnelInfo | TunInfo
+TUNNEL_KINDS = ("gre", "gretap", "ip6gre", "ip6gretap", "ipip", "sit", "ip6tnl", "geneve")
 SlaveInfo = BridgePortInfo | BondSlaveInfo
 
 # Which class describes info_data / info_slave_data for a kind; used to read JSON back.
@@ -145,6 +164,7 @@ INFO_DATA_CLASSES: dict[str, type] = {
     "macvtap": MacvlanInfo,
     "vxlan": VxlanInfo,
     "tun": TunInfo,
+    **dict.fromkeys(TUNNEL_KINDS, TunnelInfo),
 }
 SLAVE_DATA_CLASSES: dict[str, type] = {"bridge": BridgePortInfo, "bond": BondSlaveInfo}
 
@@ -175,6 +195,7 @@ class Link:
     # The peer in that namespace as it sees itself (kernel >= 4.20 and CAP_NET_ADMIN there):
     link_netns_ifname: str | None = None
     link_netns_master: str | None = None  # its bridge or bond there
+    alias: str | None = None  # IFLA_IFALIAS, `ip link set DEV alias TEXT`: the administrator's description
 
     @property
     def is_up(self) -> bool:

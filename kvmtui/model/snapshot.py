@@ -7,11 +7,13 @@ from dataclasses import dataclass, field
 from functools import cached_property
 
 from kvmtui.model.bonding import Bond
+from kvmtui.model.containers import DockerNetwork
 from kvmtui.model.libvirt import Domain, Network
 from kvmtui.model.links import BridgeVlan, FdbEntry, Link, Route
 from kvmtui.model.netconfig import LinkOwner, SavedConfig
+from kvmtui.model.ovs import OvsState
 
-SCHEMA_VERSION = 2  # 2: a bond link's info_data says ad_lacp_rate, as ip -d -j link does (1: lacp_rate)
+SCHEMA_VERSION = 3  # 3: the rest of the host (Open vSwitch, tunnels, owners); 2: ad_lacp_rate (1: lacp_rate)
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,6 +51,11 @@ class Snapshot:
     # The saved network configuration and who owns each link (collect/netconfig); None when
     # not read: a recording made before it existed, or a named namespace (the files are the host's).
     netconfig: SavedConfig | None = None
+    # Open vSwitch's bridges, ports, bonds and FDB (collect/ovs); None: OVS absent or not running.
+    ovs: OvsState | None = None
+    # docker's networks from its socket (collect/docker.py); empty when docker was not asked or
+    # not there: its bridges are then known by name only (kvmtui/foreign.py).
+    docker_networks: tuple[DockerNetwork, ...] = ()
     monotonic: float = field(default=0.0, compare=False)
 
     @cached_property

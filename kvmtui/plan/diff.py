@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass
 
-from kvmtui.facts import STACKED_KINDS
+from kvmtui.facts import STACKED_KINDS, underlay
 from kvmtui.model import Snapshot
 from kvmtui.plan.model import Plan
 from kvmtui.plan.simulate import simulate
@@ -130,16 +130,15 @@ def tree_diff(before: tuple[TopologyNode, ...], after: tuple[TopologyNode, ...])
 def session_path(snapshot: Snapshot, carrying: set[str]) -> dict[str, str]:
     """Every device the session's packets go through -> the carrying device above it: the
     carrying devices and, recursively, a bridge's ports, a bond's slaves, the parent of a
-    VLAN or macvtap, a vxlan's underlay. Changing any of them can cut the session."""
+    VLAN or macvtap, a vxlan's or tunnel's underlay. Changing any of them can cut the session."""
     lower: dict[str, set[str]] = defaultdict(set)
     for link in snapshot.links:
         if link.master and link.kind != "tun":  # a guest's tap does not carry the host's session
             lower[link.master].add(link.ifname)
         if link.kind in STACKED_KINDS and link.link and link.link_netnsid is None:
             lower[link.ifname].add(link.link)
-        underlay = getattr(link.info_data, "link", None) if link.kind == "vxlan" else None
-        if underlay:
-            lower[link.ifname].add(underlay)
+        if (below := underlay(snapshot, link)) is not None:  # a vxlan's or tunnel's, routed or bound
+            lower[link.ifname].add(below)
     path: dict[str, str] = {}
     for top in sorted(carrying):
         todo = [top]

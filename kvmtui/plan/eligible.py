@@ -15,6 +15,7 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
 
+from kvmtui.foreign import not_libvirts
 from kvmtui.model import Link, Snapshot
 
 FRAME_TAKING_UPPERS = frozenset({"macvlan", "macvtap", "ipvlan", "ipvtap", "macsec"})
@@ -66,6 +67,15 @@ def guests_device(snapshot: Snapshot, link: Link, role: str) -> Unfit | None:
     return None
 
 
+def others_device(snapshot: Snapshot, link: Link, role: str) -> Unfit | None:
+    """A device another program made (VirtualBox's vboxnet0, a docker veth): taken over, it
+    breaks that program, which may also delete it under the new bridge or bond."""
+    owner = not_libvirts(snapshot, link.ifname)
+    if owner is None:
+        return None
+    return Unfit(f"{owner.owner}'s", f"{link.ifname} belongs to {owner.text}: it cannot be {role}")
+
+
 def _master(snapshot: Snapshot, link: Link) -> tuple[str, str]:
     """(kind, role) of the device's master: ("bond", "slave"), ("bridge", "port"), ..."""
     kind = getattr(snapshot.link(link.master), "kind", None) or ""
@@ -98,6 +108,9 @@ def member_unfit(snapshot: Snapshot, link: Link, role: str) -> Unfit | None:
     if role == BOND_SLAVE and cidrs(link):
         return Unfit("has addresses", f"{link.ifname} has {', '.join(cidrs(link))}; bond slaves are NICs without "
                                       "addresses: remove them, or put them on the bond once it exists")
+    unfit = others_device(snapshot, link, role)
+    if unfit is not None:
+        return unfit
     takers = _takers(snapshot, link, FRAME_TAKING_UPPERS)
     if takers and _KERNEL_CHECKS.get():
         master = "bridge" if role == BRIDGE_PORT else "bond"
@@ -118,6 +131,9 @@ def macvtap_lower_unfit(snapshot: Snapshot, link: Link) -> Unfit | None:
     if link.kind == "bridge":
         return Unfit("a bridge", f"{link.ifname} is a bridge: attach to the bridge instead (--bridge {link.ifname}); "
                                  "a bridge interface also lets the host reach the guest")
+    unfit = others_device(snapshot, link, "a macvtap's lower device")
+    if unfit is not None:
+        return unfit
     kernel = _KERNEL_CHECKS.get()
     if link.master and kernel:
         kind, was = _master(snapshot, link)

@@ -30,9 +30,10 @@ from kvmtui.ui.guard_bar import GuardBar, GuardWatch
 from kvmtui.ui.help import HelpScreen
 from kvmtui.ui.layout import MainArea
 from kvmtui.ui.messages import (ApplyDone, ApplyStep, BridgeFdbReady, FindingsReady, GuardActed, GuardsRead,
-                                HostChanged, NodeChosen, PartRead, PollDone, SourceChanged)
+                                HostChanged, NodeChosen, PartRead, PollDone, SourceChanged, while_shown)
 from kvmtui.ui.tables import BondsTable, GuestsTable, NetworksTable
 from kvmtui.ui.live import LiveUpdates
+from kvmtui.ui.nic_facts import NicFactsWatch
 from kvmtui.ui.topology_pane import TopologyTree
 from kvmtui.ui.wizard_flow import APPLY, WizardFlow
 from kvmtui.views import (bond_rows, bridge_of, failure_baseline, fdb_rows, fdb_view_key, guest_rows, network_rows,
@@ -68,6 +69,7 @@ class KvmtuiApp(App[int]):
         Binding("n", "new", "New"),
         Binding("a", "attach", "Attach"),
         Binding("d", "delete", "Delete"),  # or detach, on a guest NIC: the wizard says which
+        Binding("e", "edit", "Edit", show=False),  # in the help (the footer is full at 80 columns)
         Binding("r", "refresh", "Refresh", show=False),  # rarely needed (events keep it live); in the help
         Binding("y", "guard('keep')", "Keep", show=False),  # the guard bar names both (n is "new" here)
         Binding("u", "guard('revert')", "Revert", show=False),
@@ -88,6 +90,7 @@ class KvmtuiApp(App[int]):
         self.updates = LiveUpdates(self, active=recorded is None)
         self.wizards = WizardFlow(self)
         self.guards = GuardWatch(self)
+        self.nic_facts = NicFactsWatch(self)  # driver, firmware, speed... of the selected NIC (issue 14)
         self._fdb_shown: tuple | None = None  # what the FDB pane was last built from
         self._audit_timer = None
         self._failure_baseline: dict[tuple[str, str], int] = {}  # (bond, slave) -> count when first seen
@@ -181,9 +184,11 @@ class KvmtuiApp(App[int]):
     def on_host_changed(self, message: HostChanged) -> None:
         self.updates.host_changed(message.event)
 
+    @while_shown
     def on_part_read(self, message: PartRead) -> None:
         self.updates.part_read(message.source, message.part)
 
+    @while_shown
     def on_bridge_fdb_ready(self, message: BridgeFdbReady) -> None:
         snapshot = self.updates.fdb_read(message.bridge, message.entries)
         if snapshot is not None:
@@ -191,6 +196,7 @@ class KvmtuiApp(App[int]):
             self.show_fdb()
             self.schedule_audit()
 
+    @while_shown
     def on_poll_done(self, message: PollDone) -> None:
         snapshot = self.updates.poll_done(message.result)
         if snapshot is not None:
@@ -246,6 +252,7 @@ class KvmtuiApp(App[int]):
             return
         title, lines = node_details(self.snapshot, self.forest, self.selected)
         ifname, live = self.selected_ifname(), self.updates
+        lines = lines + self.nic_facts.lines(self.snapshot.link(ifname) if ifname else None)
         self.query_one(DetailsPane).show(title, lines, live.rates.get(ifname), live.history.get(ifname))
 
     def show_fdb(self) -> None:
@@ -289,6 +296,7 @@ class KvmtuiApp(App[int]):
 
         self.post_message(FindingsReady(audit(snapshot, baseline)))
 
+    @while_shown
     def on_findings_ready(self, message: FindingsReady) -> None:
         self.findings = message.findings
         self.audits_shown += 1
@@ -366,6 +374,9 @@ class KvmtuiApp(App[int]):
 
     def action_attach(self) -> None:
         self.wizards.attach()
+
+    def action_edit(self) -> None:
+        self.wizards.edit()
 
     def action_delete(self) -> None:
         """Detach the selected guest NIC, or delete the selected bridge, bond or VLAN."""

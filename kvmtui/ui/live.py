@@ -20,7 +20,7 @@ from typing import Protocol
 from kvmtui.collect.sources import LIBVIRT_TIMEOUT, KernelSource, LibvirtSource, Source
 from kvmtui.collect.watch import HostEvent, SourceStatus
 from kvmtui.counters import LinkRates, rates_between
-from kvmtui.model import FdbEntry, Snapshot
+from kvmtui.model import FdbEntry, OvsState, Snapshot
 from kvmtui.ui.details_pane import HISTORY
 from kvmtui.ui.memory import AfterBurst
 from kvmtui.ui.messages import BridgeFdbReady, HostChanged, PartRead, PollDone, PollResult, SourceChanged
@@ -29,6 +29,7 @@ from kvmtui.views import bridge_of, with_bridge_fdb
 
 FDB = "fdb"  # the worker group of the FDB read; a source's worker is named after the source
 POLL = "poll"
+OVS_FDB_EVERY = 5  # polls: OVS's FDB (ovs-appctl fdb/show, heavy on a busy bridge) is re-read one poll in 5
 # Every worker names a `description` (tests/test_workers.py checks): without one, Textual
 # builds it from repr() of the arguments, and repr() of a snapshot with 50,000 FDB entries
 # costs the UI ~0.1 s. A failure reaches the app's one worker-error handler (`worker_failed`).
@@ -68,6 +69,7 @@ class LiveUpdates:
         self.fdb = SingleFlight(self._start_fdb_read, app.set_timer)
         self._watchers: list = []
         self._counters: tuple[float, dict] | None = None
+        self._polls = 0
         self.rates: dict[str, LinkRates] = {}
         self.history: dict[str, deque[LinkRates]] = {}
         self.after_burst = AfterBurst(app.set_timer)
@@ -151,7 +153,7 @@ class LiveUpdates:
     def _start_fdb_read(self) -> bool:
         snapshot = self.app.snapshot
         bridge = snapshot.link(bridge_of(snapshot, self.app.selected_ifname())) if snapshot else None
-        if bridge is None:
+        if bridge is None or bridge.kind != "bridge":  # an OVS bridge's FDB comes with the OVS read
             return False
         names = {link.ifindex: link.ifname for link in snapshot.links}
         app, kernel = self.app, self.kernel
@@ -183,10 +185,15 @@ class LiveUpdates:
         bonds = tuple(link.ifname for link in snapshot.links if link.kind == "bond") if snapshot else ()
         app, counters_of, netns = self.app, self.app.selected_ifname(), self.kernel.netns
 
+        with_fdb, self._polls = self._polls % OVS_FDB_EVERY == 0, self._polls + 1
+
         def poll() -> None:
+            from kvmtui.collect.ovs import collect_ovs
             from kvmtui.collect.snapshot import read_polled
 
-            app.post_message(PollDone(PollResult(*read_polled(netns, bonds, counters_of))))
+            ovs, _problems = collect_ovs(with_fdb=with_fdb)  # its problems come with the next kernel read
+            app.post_message(PollDone(PollResult(*read_polled(netns, bonds, counters_of), ovs=ovs, ovs_read=True,
+                                                 ovs_fdb=with_fdb)))
 
         app.run_worker(poll, thread=True, group=POLL, description=POLL, exit_on_error=False)
 
@@ -200,6 +207,9 @@ class LiveUpdates:
         if self.active:
             self.app.set_timer(self.interval, self.poll_once)
         snapshot = self.app.snapshot
+        if (snapshot is not None and result.ovs_read
+                and _ovs_outline(result.ovs, result.ovs_fdb) != _ovs_outline(snapshot.ovs, result.ovs_fdb)):
+            self.request_refresh(full=False)  # OVS changed: the kernel read re-reads it and rebuilds the tree
         if snapshot is not None and result.bonds and result.bonds != snapshot.bonds:
             return replace(snapshot, bonds=result.bonds)
         return None
@@ -212,3 +222,7 @@ class LiveUpdates:
             self.request_fdb_refresh()
         else:
             self.request_refresh(full=event.resync)
+
+
+def _ovs_outline(state: OvsState | None, with_fdb: bool) -> OvsState | None:
+    return state.outline(with_fdb) if state is not None else None

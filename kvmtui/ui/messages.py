@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+import functools
 from dataclasses import dataclass
 from types import MappingProxyType
 from typing import TYPE_CHECKING
 
+from textual.css.query import NoMatches
 from textual.message import Message
 
 from kvmtui.collect.watch import HostEvent, SourceStatus
 from kvmtui.guard.journal import GuardRecord
-from kvmtui.model import Bond, FdbEntry, LinkStats, Snapshot
+from kvmtui.model import Bond, FdbEntry, LinkStats, OvsState, Snapshot
 
 if TYPE_CHECKING:
     from kvmtui.collect.libvirt import LibvirtState
@@ -34,6 +36,9 @@ class PollResult:
     taken: float
     counters: Mapping[str, LinkStats]
     bonds: tuple[Bond, ...]
+    ovs: OvsState | None = None  # Open vSwitch, polled too (it has no events) when `ovs_read`
+    ovs_read: bool = False
+    ovs_fdb: bool = False  # its FDB was read too (one poll in OVS_FDB_EVERY)
 
     def __post_init__(self) -> None:
         """Counters cross threads: a read-only view of a private copy, whatever was passed."""
@@ -122,3 +127,16 @@ class FindingsReady(Message):
     def __init__(self, findings: tuple) -> None:
         super().__init__()
         self.findings = findings
+
+
+def while_shown(handler):
+    """A worker's result may land while the app shuts down, its screen already gone: it is
+    dropped then, not raised (NoMatches from a torn-down screen)."""
+    @functools.wraps(handler)
+    def handle(app, message) -> None:
+        try:
+            handler(app, message)
+        except NoMatches:
+            if not (app._closing or app._closed):
+                raise
+    return handle
