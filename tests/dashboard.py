@@ -127,3 +127,17 @@ def guard_bar(app) -> str:
 def notifications(app) -> list[str]:
     """The texts of the notifications shown so far (still on screen or not)."""
     return [n.message for n in app._notifications]
+
+
+async def settle(pilot, app, quiet: float = 1.0, timeout: float = 30.0) -> None:
+    """Wait until the findings are shown and no audit is pending for `quiet` seconds: findings
+    that arrive while the app shuts down meet a torn-down screen (NoMatches: FindingsPane)."""
+    await wait_for(pilot, lambda: app.audits_shown > 0, timeout, "the first findings")
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        shown = app.audits_shown
+        await pilot.pause(quiet)
+        if app.audits_shown == shown and app._audit_timer is None and not any(
+                worker.group == "audit" and worker.is_running for worker in app.workers):
+            return
+    raise AssertionError(f"the audits did not settle within {timeout:g} s")

@@ -12,6 +12,7 @@ from functools import partial
 from textual.command import DiscoveryHit, Hit, Hits, Provider
 
 from kvmtui.kinds import new_nouns
+from kvmtui.ui.identify_screen import BLINK, LISTEN, open_identify
 from kvmtui.views import FDB_SORT_KEYS
 
 VIEWS = ("details", "fdb", "bonds", "guests", "networks", "findings")
@@ -33,8 +34,14 @@ class KvmtuiCommands(Provider):
             (f"new: {new_nouns()}", "new", app.action_new, "plan a new device, confirm before it is made (n)"),
             ("attach: a NIC to a guest", "attach", app.action_attach,
              "plan an attachment, confirm before it is made (a)"),
+            ("edit: the selected device", "edit", app.action_edit,
+             "change its MTU, state, MAC, alias; a bridge's ports, STP, timers (e)"),
             ("delete: the selected device, or detach the guest NIC", "delete", app.action_delete,
              "plan the removal, confirm before anything changes (d)"),
+            ("identify: listen on the selected NIC (30 s)", "identify", partial(open_identify, app, LISTEN),
+             "VLANs, LLDP/CDP neighbours, STP root and MACs heard on the wire (docs/identify.md)"),
+            ("identify: blink the selected NIC's port LED (20 s)", "identify", partial(open_identify, app, BLINK),
+             "ethtool PHYS_ID, Esc stops; a change to the device: refused in read-only mode"),
         ]
         entries += [(f"fdb: sort by {key}", "show_view", partial(self._sort_fdb, key),
                      "the FDB pane, sorted (s cycles)") for key in FDB_SORT_KEYS]
