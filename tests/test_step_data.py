@@ -32,6 +32,10 @@ EVERY_TYPE = (
     s.route_del("eno1", ROUTE6),
     s.attach("web1", "<interface type='bridge'/>", True, False),
     s.detach("web1", "<interface type='direct'/>", False, True),
+    s.fdb_append("vx0", "192.0.2.7"),  # its inverse: fdb_del with dst
+    s.net_define("kt-net", "<network><name>kt-net</name></network>"),  # its inverse: net_undefine
+    s.net_start("kt-net"),  # its inverse: net_destroy
+    s.net_autostart("kt-net", True),
 )
 
 

@@ -12,15 +12,17 @@ import kvmtui.kinds  # noqa: F401 - the device kinds register how their devices 
 from kvmtui.apply.backend import refuse_if_readonly
 from kvmtui.errors import KvmtuiError, NetlinkError
 from kvmtui.plan import steps as s
-from kvmtui.plan.steps.links import NEW_DEVICES
+from kvmtui.plan.steps.links import NEW_DEVICES, SETTABLE_KINDS
 from kvmtui.vocabulary import (
     BRIDGE_FLAGS_SELF,
     BRIDGE_VLAN_INFO_PVID,
     BRIDGE_VLAN_INFO_UNTAGGED,
     IFA_F_NODAD,
     NTF_MASTER,
+    NTF_SELF,
     NTF_STICKY,
     NUD_NOARP,
+    NUD_PERMANENT,
     PROTOCOL_NUMBERS,
     RTNH_F_ONLINK,
     SCOPE_NUMBERS,
@@ -122,6 +124,10 @@ def _link_set(ipr, step: s.LinkSet, index: Index) -> None:
             args["mtu"] = int(value)
         elif key == "address":
             args["address"] = value
+        elif key == "alias":
+            args["ifalias"] = value
+    if step.kind in SETTABLE_KINDS:
+        args.update(kind=step.kind, **SETTABLE_KINDS[step.kind].netlink_args(settings))
     if step.kind == "bond":
         args["kind"] = "bond"
         args["bond_primary"] = index(settings["primary"]) if settings.get("primary") else 0
@@ -172,15 +178,25 @@ def _vlan(ipr, step: s.VlanAdd | s.VlanDel, index: Index) -> None:
 
 
 def _fdb_add(ipr, step: s.FdbAdd, index: Index) -> None:
+    if step.dst is not None:  # a vxlan's remote VTEP: `bridge fdb append ... dst IP` (self permanent)
+        ipr.fdb("append", ifindex=index(step.target), lladdr=step.mac, dst=step.dst, state=NUD_NOARP | NUD_PERMANENT,
+                flags=NTF_SELF)
+        return
     ipr.fdb("add", ifindex=index(step.target), lladdr=step.mac, state=NUD_NOARP,
             flags=NTF_MASTER | (NTF_STICKY if step.sticky else 0),
+            **({"vlan": step.vlan} if step.vlan is not None else {}))
+
+
+def _fdb_del(ipr, step: s.FdbDel, index: Index) -> None:
+    where = {"dst": step.dst, "flags": NTF_SELF} if step.dst is not None else {"flags": NTF_MASTER}
+    ipr.fdb("del", ifindex=index(step.target), lladdr=step.mac, state=NUD_NOARP | NUD_PERMANENT, **where,
             **({"vlan": step.vlan} if step.vlan is not None else {}))
 
 
 _CALLS: dict[type, Callable[..., None]] = {
     s.LinkAdd: _link_add, s.LinkDel: _link_del, s.LinkSet: _link_set, s.AddrAdd: _addr_add, s.AddrDel: _addr_del,
     s.RouteAdd: _route, s.RouteDel: _route, s.BrportSet: _brport_set, s.VlanAdd: _vlan, s.VlanDel: _vlan,
-    s.FdbAdd: _fdb_add,
+    s.FdbAdd: _fdb_add, s.FdbDel: _fdb_del,
 }
 
 
@@ -225,4 +241,6 @@ def _kind_args(settings: dict[str, str], index: Index) -> dict[str, object]:
         args["address"] = settings["address"]
     if "mtu" in settings:
         args["mtu"] = int(settings["mtu"])
-    return args | NEW_DEVICES[kind].netlink_args(settings)
+    device = NEW_DEVICES[kind]
+    own = {key: str(index(value)) if key in device.device_settings else value for key, value in settings.items()}
+    return args | device.netlink_args(own)

@@ -1,11 +1,15 @@
-"""The libvirt backend: attaches and detaches guest interfaces on a read-write
-connection, the only one kvmtui opens (every read is on a read-only one)."""
+"""The libvirt backend: attaches and detaches guest interfaces, and defines, starts,
+autostarts, stops and undefines libvirt's networks, on a read-write connection, the
+only one kvmtui opens (every read is on a read-only one)."""
 
 from __future__ import annotations
 
 from kvmtui.apply.backend import refuse_if_readonly
-from kvmtui.errors import KvmtuiError
+from kvmtui.errors import KvmtuiError, LibvirtRefused
 from kvmtui.plan import steps as s
+
+# Undoing these on a network someone else removed meanwhile: nothing is left to undo.
+_GONE_IS_DONE = (s.NetUndefine, s.NetDestroy, s.NetAutostart)
 
 
 class LibvirtBackend:
@@ -14,26 +18,50 @@ class LibvirtBackend:
 
     def run(self, step: s.Step) -> None:
         refuse_if_readonly()  # before the read-write connection: root could open one regardless
-        if not isinstance(step, s.Attach):
+        if not isinstance(step, (s.Attach, *s.NETWORK_STEPS)):
             raise KvmtuiError(f"the libvirt backend does not run {step.action} steps")
         import libvirt
 
         from kvmtui.collect.libvirt import resolve_uri
 
-        flags = (libvirt.VIR_DOMAIN_AFFECT_LIVE if step.live else 0) | (
-            libvirt.VIR_DOMAIN_AFFECT_CONFIG if step.config else 0)
         conn = libvirt.open(resolve_uri(self.uri))
         try:
-            domain = conn.lookupByName(step.target)
-            if isinstance(step, s.Detach):
-                domain.detachDeviceFlags(step.xml, flags)
+            if isinstance(step, s.Attach):
+                _attach(libvirt, conn, step)
             else:
-                domain.attachDeviceFlags(step.xml, flags)
+                _network(conn, step)
         except libvirt.libvirtError as exc:
-            raise KvmtuiError(f"{step.command}: {exc.get_error_message()}") from None
+            raise LibvirtRefused(step.command, exc.get_error_message(), exc.get_error_code()) from None
         finally:
             conn.close()
 
     def gone(self, step: s.Step, exc: BaseException) -> bool:
-        """A guest or NIC that is gone is a failure: the undo could not put it back."""
-        return False
+        """A guest or NIC that is gone is a failure: the undo could not put it back. A
+        network that is gone when its start, autostart or definition is undone is done."""
+        import libvirt
+
+        return isinstance(step, _GONE_IS_DONE) and isinstance(exc, LibvirtRefused) \
+            and exc.code == libvirt.VIR_ERR_NO_NETWORK
+
+
+def _attach(libvirt, conn, step: s.Attach) -> None:
+    flags = (libvirt.VIR_DOMAIN_AFFECT_LIVE if step.live else 0) | (
+        libvirt.VIR_DOMAIN_AFFECT_CONFIG if step.config else 0)
+    domain = conn.lookupByName(step.target)
+    if isinstance(step, s.Detach):
+        domain.detachDeviceFlags(step.xml, flags)
+    else:
+        domain.attachDeviceFlags(step.xml, flags)
+
+
+def _network(conn, step: s.Step) -> None:
+    if isinstance(step, s.NetUndefine):
+        conn.networkLookupByName(step.target).undefine()
+    elif isinstance(step, s.NetDefine):
+        conn.networkDefineXML(step.xml)
+    elif isinstance(step, s.NetStart):
+        conn.networkLookupByName(step.target).create()
+    elif isinstance(step, s.NetDestroy):
+        conn.networkLookupByName(step.target).destroy()
+    elif isinstance(step, s.NetAutostart):
+        conn.networkLookupByName(step.target).setAutostart(1 if step.on else 0)

@@ -15,23 +15,32 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from kvmtui.kinds import attach_bridge, attach_macvtap, bond, bridge, delete, detach, vlan
+from kvmtui.kinds import attach_bridge, attach_macvtap, bond, bridge, delete, detach, macvlan_shim, vlan, vxlan
 from kvmtui.kinds.attach import AttachInterface
 from kvmtui.kinds.bond import CreateBond
 from kvmtui.kinds.bridge import CreateBridge
 from kvmtui.kinds.delete import DeleteLink
 from kvmtui.kinds.detach import DetachInterface
+from kvmtui.kinds.macvlan_shim import CreateShim
+from kvmtui.kinds import set_link
+from kvmtui.kinds.set_link import SetLink
+from kvmtui.kinds import libvirt_network, libvirt_network_undefine
+from kvmtui.kinds.libvirt_network import DefineNetwork
+from kvmtui.kinds.libvirt_network_undefine import UndefineNetwork
 from kvmtui.kinds.spec import KindSpec, Param, Selection
 from kvmtui.kinds.vlan import CreateVlan
+from kvmtui.kinds.vxlan import CreateVxlan
 from kvmtui.model import Snapshot
 from kvmtui.plan import Plan, PlanError
 from kvmtui.plan.eligible import kernel_checks_off
 from kvmtui.plan.validate import check_values
 
 KINDS: dict[str, KindSpec] = {module.SPEC.name: module.SPEC for module in (
-    bridge, bond, vlan, attach_bridge, attach_macvtap, detach, delete)}
+    bridge, bond, vlan, vxlan, attach_bridge, attach_macvtap, macvlan_shim, detach, delete, libvirt_network, libvirt_network_undefine,
+    set_link)}
 
-Intent = CreateBridge | CreateBond | CreateVlan | AttachInterface | DetachInterface | DeleteLink
+Intent = CreateBridge | CreateBond | CreateVlan | CreateVxlan | CreateShim | AttachInterface | DetachInterface | DeleteLink \
+    | SetLink | DefineNetwork | UndefineNetwork
 INTENTS = {spec.intent.__name__: spec.intent for spec in KINDS.values()}
 
 
@@ -120,4 +129,5 @@ def new_nouns() -> str:
 
 
 __all__ = ["COMMANDS", "INTENTS", "KINDS", "NEW", "Command", "Intent", "KindSpec", "Param", "Plan", "PlanError", "Selection",
-           "kind_of", "make_plan", "new_nouns", "AttachInterface", "CreateBond", "CreateBridge", "CreateVlan", "DeleteLink", "DetachInterface"]
+           "kind_of", "make_plan", "new_nouns", "AttachInterface", "CreateBond", "CreateBridge", "CreateShim", "CreateVlan", "CreateVxlan", "DeleteLink", "DetachInterface",
+           "DefineNetwork", "UndefineNetwork", "SetLink"]

@@ -20,7 +20,8 @@ MACVTAP_MEANING = {
     "private": "guests on the same lower device can never talk to each other, not even via the switch",
     "passthrough": "the guest owns the lower device alone; no other guest or host use of it",
 }
-HOST_CUT_OFF = "the host cannot reach this guest through {dev}: macvtap passes no traffic between a guest and its own host"
+HOST_CUT_OFF = ("the host cannot reach this guest through {dev}: macvtap passes no traffic between a guest and its own "
+                "host; `kvmtui apply shim {dev}` gives the host a macvlan beside it that can")
 
 
 def _lowers(snapshot: Snapshot, selection: Selection) -> Offer:
@@ -34,7 +35,8 @@ PARAMS = (
     Param("macvtap", "or give it a macvtap on this device (not a bridge, a bridge port or a bond slave)",
           "--macvtap", "LOWER", required=True, exclusive="target", label="…or macvtap on this lower device",
           widget="choice", offer=_lowers,
-          form_help="macvtap: the host cannot reach this guest through the lower device"),
+          form_help="macvtap: the host cannot reach this guest through the lower device (`kvmtui apply shim "
+                    "LOWER` lets it)"),
     Param("mode", f"macvtap mode: {', '.join(MACVTAP_MODES)} (default: {MACVTAP_DEFAULT_MODE}, as libvirt)", "--mode",
           choices=MACVTAP_MODES, label="macvtap mode", widget="choice", form_default=MACVTAP_DEFAULT_MODE,
           form_options=tuple((m, m) for m in MACVTAP_MODES),

@@ -12,6 +12,7 @@ from kvmtui.persist.desired import desired_config
 from kvmtui.persist.model import FileChange, ReadFile
 from kvmtui.persist.render import file_diff, render_for
 from kvmtui.plan.model import Plan
+from kvmtui.plan.steps import NETWORK_STEPS
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,6 +43,8 @@ def saved_change(plan: Plan, snapshot: Snapshot, read: ReadFile, forced: str | N
     write, a file it cannot edit): nothing is applied then, unless --no-persist."""
     desired = desired_config(plan, snapshot)
     if not desired.devices and not desired.removed:
+        if plan.steps and all(isinstance(step, NETWORK_STEPS) for step in plan.steps):
+            return SavedChange(None, "libvirt keeps its networks' definitions itself (virsh net-dumpxml --inactive)")
         return SavedChange(None, "the change touches no device a configuration describes")
     if forced is not None and snapshot.netconfig is None:
         raise KvmtuiError("--persist: this host's saved configuration was not read here (a named namespace or a "

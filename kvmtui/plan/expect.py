@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from kvmtui.model import Domain, Snapshot
+from kvmtui.model import Domain, Link, Snapshot
 
 ConfigReader = Callable[[str], Domain | None]  # domain name -> its persistent (inactive) definition
 
@@ -38,10 +38,21 @@ class LinkSetting:
     key: str
     value: object
 
+    def actual(self, link: Link) -> object:
+        return getattr(link.info_data, self.key, None)
+
     def unmet(self, snapshot: Snapshot, read_config: ConfigReader) -> str | None:
         link = snapshot.link(self.name)
-        actual = getattr(link.info_data, self.key, None) if link is not None else None
+        actual = self.actual(link) if link is not None else None
         return None if actual == self.value else f"{self.name} {self.key} is {actual!r}, not {self.value!r}"
+
+
+@dataclass(frozen=True, slots=True)
+class LinkAttribute(LinkSetting):
+    """A device's own value as the snapshot shows it: ("mtu", 9000), ("mac", ...), ("alias", None)."""
+
+    def actual(self, link: Link) -> object:
+        return getattr(link, self.key, None)
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,10 +112,36 @@ class GuestNic:
         return None
 
 
-Expectation = LinkPresent | LinkSetting | LinkGone | AddressOn | RouteVia | GuestNic
+@dataclass(frozen=True, slots=True)
+class NetworkState:
+    """A libvirt network is defined (or gone), running or not, autostarted or not, as asked."""
+
+    name: str
+    present: bool = True
+    active: bool | None = None
+    autostart: bool | None = None
+    forward: str | None = None
+    bridge: str | None = None
+
+    def unmet(self, snapshot: Snapshot, read_config: ConfigReader) -> str | None:
+        network = next((n for n in snapshot.networks if n.name == self.name), None)
+        if network is None or not self.present:
+            return None if (network is None) != self.present else \
+                f"libvirt network {self.name} {'is missing' if self.present else 'still exists'}"
+        for what, wanted, actual in (("active", self.active, network.active),
+                                     ("autostart", self.autostart, network.autostart),
+                                     ("forward mode", self.forward, network.forward),
+                                     ("bridge", self.bridge, network.bridge)):
+            if wanted is not None and wanted != actual:
+                return f"libvirt network {self.name}: {what} is {actual}, not {wanted}"
+        return None
 
 
-EXPECTATION_TYPES = {cls.__name__: cls for cls in (LinkPresent, LinkSetting, LinkGone, AddressOn, RouteVia, GuestNic)}
+Expectation = LinkPresent | LinkSetting | LinkAttribute | LinkGone | AddressOn | RouteVia | GuestNic | NetworkState
+
+
+EXPECTATION_TYPES = {cls.__name__: cls for cls in (LinkPresent, LinkSetting, LinkAttribute, LinkGone, AddressOn, RouteVia,
+                                                    GuestNic, NetworkState)}
 
 
 def expectation_to_data(expectation: Expectation) -> dict[str, object]:

@@ -14,8 +14,8 @@ def simulate(snapshot: Snapshot, steps: tuple[Step, ...]) -> Snapshot:
     host = SimulatedHost(links={link.ifname: link for link in snapshot.links}, routes=list(snapshot.routes),
                          domains={d.name: d for d in snapshot.domains},
                          next_index=max((link.ifindex for link in snapshot.links), default=0) + 1,
-                         guests_in_view=guests_in_view(snapshot))
+                         guests_in_view=guests_in_view(snapshot), networks={n.name: n for n in snapshot.networks})
     for step in steps:
         step.simulate(host)
     return replace(snapshot, links=tuple(host.links.values()), routes=tuple(host.routes),
-                   domains=tuple(host.domains.values()))
+                   domains=tuple(host.domains.values()), networks=tuple(host.networks.values()))

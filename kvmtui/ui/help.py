@@ -25,7 +25,7 @@ HELP = """\
              Esc clears it (the cursor stays on its node)
   r          re-read everything now
   ctrl+p     command palette: views, filter, zoom, FDB sort, new,
-             attach, delete, help
+             attach, edit, delete, help
   ?          this help
   q          quit; ctrl+c too. Not while a change is being applied:
              it finishes or is rolled back first
@@ -34,8 +34,11 @@ HELP = """\
   n          new {new} (on the selected device)
   a          attach a NIC to the selected guest, or onto the selected
              bridge or device
+  e          edit the selected device: MTU, up/down, MAC, alias; a
+             bridge's ports, STP, forward delay, ageing, VLAN filtering
   d          detach the selected guest NIC, or delete the selected
-             bridge, bond or VLAN
+             bridge, bond or VLAN, or stop and undefine the selected
+             libvirt network
              Each shows the plan (tree before -> after, commands) and
              asks before anything changes: y applies, n or Esc cancels.
              In a wizard: Tab moves, Space ticks \\[x] or unticks [ ],

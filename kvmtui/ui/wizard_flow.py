@@ -58,7 +58,7 @@ class Confirmed:
 
 
 class WizardFlow:
-    ACTIONS = ("new", "attach", "delete")
+    ACTIONS = ("new", "attach", "delete", "edit")
 
     def __init__(self, app) -> None:
         """`app`: the KvmtuiApp, whose snapshot, selection and options the wizards start from."""
@@ -93,13 +93,33 @@ class WizardFlow:
         if self.app.snapshot is not None:
             self.run_wizard(attach_wizard(self.app.snapshot, self._selected_domain(), self.app.selected_ifname()))
 
+    def edit(self) -> None:
+        """Change the selected device (not a guest's NIC): its wizard starts at its current values."""
+        from kvmtui.ui.wizards import edit_wizard
+
+        snapshot, selected = self.app.snapshot, self.app.selected
+        if snapshot is None or selected is None:
+            return
+        if is_guest(selected):
+            self.app.notify("a guest's interface is changed with virsh for now (domif-setlink, update-device)",
+                            title="not here", severity="warning")
+            return
+        ifname = ifname_of(selected)
+        if ifname is None or snapshot.link(ifname) is None:
+            self.app.notify("select a device in the tree to change it", title="nothing to edit", severity="warning")
+            return
+        self.run_wizard(edit_wizard(snapshot, ifname))
+
     def delete(self) -> None:
-        """Detach the selected guest NIC, or delete the selected bridge, bond or VLAN (one that
-        carries addresses through a wizard that offers to move them to a port)."""
+        """Detach the selected guest NIC, undefine the selected libvirt network, or delete the
+        selected bridge, bond or VLAN (one that carries addresses through a wizard that offers
+        to move them to a port)."""
         from kvmtui.facts import guest_nic_of
         from kvmtui.plan import PlanError
         from kvmtui.kinds import DeleteLink, DetachInterface, make_plan
         from kvmtui.kinds.delete import carries_addresses
+        from kvmtui.kinds.libvirt_network_undefine import UndefineNetwork
+        from kvmtui.node_keys import network_of
         from kvmtui.ui.wizards import delete_wizard
 
         snapshot, selected = self.app.snapshot, self.app.selected
@@ -112,6 +132,8 @@ class WizardFlow:
                 return
             domain, nic = found
             intent = DetachInterface(domain.name, nic.mac or "")
+        elif (network := network_of(selected)) is not None:  # stop and undefine; an undo defines it again
+            intent = UndefineNetwork(network)
         elif ifname is not None and carries_addresses(snapshot, ifname):
             self.run_wizard(delete_wizard(snapshot, ifname))
             return

@@ -20,6 +20,8 @@ def wizard(command: Command, snapshot: Snapshot, selection: Selection) -> Wizard
     fields = []
     for param in command.form_params:
         offer = param.offered(snapshot, selection)
+        if offer is None:  # not asked for this selection (a bridge's STP on a NIC)
+            continue
         fields.append(Field(param.name, offer.label or param.label or param.name, param.widget, offer.default,
                             offer.options, param.form_help if offer.help is None else offer.help, param.optional))
     fixed = {p.name: p.offered(snapshot, selection).default for p in command.params if p.label is None}
@@ -43,6 +45,11 @@ def attach_wizard(snapshot: Snapshot, selected_domain: str | None, selected_link
 def delete_wizard(snapshot: Snapshot, ifname: str) -> WizardScreen:
     """`d` on a bridge or bond that carries the host's addresses: where they go first."""
     return wizard(COMMANDS["delete"], snapshot, Selection(ifname))
+
+
+def edit_wizard(snapshot: Snapshot, ifname: str) -> WizardScreen:
+    """`e` on a device: its settings as they are now (a bridge's too); what is changed is planned."""
+    return wizard(COMMANDS["set"], snapshot, Selection(ifname))
 
 
 def _key_in(name: str, key: str) -> str:

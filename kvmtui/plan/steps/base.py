@@ -10,7 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, fields
 from typing import Any, ClassVar
 
-from kvmtui.model import Domain, Link, Route
+from kvmtui.model import Domain, Link, Network, Route
 
 q = shlex.quote  # names in the commands shown: copied into a shell, `a;b` stays one word
 
@@ -18,7 +18,8 @@ Settings = tuple[tuple[str, str], ...]  # ip's own words: (("mode", "802.3ad"), 
 
 
 def words(settings: Settings) -> str:
-    return " ".join(f"{key} {shlex.quote(value)}" for key, value in settings)
+    """`key value` each; an empty value is a bare flag (a vxlan's `nolearning`)."""
+    return " ".join(f"{key} {shlex.quote(value)}" if value != "" else key for key, value in settings)
 
 
 @dataclass
@@ -30,6 +31,7 @@ class SimulatedHost:
     domains: dict[str, Domain]
     next_index: int  # the ifindex the next new device gets
     guests_in_view: bool  # a running guest's devices are among the links
+    networks: dict[str, Network] = field(default_factory=dict)  # libvirt's, by name
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,5 +1,7 @@
 """Steps on what a bridge knows of its ports: port settings, VLAN entries, static FDB
-entries. Plans use them on the undo side only (Step.then): what a bridge forgets."""
+entries. Plans use them on the undo side only (Step.then): what a bridge forgets; and a
+vxlan's own FDB entries for its remote VTEPs (`bridge fdb append ... dst IP`, undone by
+`bridge fdb del`)."""
 
 from __future__ import annotations
 
@@ -60,22 +62,48 @@ class VlanDel(Step):
 
 @step_type
 class FdbAdd(Step):
-    """A static entry of the bridge's FDB (`master static`): not aged out, not a local address."""
+    """A static entry of the bridge's FDB (`master static`): not aged out, not a local address.
+    With `dst`: a vxlan's own entry for a remote VTEP (`self`), appended beside the others
+    with the same MAC (00:00:00:00:00:00: flood there too), as `bridge fdb append` does."""
 
     action = "fdb_add"
     mac: str
     vlan: int | None = None
     sticky: bool = False
+    dst: str | None = None
 
     @property
     def command(self) -> str:
+        if self.dst is not None:
+            return f"bridge fdb append {self.mac} dev {q(self.target)} dst {self.dst}"
         extra = (f" vlan {self.vlan}" if self.vlan is not None else "") + (" sticky" if self.sticky else "")
         return f"bridge fdb add {self.mac} dev {q(self.target)} master static{extra}"
 
     @property
     def settings(self) -> Settings:
         return (("mac", self.mac),) + ((("vlan", str(self.vlan)),) if self.vlan is not None else ()) + (
-            (("sticky", "on"),) if self.sticky else ())
+            (("sticky", "on"),) if self.sticky else ()) + ((("dst", self.dst),) if self.dst is not None else ())
+
+
+@step_type
+class FdbDel(Step):
+    """An FDB entry removed: a vxlan's remote VTEP (`dst`), else the bridge's (`master`)."""
+
+    action = "fdb_del"
+    mac: str
+    vlan: int | None = None
+    dst: str | None = None
+
+    @property
+    def command(self) -> str:
+        where = f" dst {self.dst}" if self.dst is not None else " master"
+        return f"bridge fdb del {self.mac} dev {q(self.target)}{where}" + (
+            f" vlan {self.vlan}" if self.vlan is not None else "")
+
+    @property
+    def settings(self) -> Settings:
+        return (("mac", self.mac),) + ((("vlan", str(self.vlan)),) if self.vlan is not None else ()) + (
+            (("dst", self.dst),) if self.dst is not None else ())
 
 
 def brport_set(port: str, settings: Settings) -> BrportSet:
@@ -93,3 +121,8 @@ def vlan_del(dev: str, vids: str, own: bool = False) -> VlanDel:
 
 def fdb_add(port: str, mac: str, vlan: int | None = None, sticky: bool = False) -> FdbAdd:
     return FdbAdd(port, mac, vlan, sticky)
+
+
+def fdb_append(dev: str, dst: str, mac: str = "00:00:00:00:00:00") -> FdbAdd:
+    """A vxlan's remote VTEP: frames for `mac` (all zeros: unknown and broadcast ones) go to `dst` too."""
+    return FdbAdd(dev, mac, dst=dst, inverse=FdbDel(dev, mac, dst=dst))

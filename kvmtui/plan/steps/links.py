@@ -20,6 +20,8 @@ class NewDevice:
 
     netlink_args: Callable[[dict[str, str]], dict[str, object]]
     simulated_info: Callable[[dict[str, str]], object]
+    # Settings whose value names another device (a vxlan's `dev`): netlink_args gets its ifindex.
+    device_settings: tuple[str, ...] = ()
 
 
 NEW_DEVICES: dict[str, NewDevice] = {}  # "bridge" -> how a bridge is made
@@ -27,6 +29,21 @@ NEW_DEVICES: dict[str, NewDevice] = {}  # "bridge" -> how a bridge is made
 
 def new_device_kind(kind: str, device: NewDevice) -> None:
     NEW_DEVICES[kind] = device
+
+
+@dataclass(frozen=True, slots=True)
+class SettableKind:
+    """A kind's own settings changed on an existing device (`ip link set DEV type bridge
+    stp_state 1`): as netlink arguments, and the info_data the simulated device then shows.
+    Registered by the kind module that plans such changes (kvmtui/kinds/)."""
+
+    netlink_args: Callable[[dict[str, str]], dict[str, object]]
+    simulated_info: Callable[[object, dict[str, str]], object]  # (info_data before, settings) -> after
+
+
+SETTABLE_KINDS: dict[str, SettableKind] = {}  # "bridge" -> how its settings change
+# Changes that cannot interrupt traffic: a description, how long unused FDB entries live.
+HARMLESS_SETTINGS = ("alias", "ageing_time")
 
 
 @step_type
@@ -89,6 +106,8 @@ class LinkSet(Step):
                 out.append(value)
             elif key == "master":
                 out.append(f"master {q(value)}" if value else "nomaster")
+            elif key == "alias":
+                out.append(f"alias {q(value)}")
             else:
                 out.append(f"{key} {value}")
         return f"ip link set {q(self.target)}" + (f" type {self.kind}" if self.kind else "") + f" {' '.join(out)}"
@@ -102,11 +121,13 @@ class LinkSet(Step):
         return not self.values and self.kind is None
 
     def interrupts(self) -> bool:
+        if self.values and all(key in HARMLESS_SETTINGS for key, _ in self.values):
+            return False
         return any((key, value) != ("state", "up") for key, value in self.settings)
 
     def simulate(self, host: SimulatedHost) -> None:
         if self.target in host.links:
-            host.links[self.target] = _set(host.links[self.target], dict(self.values), host.links)
+            host.links[self.target] = _set(host.links[self.target], dict(self.values), host.links, self.kind)
 
 
 def link_add(name: str, kind: str, settings: Settings = (), parent: str | None = None) -> LinkAdd:
@@ -129,7 +150,7 @@ def _new_link(index: int, name: str, kind: str, settings: dict[str, str], parent
                 info_data=info)
 
 
-def _set(link: Link, settings: dict[str, str], links: dict[str, Link]) -> Link:
+def _set(link: Link, settings: dict[str, str], links: dict[str, Link], kind: str | None = None) -> Link:
     changes: dict[str, object] = {}
     up = settings["state"] == "up" if "state" in settings else None
     if "master" in settings and (settings["master"] or None) != link.master:
@@ -150,6 +171,10 @@ def _set(link: Link, settings: dict[str, str], links: dict[str, Link]) -> Link:
         changes["mtu"] = int(settings["mtu"])
     if "address" in settings:
         changes["mac"] = settings["address"]
+    if "alias" in settings:
+        changes["alias"] = settings["alias"] or None
+    if kind in SETTABLE_KINDS and link.kind == kind:
+        changes["info_data"] = SETTABLE_KINDS[kind].simulated_info(link.info_data, settings)
     if "primary" in settings and isinstance(link.info_data, BondInfo):
         changes["info_data"] = replace(link.info_data, primary=settings["primary"] or None)
     return replace(link, **changes)
