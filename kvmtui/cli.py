@@ -4,6 +4,7 @@
     kvmtui [...] plan|apply bridge|bond|vlan|attach|detach|delete ...   (see cli_plan.py)
     kvmtui [...] audit [--format text|json|markdown] [--previous FILE] [--fail-on LEVEL]
     kvmtui [...] guards [--all] | confirm [ID] | revert [ID]              (see cli_guard.py)
+    kvmtui [...] identify IFACE [--listen [N]] [--blink N] [--json]      (see cli_identify.py)
 
 Exit codes: 0 done, 1 a problem the user can act on (one clear line on stderr),
 2 usage, 3 a change failed and was rolled back, 4 a change failed and could not be fully
@@ -100,6 +101,16 @@ def build_parser() -> argparse.ArgumentParser:
     from kvmtui.cli_guard import add_guard_commands
 
     add_guard_commands(commands, shared)
+    from kvmtui.cli_identify import add_identify_command
+
+    add_identify_command(commands, shared)
+    from kvmtui.cli_export import add_export_command, add_fact_command
+
+    add_export_command(commands, shared)
+    add_fact_command(commands, shared)
+    from kvmtui.cli_fleet import add_fleet_command
+
+    add_fleet_command(commands, shared)
     return parser
 
 
@@ -215,6 +226,18 @@ def main(argv: list[str] | None = None) -> int:
             from kvmtui.cli_guard import run_guard_command
 
             return run_guard_command(args)
+        if args.command == "fleet":
+            from kvmtui.cli_fleet import run_fleet
+
+            return run_fleet(args)
+        if args.command in ("export", "fact"):
+            from kvmtui.cli_export import run_export, run_fact
+
+            return run_export(args) if args.command == "export" else run_fact(args)
+        if args.command == "identify":
+            from kvmtui.cli_identify import run_identify
+
+            return run_identify(args)
         return run_dashboard(args)
     except KvmtuiError as exc:
         print(f"kvmtui: {exc}", file=sys.stderr)

@@ -28,6 +28,16 @@ def owners(saved: SavedConfig) -> dict[str, tuple[str | None, str | None]]:
     return {o.ifname: (o.backend, o.file) for o in saved.owners}
 
 
+def generated_by_netplan(tmp_path: Path, name: str, yaml: str) -> Path:
+    """A root whose /etc/netplan/NAME is `yaml`, after the real `netplan generate` on it."""
+    root = tmp_path / "root"
+    (root / "etc/netplan").mkdir(parents=True)
+    (root / "etc/netplan" / name).write_text(yaml)
+    (root / "etc/netplan" / name).chmod(0o600)
+    subprocess.run([NETPLAN, "generate", "--root-dir", str(root)], check=True, capture_output=True)
+    return root
+
+
 def handmade_veth(ns: str) -> None:
     sh("ip", "-n", ns, "link", "add", "kt-x", "type", "veth", "peer", "name", "kt-y")
 
@@ -40,13 +50,8 @@ def test_networkmanager_devices_profiles_and_unmanaged_ones_over_dbus(netns, tmp
         nmcli(address, "connection", "add", "type", "bridge", "ifname", "kt-br0", "con-name", "kt-br0",
               "ipv4.method", "manual", "ipv4.addresses", "10.91.0.1/24", "ipv6.method", "disabled")
         # netplan's NM renderer: its generated profile, handed to NM as netplan's generator would
-        root = tmp_path / "root"
-        (root / "etc/netplan").mkdir(parents=True)
-        yaml = root / "etc/netplan/60-lab.yaml"
-        yaml.write_text("network:\n  version: 2\n  renderer: NetworkManager\n  bridges:\n"
-                        "    kt-br1:\n      addresses: [10.92.0.1/24]\n")
-        yaml.chmod(0o600)
-        subprocess.run([NETPLAN, "generate", "--root-dir", str(root)], check=True, capture_output=True)
+        root = generated_by_netplan(tmp_path, "60-lab.yaml", "network:\n  version: 2\n  renderer: NetworkManager\n"
+                                    "  bridges:\n    kt-br1:\n      addresses: [10.92.0.1/24]\n")
         generated = next((root / "run/NetworkManager/system-connections").glob("netplan-*"))
         nm_view = nm_root(address)
         (nm_view / "run/NetworkManager/system-connections").mkdir(exist_ok=True)
@@ -114,13 +119,9 @@ def test_systemd_networkd_and_netplan_on_networkd(netns, tmp_path):
     assert "kt-q1" not in seen
 
     # netplan on networkd: its YAML is the owner, not the .network it generated
-    root = tmp_path / "root"
-    (root / "etc/netplan").mkdir(parents=True)
-    yaml = root / "etc/netplan/50-kt.yaml"
-    yaml.write_text("network:\n  version: 2\n  renderer: networkd\n  ethernets:\n    kt-q1: {}\n"
-                    "  bridges:\n    kt-br1:\n      interfaces: [kt-q1]\n      addresses: [10.94.0.1/24]\n")
-    yaml.chmod(0o600)
-    subprocess.run([NETPLAN, "generate", "--root-dir", str(root)], check=True, capture_output=True)
+    root = generated_by_netplan(tmp_path, "50-kt.yaml", "network:\n  version: 2\n  renderer: networkd\n  ethernets:\n"
+                                "    kt-q1: {}\n  bridges:\n    kt-br1:\n      interfaces: [kt-q1]\n"
+                                "      addresses: [10.94.0.1/24]\n")
     daemon = start_networkd(ns, root / "run/systemd/network", tmp_path / "netplan.log", "/run/systemd/network")
     try:
         view = Path(f"/proc/{daemon.pid}/root")

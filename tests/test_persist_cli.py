@@ -39,19 +39,26 @@ def uplink(netns):
     return netns
 
 
-def test_apply_saves_the_change_in_netplan_after_it_is_verified(uplink, tmp_path):
+def bridge_on_netplan_host(ns: str, tmp_path, seed_text: str):
+    """`apply bridge kt-br0 --port kt-p1 --move-ip-from kt-p1` on the host `ns` whose
+    /etc/netplan holds `seed_text` -> (the finished process, where /etc/netplan was copied)."""
     seed, out = tmp_path / "seed.yaml", tmp_path / "out"
-    seed.write_text(SEED)
+    seed.write_text(seed_text)
     out.mkdir()
     kvmtui = shlex.join([sys.executable, "-m", "kvmtui", "--no-libvirt", "apply", "--yes", "--no-confirm",
                          "bridge", "kt-br0", "--port", "kt-p1", "--move-ip-from", "kt-p1"])
     script = (f"mount --make-rprivate / && mount -t tmpfs -o mode=0755 none /etc/netplan && "
               f"install -m 600 {seed} /etc/netplan/01-netcfg.yaml && "
-              f"ip netns exec {uplink} unshare -p -f --mount-proc {kvmtui}; code=$?; "
+              f"ip netns exec {ns} unshare -p -f --mount-proc {kvmtui}; code=$?; "
               f"cp -a /etc/netplan {out}/; exit $code")
     proc = subprocess.run(["unshare", "-m", "sh", "-c", script], capture_output=True, text=True, timeout=120,
                           cwd="/", env={**os.environ, "PYTHONPATH": str(REPO)})
     assert proc.returncode == 0, proc.stdout + proc.stderr
+    return proc, out
+
+
+def test_apply_saves_the_change_in_netplan_after_it_is_verified(uplink, tmp_path):
+    proc, out = bridge_on_netplan_host(uplink, tmp_path, SEED)
     shown = proc.stdout
     assert "Saved configuration\n  saved in netplan once the change is verified (and kept): netplan manages kt-p1" \
         in shown, shown
@@ -102,18 +109,8 @@ def test_a_dhcp_lease_is_saved_as_dhcp_on_the_bridge_not_as_a_static_address(upl
     sh("ip", "-n", uplink, "addr", "replace", "10.92.0.2/24", "dev", "kt-p1", "valid_lft", "3600",
        "preferred_lft", "3600")
     sh("ip", "-n", uplink, "route", "add", "default", "via", "10.92.0.1", "proto", "dhcp")
-    seed, out = tmp_path / "seed.yaml", tmp_path / "out"
-    seed.write_text(SEED.replace("addresses: [10.92.0.2/24]   # the management address", "dhcp4: true"))
-    out.mkdir()
-    kvmtui = shlex.join([sys.executable, "-m", "kvmtui", "--no-libvirt", "apply", "--yes", "--no-confirm",
-                         "bridge", "kt-br0", "--port", "kt-p1", "--move-ip-from", "kt-p1"])
-    script = (f"mount --make-rprivate / && mount -t tmpfs -o mode=0755 none /etc/netplan && "
-              f"install -m 600 {seed} /etc/netplan/01-netcfg.yaml && "
-              f"ip netns exec {uplink} unshare -p -f --mount-proc {kvmtui}; code=$?; "
-              f"cp -a /etc/netplan {out}/; exit $code")
-    proc = subprocess.run(["unshare", "-m", "sh", "-c", script], capture_output=True, text=True, timeout=120,
-                          cwd="/", env={**os.environ, "PYTHONPATH": str(REPO)})
-    assert proc.returncode == 0, proc.stdout + proc.stderr
+    proc, out = bridge_on_netplan_host(
+        uplink, tmp_path, SEED.replace("addresses: [10.92.0.2/24]   # the management address", "dhcp4: true"))
     assert "10.92.0.2/24 on kt-p1 is dynamic (a DHCP lease or SLAAC)" in proc.stdout, proc.stdout
     assert "10.92.0.2/24" in sh("ip", "-n", uplink, "-br", "addr", "show", "dev", "kt-br0")
     own = (out / "netplan" / "90-kvmtui.yaml").read_text()
