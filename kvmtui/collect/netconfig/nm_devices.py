@@ -8,8 +8,8 @@ connection (NM mirroring a device someone else configured) from one NM made.
 from __future__ import annotations
 
 from kvmtui.collect.netconfig.nm_conf import DeviceState
-from kvmtui.nm_dbus import NM, DBusError, NetworkManagerBus, NoNetworkManager, with_nm
 
+NM = "org.freedesktop.NetworkManager"
 DEVICE, ACTIVE, SETTING = f"{NM}.Device", f"{NM}.Connection.Active", f"{NM}.Settings.Connection"
 UNMANAGED = 10  # NM_DEVICE_STATE_UNMANAGED
 FLAG_EXTERNAL = 0x8  # NM_SETTINGS_CONNECTION_FLAG_EXTERNAL: generated to mirror an outside configuration
@@ -18,7 +18,11 @@ SOURCE = "NetworkManager over D-Bus"
 
 def device_states_over_dbus(names: set[str]) -> dict[str, DeviceState] | None:
     """ifname -> NM's state of that device, for the `names` NM knows; None when NM does not
-    answer (no bus, not running, an error): then the state files are all there is."""
+    answer (no bus, not running, an error): then the state files are all there is.
+    D-Bus (asyncio, dbus-fast) is imported here, not with the module: every kvmtui command
+    reads the saved configuration, few of them on a host where NM runs."""
+    from kvmtui.nm_dbus import DBusError, NoNetworkManager, with_nm
+
     try:
         objects = with_nm(_managed_objects)
     except (NoNetworkManager, DBusError):
@@ -26,7 +30,7 @@ def device_states_over_dbus(names: set[str]) -> dict[str, DeviceState] | None:
     return states_of(objects, names)
 
 
-async def _managed_objects(nm: NetworkManagerBus) -> dict:
+async def _managed_objects(nm) -> dict:
     return (await nm.call("/org/freedesktop", "org.freedesktop.DBus.ObjectManager", "GetManagedObjects"))[0]
 
 
