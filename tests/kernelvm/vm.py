@@ -40,7 +40,7 @@ ABI = os.environ.get("KVMTUI_KERNELVM_ABI", "6.1.0-56-amd64")
 # Only the leaves: modules.dep brings virtio, virtio_ring, 9pnet, netfs, fscache...
 INITRAMFS_MODULES = ("virtio_pci", "9pnet_virtio", "9p", "overlay")
 
-TIMEOUT = float(os.environ.get("KVMTUI_KERNELVM_TIMEOUT", "2400"))  # a whole pytest session (40 tests under TCG)
+TIMEOUT = float(os.environ.get("KVMTUI_KERNELVM_TIMEOUT", "3000"))  # a whole pytest session (40 tests under TCG: ~30 min)
 SILENT_HANG = 60.0  # about one boot in forty hangs before printing anything: retry those
 START_HANG = 180.0  # booted normally takes ~3 s: if the command has not started by now, retry
 
