@@ -7,10 +7,11 @@ from __future__ import annotations
 
 import os
 import shlex
+import signal
 import sys
 
 from tests.helpers import REPO, sh
-from tests.sshd import Tmux, filter_tree
+from tests.sshd import Tmux, filter_tree, netns_pids
 from tests.topologies import bridge_with_two_veth_ports
 
 SEED = """\
@@ -67,6 +68,8 @@ def test_the_dashboard_shows_the_file_diff_and_writes_it_after_the_delete(netns,
         tmux.wait_screen(lambda s: (out / "netplan").exists(), "kvmtui to quit", timeout=20)
     finally:
         tmux.kill()
+        for pid in netns_pids(netns):  # a kvmtui that did not quit (the test failed): its pane is gone
+            os.kill(pid, signal.SIGKILL)
     assert "kt-br0" not in sh("ip", "-n", netns, "-br", "link")
     saved = {p.name: p.read_text() for p in (out / "netplan").glob("*.yaml")}
     assert not any("kt-br0" in text for text in saved.values()), saved
