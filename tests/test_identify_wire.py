@@ -44,11 +44,9 @@ def _identify_listening(receiver: str, *args: str) -> subprocess.Popen:
                             env={"PYTHONPATH": str(REPO), "PATH": "/usr/sbin:/usr/bin:/sbin:/bin"})
 
 
-@pytest.mark.parametrize("rxvlan", ["on", "off"])
-def test_listen_reports_exactly_the_vlans_neighbours_and_root(wire, rxvlan):
-    sender, receiver = wire
-    sh("ip", "netns", "exec", receiver, "ethtool", "-K", "kt-rx", "rxvlan", rxvlan)
-    proc = _identify_listening(receiver, "kt-rx", "--listen", "3", "--json")
+def _heard(sender: str, receiver: str, *args: str) -> tuple[subprocess.Popen, str, str]:
+    """`identify kt-rx ARGS` listening while the sample traffic is sent -> (process, stdout, stderr)."""
+    proc = _identify_listening(receiver, "kt-rx", *args)
     try:
         wait_until(lambda: listening(receiver) or proc.poll() is not None, timeout=30, interval=0.02,
                    what="kvmtui's packet socket")
@@ -57,6 +55,14 @@ def test_listen_reports_exactly_the_vlans_neighbours_and_root(wire, rxvlan):
     finally:
         if proc.poll() is None:
             proc.kill()
+    return proc, out, err
+
+
+@pytest.mark.parametrize("rxvlan", ["on", "off"])
+def test_listen_reports_exactly_the_vlans_neighbours_and_root(wire, rxvlan):
+    sender, receiver = wire
+    sh("ip", "netns", "exec", receiver, "ethtool", "-K", "kt-rx", "rxvlan", rxvlan)
+    proc, out, err = _heard(sender, receiver, "--listen", "3", "--json")
     assert proc.returncode == 0, err
     document = json.loads(out)
     assert document["nic"]["offloads"]["rx-vlan-offload"] is (rxvlan == "on")
@@ -83,15 +89,7 @@ def test_listen_reports_exactly_the_vlans_neighbours_and_root(wire, rxvlan):
 
 def test_text_output_names_vlans_neighbours_and_root(wire):
     sender, receiver = wire
-    proc = _identify_listening(receiver, "kt-rx", "--listen", "2")
-    try:
-        wait_until(lambda: listening(receiver) or proc.poll() is not None, timeout=30, interval=0.02,
-                   what="kvmtui's packet socket")
-        _send(sender, sample_traffic())
-        out, err = proc.communicate(timeout=60)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
+    proc, out, err = _heard(sender, receiver, "--listen", "2")
     assert proc.returncode == 0, err
     assert "VLANs          10 (3 frames), 20 (5 frames), 4094 (1 frame)" in out
     assert "untagged       2 frames" in out
