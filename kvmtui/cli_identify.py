@@ -1,6 +1,7 @@
 """`kvmtui identify IFACE [--listen [N]] [--blink N] [--json]`: which cable is this?
 
-The NIC's facts always; with --listen, what arrives on it for N seconds (VLANs, LLDP/CDP
+The NIC's facts always (an SR-IOV NIC's VFs with the guest holding each, where libvirt
+answers); with --listen, what arrives on it for N seconds (VLANs, LLDP/CDP
 neighbours, STP root, source MACs); with --blink, its port LED blinks meanwhile (a change
 to the device: refused with --readonly). Exit codes: 0 done, 1 a problem or a refusal
 (one line on stderr; a blink the driver cannot do is one, after the rest is shown), 2 usage.
@@ -43,7 +44,7 @@ def run_identify(args: argparse.Namespace) -> int:
     from kvmtui.collect.lldpd import lldpd_neighbours
     from kvmtui.collect.wire import listen
     from kvmtui.serialize import to_jsonable
-    from kvmtui.views_identify import link_kind, lldpd_lines, nic_lines, wire_lines
+    from kvmtui.views_identify import libvirt_silent_line, link_kind, lldpd_lines, nic_lines, wire_lines
 
     if args.from_file:
         raise KvmtuiError("identify asks the NIC and the wire themselves: it cannot run on a recording (--from)")
@@ -54,6 +55,7 @@ def run_identify(args: argparse.Namespace) -> int:
         refuse_blink_if_readonly(args.interface)  # before anything is read or shown
     facts = read_nic_facts(args.interface, args.netns)
     known = lldpd_neighbours(args.netns)  # None: no lldpd to ask
+    held, libvirt_error = _vf_guests(args, facts)
     if args.blink:
         blinker = Blinker(args.interface, args.blink, args.netns).start()
     try:
@@ -70,14 +72,15 @@ def run_identify(args: argparse.Namespace) -> int:
                        "error": str(blinker.error) if blinker.error else None}
     if args.json:
         nic = to_jsonable(facts) | {"offloads": dict(facts.offloads)}
-        document = {"interface": args.interface, "netns": args.netns, "nic": nic,
+        document = {"interface": args.interface, "netns": args.netns, "nic": nic, "vf_guests": held,
+                    "libvirt_error": libvirt_error,
                     "lldpd": to_jsonable(known.get(args.interface, ())) if known is not None else None,
                     "wire": to_jsonable(report) if report else None, "blink": blink_state}
         json.dump(document, sys.stdout, indent=1)
         sys.stdout.write("\n")
     else:
-        lines = [f"{args.interface}" + (f" (netns {args.netns})" if args.netns else ""), *nic_lines(facts),
-                 *lldpd_lines(args.interface, known)]
+        lines = [f"{args.interface}" + (f" (netns {args.netns})" if args.netns else ""), *nic_lines(facts, held),
+                 *([libvirt_silent_line(libvirt_error)] if libvirt_error else []), *lldpd_lines(args.interface, known)]
         if report:
             lines += wire_lines(report)
         if blinker and not blinker.error:
@@ -88,6 +91,20 @@ def run_identify(args: argparse.Namespace) -> int:
         print(f"kvmtui: {blinker.error}", file=sys.stderr)
         return 1
     return 0
+
+
+def _vf_guests(args: argparse.Namespace, facts) -> tuple[dict[str, str] | None, str | None]:
+    """(PCI address -> the guest holding it, None), or (None, why libvirt did not say); libvirt is
+    asked only for a NIC with VFs, through the collector's reader and its timeout."""
+    if not facts.sriov_vfs or args.no_libvirt:
+        return None, None
+    from kvmtui.collect.snapshot import LibvirtReader
+    from kvmtui.views_identify import vf_holders
+
+    state = LibvirtReader(args.connect).read()
+    if state.error:
+        return None, state.error
+    return vf_holders(state.domains), None
 
 
 def _wait_for(blinker) -> bool:

@@ -3,6 +3,10 @@ Pure (records in, strings out), shared by `kvmtui identify` and the details pane
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
+from kvmtui.facts import libvirt_read
+from kvmtui.model import Domain, Snapshot
 from kvmtui.model.wire import Bpdu, Neighbour, NicFacts, WireReport
 
 NA = "n/a"
@@ -28,8 +32,39 @@ def link_kind(facts: NicFacts | None) -> str | None:
     return DRIVER_KINDS.get(facts.driver or "") if facts else None
 
 
-def nic_lines(facts: NicFacts) -> list[str]:
-    return [_row(label, value) for label, value in nic_rows(facts)]
+def nic_lines(facts: NicFacts, held: dict[str, str] | None = None) -> list[str]:
+    """`held`: the VFs' guests (`vf_holders`), None when libvirt was not read."""
+    return [_row(label, value) for label, value in nic_rows(facts) + vf_rows(facts, held)]
+
+
+def vf_holders(domains: Iterable[Domain]) -> dict[str, str]:
+    """PCI address -> the guest it is given to: `<interface type='hostdev'>` (the SR-IOV way,
+    with a MAC and VLAN) or a plain `<hostdev>` PCI function; a running guest's before a defined one."""
+    held: dict[str, str] = {}
+    for domain in sorted(domains, key=lambda d: not d.active):
+        state = "" if domain.active else f", {domain.state}"
+        addresses = [nic.address for nic in domain.interfaces if nic.type == "hostdev" and nic.address]
+        for address in (*addresses, *domain.pci_hostdevs):
+            held.setdefault(address, f"guest {domain.name}{state}")
+    return held
+
+
+def vf_rows(facts: NicFacts, held: dict[str, str] | None) -> list[tuple[str, str]]:
+    """One row per enabled VF: its PCI address, then its host netdev or the guest holding it
+    (`held` None: the guests were not read)."""
+    def holder(vf) -> str:
+        if held is not None and vf.bus_address in held:
+            return held[vf.bus_address]
+        if vf.ifname:
+            return f"host {vf.ifname}"
+        return "no host netdev" if held is None else "no host netdev, no guest"
+    return [("" if n else "VFs", f"VF {vf.index} {vf.bus_address}: {holder(vf)}")
+            for n, vf in enumerate(facts.sriov_vfs)]
+
+
+def libvirt_silent_line(error: str) -> str:
+    """Under the VFs when libvirt was asked and did not answer: the list says no guest, not none."""
+    return _row("libvirt", f"did not answer ({error}): which guest holds each VF is not known")
 
 
 def nic_rows(facts: NicFacts) -> list[tuple[str, str]]:
@@ -56,7 +91,15 @@ def neighbour_rows(n: Neighbour, label: str = "neighbour") -> list[tuple[str, st
     return [(label, f"{n.protocol.upper()} {_or_na(n.system_name)} port {_or_na(n.port_id)}"
                     + (f" ({n.port_description})" if n.port_description else "")),
             ("", f"chassis {_or_na(n.chassis_id)}, native VLAN {_or_na(n.native_vlan)}, management "
-                 f"{', '.join(n.management_addresses) or NA}" + (f", platform {n.platform}" if n.platform else ""))]
+                 f"{', '.join(n.management_addresses) or NA}" + (f", platform {n.platform}" if n.platform else "")
+                 + (f", VLANs {', '.join(map(str, n.vlans))}" if n.vlans else ""))]
+
+
+def known_neighbour_rows(snapshot: Snapshot, ifname: str) -> list[tuple[str, str]]:
+    """The neighbours the Snapshot knows on `ifname` (the ones its tree row names), each
+    labelled by who heard it: lldpd, NetworkManager or networkd."""
+    return [row for heard in snapshot.neighbours_on.get(ifname, ())
+            for row in neighbour_rows(heard.neighbour, heard.source)]
 
 
 def lldpd_lines(interface: str, known: dict[str, tuple[Neighbour, ...]] | None) -> list[str]:
@@ -101,8 +144,11 @@ def wire_lines(report: WireReport) -> list[str]:
     return lines
 
 
-def nic_detail_lines(facts: NicFacts | None) -> list[tuple[str, str]]:
-    """The details pane's (label, value) lines of a NIC; before the facts are read, one line."""
+def nic_detail_lines(facts: NicFacts | None, snapshot: Snapshot | None = None) -> list[tuple[str, str]]:
+    """The details pane's (label, value) lines of a NIC; before the facts are read, one line.
+    With the snapshot, each SR-IOV VF names the guest that holds it."""
     if facts is None:
         return [("nic", "reading the driver's facts...")]
-    return [(f"nic {label}", value) for label, value in nic_rows(facts)]
+    held = vf_holders(snapshot.domains) if snapshot is not None and libvirt_read(snapshot) else None
+    rows = nic_rows(facts) + vf_rows(facts, held)
+    return [(f"nic {label}" if label else "", value) for label, value in rows]

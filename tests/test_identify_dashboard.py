@@ -1,12 +1,16 @@
 """The dashboard's port identification from the palette: listen on the selected veth with
-a countdown (Esc stops early and shows what was heard), blink (veth cannot; read-only refuses)."""
+a countdown (Esc stops early and shows what was heard; the VLAN wizard then offers the VLANs
+heard), blink (veth cannot; read-only refuses)."""
 
 from __future__ import annotations
 
 import socket
 
+from textual.widgets import Static
+
 from kvmtui.collect.netns import run_in_netns
 from kvmtui.ui.app import DashboardOptions, KvmtuiApp
+from kvmtui.ui.forms import WizardScreen
 from kvmtui.ui.identify_screen import IdentifyScreen
 from tests.dashboard import notifications, select_in_tree, settle, wait_for
 from tests.wire_samples import listening, sample_traffic, wire_pair
@@ -52,6 +56,12 @@ async def test_listen_from_the_palette_and_stop_early(make_netns):
         assert not listening(receiver)
         await pilot.press("escape")
         await wait_for(pilot, lambda: not isinstance(app.screen, IdentifyScreen), what="the screen closed")
+        # the VLAN wizard on kt-rx now offers the VLAN ids heard there, as a hint under the field
+        await pilot.press("n", "v")
+        await wait_for(pilot, lambda: isinstance(app.screen, WizardScreen), what="the VLAN wizard")
+        hint = " ".join(str(app.screen.query_one("#help-vid", Static).render()).split())
+        assert hint == "seen on the wire: kt-rx: 10 (3 frames heard), 20 (5 frames heard), 4094 (1 frame heard)"
+        await pilot.press("escape")
         await settle(pilot, app)
 
 

@@ -9,7 +9,7 @@ from kvmtui.collect.wire_frames import (
     TP_STATUS_VLAN_TPID_VALID, TP_STATUS_VLAN_VALID, WireTally, auxdata_vlan, parse_bpdu, parse_cdp, parse_frame,
     parse_lldp)
 from kvmtui.model.wire import Bpdu, MacSeen, NicFacts, VlanSeen
-from kvmtui.views_identify import nic_lines, wire_lines
+from kvmtui.views_identify import neighbour_rows, nic_lines, wire_lines
 from tests.wire_samples import cdp_frame, cdp_tlv, data_frame, ether, lldp_frame, mac, rstp_bpdu, sample_traffic, tlv
 
 
@@ -63,6 +63,11 @@ def test_lldp_network_address_ids_ipv6_management_and_truncation():
     assert parse_lldp(tlv(2, b"\x05eth0")) is None  # no chassis id: no LLDPDU
     assert parse_lldp(tlv(1, b"\x07\xff\xfe")).chassis_id == "ff:fe"  # not text: hex
     assert parse_lldp(tlv(1, b"\x07sw") + tlv(127, bytes.fromhex("0080c201") + b"\x00\x00")).native_vlan is None
+    vlan_names = b"".join(tlv(127, bytes.fromhex("0080c203") + struct.pack("!HB", vid, len(name)) + name)
+                          for vid, name in ((20, b"voice"), (10, b"users"), (0, b"bad")))
+    named = parse_lldp(tlv(1, b"\x07sw") + vlan_names)
+    assert named.vlans == (10, 20)  # VLAN name TLVs: the port's VLANs
+    assert neighbour_rows(named)[1][1].endswith("management n/a, VLANs 10, 20")
 
 
 def test_cdp_device_port_platform_native_vlan_and_addresses():

@@ -1,6 +1,7 @@
 """Neighbours from a running lldpd, without listening: two real lldpd daemons in two
 namespaces joined by a veth pair, each with its own control socket; `kvmtui identify`
-and the details pane of the receiving side show the sender as the NIC's neighbour.
+and the details pane of the receiving side show the sender as the NIC's neighbour, and so do
+`dump --json`'s `neighbours` and the NIC's row in the tree.
 Also the json0 parser on lldpcli's own output and on a VLAN entry."""
 
 from __future__ import annotations
@@ -89,6 +90,14 @@ def test_identify_shows_the_neighbour_lldpd_knows(lldpd_pair):
     (neighbour,) = doc["lldpd"]
     assert (neighbour["system_name"], neighbour["port_id"], neighbour["management_addresses"]) == (
         "sw-lab-1", "kt-a", ["192.0.2.30"])
+    # the snapshot holds it too, without listening: `dump --json` and the NIC's row in the tree
+    dump = json.loads(kvmtui_in(receiver, "dump", "--json", env={LLDPD_SOCKET_ENV: control_socket},
+                                check=True).stdout)
+    (heard,) = dump["neighbours"]
+    assert (heard["ifname"], heard["source"], heard["neighbour"]["system_name"], heard["neighbour"]["port_id"]) == (
+        "kt-b", "lldpd", "sw-lab-1", "kt-a")
+    (row,) = [node for node in dump["tree"] if node["key"] == "link:kt-b"]
+    assert "to sw-lab-1 port kt-a" in row["summary"]
     # with --netns and no socket named, the host's lldpd (not this namespace's) is not asked
     assert json.loads(kvmtui_in(receiver, "identify", "kt-b", "--json", check=True).stdout)["lldpd"] is None
 
@@ -101,4 +110,5 @@ async def test_the_details_pane_shows_the_neighbour(lldpd_pair, monkeypatch):
         await wait_for(pilot, lambda: app.snapshot is not None and app.snapshot.link("kt-b"), what="kt-b")
         await select_in_tree(pilot, app, "link:kt-b")
         await wait_for(pilot, lambda: "LLDP sw-lab-1 port kt-a" in screen_text(app), what="the neighbour in the details")
+        await wait_for(pilot, lambda: "to sw-lab-1 port kt-a" in screen_text(app), what="the neighbour on kt-b's row")
         await settle(pilot, app)

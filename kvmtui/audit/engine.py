@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from kvmtui.audit import bonds, bridges, drift, guests, host, mtu, ovs, vlans
+from kvmtui.audit import bonds, bridges, drift, guests, host, mtu, neighbours, ovs, vlans
 from kvmtui.audit.findings import Finding
 from kvmtui.model import Snapshot
 
-_AREAS = (bonds, bridges, vlans, guests, mtu, host, drift, ovs)
+_AREAS = (bonds, bridges, vlans, guests, mtu, host, drift, ovs, neighbours)
 CHECKS = tuple(check for area in _AREAS for check in area.CHECKS)
 DIFF_CHECKS = tuple(check for area in _AREAS for check in getattr(area, "DIFF_CHECKS", ()))
-# rule id -> one line saying what it catches, in area order (bonds, bridges, bridge VLANs, guests, MTU, host, drift, OVS)
+# rule id -> one line saying what it catches, in area order (bonds, bridges, bridge VLANs, guests, MTU, host, drift, OVS, LLDP)
 RULES: dict[str, str] = {rule: text for area in _AREAS for rule, text in area.RULES.items()}
 
 

@@ -16,7 +16,7 @@ import struct
 
 from kvmtui.collect.netns import run_in_netns
 from kvmtui.errors import InterfaceNotFound
-from kvmtui.model.wire import NicFacts
+from kvmtui.model.wire import NicFacts, SriovVf
 
 SIOCETHTOOL = 0x8946
 ETHTOOL_GSET, ETHTOOL_GDRVINFO, ETHTOOL_GRINGPARAM = 0x01, 0x03, 0x10
@@ -125,7 +125,44 @@ def facts_from(sock: socket.socket, interface: str) -> NicFacts:
         speed_mbps=speed, duplex=duplex, autoneg=autoneg, link_modes=modes, permanent_mac=permanent,
         offloads=tuple(offloads), rx_ring=rx_ring, tx_ring=tx_ring,
         sriov_numvfs=_sysfs_int(os.path.join(device, "sriov_numvfs")) if device else None,
-        sriov_totalvfs=_sysfs_int(os.path.join(device, "sriov_totalvfs")) if device else None)
+        sriov_totalvfs=_sysfs_int(os.path.join(device, "sriov_totalvfs")) if device else None,
+        sriov_vfs=sriov_vfs(device) if device else ())
+
+
+def sriov_vfs(device: str) -> tuple[SriovVf, ...]:
+    """The PF's enabled VFs (its virtfnN links), with the netdev each has while the host holds it."""
+    found = []
+    try:
+        names = os.listdir(device)
+    except OSError:
+        return ()
+    for name in names:
+        if not (name.startswith("virtfn") and name[6:].isdigit()):
+            continue
+        path = os.path.join(device, name)
+        try:
+            address = os.path.basename(os.readlink(path))
+        except OSError:
+            continue
+        try:
+            netdevs = sorted(os.listdir(os.path.join(path, "net")))
+        except OSError:  # bound to vfio-pci (a guest's) or to no driver: no netdev
+            netdevs = []
+        found.append(SriovVf(int(name[6:]), address, netdevs[0] if netdevs else None))
+    return tuple(sorted(found, key=lambda vf: vf.index))
+
+
+def facts_of_ports(names: list[str]) -> tuple[NicFacts, ...]:
+    """The facts of each named NIC or veth, asked in the calling thread's namespace; one gone
+    meanwhile is left out (the next read drops its link too)."""
+    found = []
+    with control_socket() as sock:
+        for name in names:
+            try:
+                found.append(facts_from(sock, name))
+            except (InterfaceNotFound, OSError):
+                continue
+    return tuple(found)
 
 
 def read_nic_facts(interface: str, netns: str | None = None) -> NicFacts:

@@ -23,11 +23,16 @@ from kvmtui import __version__
 from kvmtui.collect.bonding import collect_bonds
 from kvmtui.collect.counters import read_counters
 from kvmtui.collect.docker import read_docker_networks
+from kvmtui.collect.ethtool import facts_of_ports
+from kvmtui.collect.lldp_networkd import networkd_port_neighbours
+from kvmtui.collect.lldp_nm import nm_port_neighbours
+from kvmtui.collect.lldpd import lldpd_port_neighbours
 from kvmtui.collect.netconfig import read_netconfig
 from kvmtui.collect.netlink import NetlinkState, read_netlink
 from kvmtui.collect.netns import proc_net_dir, run_in_netns
 from kvmtui.collect.ovs import collect_ovs
 from kvmtui.model import Bond, HostInfo, LinkStats, Snapshot
+from kvmtui.model.wire import NicFacts
 
 if TYPE_CHECKING:
     from kvmtui.collect.libvirt import LibvirtState
@@ -61,7 +66,7 @@ def in_pid1_netns() -> bool:
 def collect_kernel(netns: str | None = None, with_fdb: bool = True) -> Snapshot:
     """The kernel's part alone (links, FDB, routes, bonds, sysctls): no guest, no network,
     and no libvirt URI, so nothing judges guests until `merge_libvirt` adds them."""
-    kernel, bonds, bond_problems, sysctls = run_in_netns(netns, lambda: _read_kernel(netns, with_fdb))
+    kernel, bonds, bond_problems, sysctls, nic_facts = run_in_netns(netns, lambda: _read_kernel(netns, with_fdb))
     host = HostInfo(
         hostname=socket.gethostname(),
         kernel=os.uname().release,
@@ -76,6 +81,10 @@ def collect_kernel(netns: str | None = None, with_fdb: bool = True) -> Snapshot:
     # files under / are still the host's, and their names (eth0, br0) would be matched
     # against this namespace's devices, so nothing is read there.
     netconfig = read_netconfig("/", kernel.links) if netns is None and in_pid1_netns() else None
+    # NM's own LLDP listening, where NM answered the configuration's reader (the host's namespace)
+    backend_neighbours = nm_port_neighbours() if netconfig is not None and netconfig.dbus else ()
+    if netconfig is not None:  # and networkd's, from its run files (the host's namespace too)
+        backend_neighbours += networkd_port_neighbours({link.ifindex: link.ifname for link in kernel.links})
     # OVS is found by its socket ($OVS_RUNDIR), not by namespace: its ports may sit in any.
     ovs, ovs_problems = collect_ovs()
     # docker's bridges are in the host's namespace, its socket on the host's filesystem: asked there only.
@@ -83,7 +92,8 @@ def collect_kernel(netns: str | None = None, with_fdb: bool = True) -> Snapshot:
     return Snapshot(host=host, links=kernel.links, fdb=kernel.fdb, bridge_vlans=kernel.bridge_vlans,
                     routes=kernel.routes, bonds=bonds, problems=kernel.problems + tuple(bond_problems) + ovs_problems
                     + ((docker_problem,) if docker_problem else ()),
-                    sysctls=sysctls, netconfig=netconfig, ovs=ovs, docker_networks=docker, monotonic=time.monotonic())
+                    sysctls=sysctls, netconfig=netconfig, ovs=ovs, docker_networks=docker, nic_facts=nic_facts,
+                    neighbours=lldpd_port_neighbours(netns) + backend_neighbours, monotonic=time.monotonic())
 
 
 def merge_libvirt(snapshot: Snapshot, state: LibvirtState | None, replacing: LibvirtState | None = None) -> Snapshot:
@@ -133,7 +143,8 @@ class LibvirtReader:
         return LibvirtState(uri, None, (), (), error=f"libvirt {uri}: no answer within {self.timeout:g} s")
 
 
-def _read_kernel(netns: str | None, with_fdb: bool = True) -> tuple[NetlinkState, tuple[Bond, ...], tuple[str, ...], tuple[tuple[str, str], ...]]:
+def _read_kernel(netns: str | None, with_fdb: bool = True) -> tuple[NetlinkState, tuple[Bond, ...], tuple[str, ...],
+                                                                  tuple[tuple[str, str], ...], tuple[NicFacts, ...]]:
     state = read_netlink(with_fdb=with_fdb)
     bond_names = [link.ifname for link in state.links if link.kind == "bond"]
     # sysfs shows the namespace it was mounted in, so it is a fallback only for our own.
@@ -142,7 +153,9 @@ def _read_kernel(netns: str | None, with_fdb: bool = True) -> tuple[NetlinkState
         proc_dir=Path(proc_net_dir(netns)) / "bonding",
         sysfs_net=None if netns else SYSFS_NET,
     )
-    return state, bonds, problems, read_sysctls()
+    # a NIC (no kind) or one end of a cable: the devices a driver has facts about
+    ports = [link.ifname for link in state.links if link.kind in (None, "veth") and "LOOPBACK" not in link.flags]
+    return state, bonds, problems, read_sysctls(), facts_of_ports(ports)
 
 
 def read_sysctls(names: tuple[str, ...] = SYSCTLS) -> tuple[tuple[str, str], ...]:

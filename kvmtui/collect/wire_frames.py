@@ -135,6 +135,7 @@ def parse_lldp(payload: bytes) -> Neighbour | None:
     """An LLDPDU (after the 0x88cc ethertype); None without the mandatory chassis id."""
     found: dict[str, object] = {}
     addresses: list[str] = []
+    vlans: set[int] = set()
     for kind, value in lldp_tlvs(payload):
         if kind == 1:
             found["chassis_id"] = _lldp_id(value, 4, _LLDP_NETWORK_ADDRESS)
@@ -155,12 +156,17 @@ def parse_lldp(payload: bytes) -> Neighbour | None:
                 addresses.append(address)
         elif kind == 127 and len(value) >= 6 and value[:3] == _IEEE_8021_OUI and value[3] == 1:
             found["native_vlan"] = struct.unpack_from("!H", value, 4)[0] or None  # 0: the port has none
+        elif kind == 127 and len(value) >= 6 and value[:3] == _IEEE_8021_OUI and value[3] == 3:
+            vid = struct.unpack_from("!H", value, 4)[0]  # a VLAN name TLV: a VLAN the port carries
+            if 1 <= vid <= 4094:
+                vlans.add(vid)
     if "chassis_id" not in found:
         return None
     return Neighbour(protocol="lldp", chassis_id=found["chassis_id"], port_id=found.get("port_id"),
                      port_description=found.get("port_description"), system_name=found.get("system_name"),
                      platform=found.get("platform"), native_vlan=found.get("native_vlan"),
-                     management_addresses=tuple(addresses), ttl=found.get("ttl"))  # type: ignore[arg-type]
+                     management_addresses=tuple(addresses), ttl=found.get("ttl"),  # type: ignore[arg-type]
+                     vlans=tuple(sorted(vlans)))
 
 
 # ---- CDP (Cisco Discovery Protocol v1/v2) ----

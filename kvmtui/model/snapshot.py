@@ -12,6 +12,7 @@ from kvmtui.model.libvirt import Domain, Network
 from kvmtui.model.links import BridgeVlan, FdbEntry, Link, Route
 from kvmtui.model.netconfig import LinkOwner, SavedConfig
 from kvmtui.model.ovs import OvsState
+from kvmtui.model.wire import NicFacts, PortNeighbour, WireReport
 
 SCHEMA_VERSION = 3  # 3: the rest of the host (Open vSwitch, tunnels, owners); 2: ad_lacp_rate (1: lacp_rate)
 
@@ -56,6 +57,14 @@ class Snapshot:
     # docker's networks from its socket (collect/docker.py); empty when docker was not asked or
     # not there: its bridges are then known by name only (kvmtui/foreign.py).
     docker_networks: tuple[DockerNetwork, ...] = ()
+    # What the driver says about each NIC and veth (collect/ethtool.py: ioctls and sysfs).
+    nic_facts: tuple[NicFacts, ...] = ()
+    # LLDP/CDP neighbours known without listening (lldpd, NetworkManager), by port: the wizards and
+    # the audit name the switch from them.
+    neighbours: tuple[PortNeighbour, ...] = ()
+    # What the dashboard's identify heard by listening this session, newest last: the UI adds it
+    # to the snapshot a wizard is given (the VLAN wizard offers the VLANs seen); collect never listens.
+    listened: tuple[WireReport, ...] = ()
     monotonic: float = field(default=0.0, compare=False)
 
     @cached_property
@@ -65,6 +74,23 @@ class Snapshot:
     @cached_property
     def bonds_by_name(self) -> dict[str, Bond]:
         return {bond.name: bond for bond in self.bonds}
+
+    @cached_property
+    def nic_facts_by_name(self) -> dict[str, NicFacts]:
+        return {facts.interface: facts for facts in self.nic_facts}
+
+    @cached_property
+    def neighbours_on(self) -> dict[str, tuple[PortNeighbour, ...]]:
+        """Port -> the neighbours known on it, in the order read."""
+        found: dict[str, list[PortNeighbour]] = {}
+        for heard in self.neighbours:
+            found.setdefault(heard.ifname, []).append(heard)
+        return {ifname: tuple(heard) for ifname, heard in found.items()}
+
+    def neighbour_text(self, ifname: str) -> str:
+        """The switch and port at the other end of `ifname`'s cable ("sw-lab-1 port Eth1/7"), as
+        lldpd heard it; "" when no neighbour is known there."""
+        return ", ".join(dict.fromkeys(heard.neighbour.brief for heard in self.neighbours_on.get(ifname, ())))
 
     @cached_property
     def owners_by_name(self) -> dict[str, LinkOwner]:

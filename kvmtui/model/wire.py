@@ -23,6 +23,22 @@ class Neighbour:
     native_vlan: int | None = None  # LLDP IEEE 802.1 port VLAN id; CDP native VLAN
     management_addresses: tuple[str, ...] = ()
     ttl: int | None = None  # seconds the announcement is valid
+    vlans: tuple[int, ...] = ()  # VLAN ids the switch says the port carries (LLDP 802.1 VLAN name TLVs)
+
+    @property
+    def brief(self) -> str:
+        """"sw-lab-1 port Eth1/7": the other end of the cable, as it named itself."""
+        return f"{self.system_name or self.chassis_id or 'unnamed ' + self.protocol.upper()} port {self.port_id or '?'}"
+
+
+@dataclass(frozen=True, slots=True)
+class PortNeighbour:
+    """A neighbour known on a port without listening: what lldpd (or NetworkManager, networkd)
+    heard there. In the Snapshot, so the wizards and the audit can name the switch and port."""
+
+    ifname: str
+    source: str  # "lldpd" | "NetworkManager" | "networkd"
+    neighbour: Neighbour
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,3 +116,13 @@ class NicFacts:
     tx_ring: int | None
     sriov_numvfs: int | None
     sriov_totalvfs: int | None
+    sriov_vfs: tuple[SriovVf, ...] = ()  # the enabled VFs, from the PF's virtfnN links in sysfs
+
+
+@dataclass(frozen=True, slots=True)
+class SriovVf:
+    """One virtual function of an SR-IOV NIC: its PCI address is what a guest's hostdev names."""
+
+    index: int  # N of virtfnN
+    bus_address: str  # "0000:03:10.1"
+    ifname: str | None = None  # its netdev while the host's VF driver holds it; None when passed to a guest

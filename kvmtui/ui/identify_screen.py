@@ -20,6 +20,7 @@ from kvmtui.collect.netns import run_in_netns
 from kvmtui.collect.wire import dropped_frames, open_listener, read_frames
 from kvmtui.collect.wire_frames import WireTally
 from kvmtui.errors import InterfaceNotFound, KvmtuiError
+from kvmtui.model.wire import WireReport
 from kvmtui.views_identify import wire_lines
 
 LISTEN, BLINK = "listen", "blink"
@@ -87,7 +88,7 @@ class IdentifyScreen(ModalScreen[None]):
             listened, early = read_frames(sock, self.seconds, tally, stop=lambda: self.stopping)
             dropped = dropped_frames(sock)
         report = tally.report(self.interface, listened if early else self.seconds, stopped_early=early, dropped=dropped)
-        self._finish(wire_lines(report))
+        self._finish(wire_lines(report), report)
 
     def _blink(self) -> None:
         from kvmtui.apply.blink import Blinker
@@ -108,15 +109,17 @@ class IdentifyScreen(ModalScreen[None]):
         else:
             self._finish(["stopped early: the LED is back to normal" if self.stopping else "done"])
 
-    def _finish(self, lines: list[str]) -> None:
+    def _finish(self, lines: list[str], report: WireReport | None = None) -> None:
         try:
-            self.app.call_from_thread(self.show_result, lines)
+            self.app.call_from_thread(self.show_result, lines, report)
         except RuntimeError:
             pass  # the app has gone meanwhile
 
     # -- back on the UI thread ------------------------------------------------------------
-    def show_result(self, lines: list[str]) -> None:
+    def show_result(self, lines: list[str], report: WireReport | None = None) -> None:
         self.done, self.result_lines = True, lines
+        if report is not None:
+            self.app.nic_facts.remember(report)  # the VLAN wizard offers what it heard
         if not self.is_attached:
             return  # the app closed meanwhile
         self.query_one("#identify-status", Static).update("[b]done[/b]")
