@@ -180,3 +180,16 @@ def once_per_snapshot(build: Callable[[Snapshot], T]) -> Callable[[Snapshot], T]
         last[0], last[1] = weakref.ref(snapshot), result
         return result
     return cached
+
+
+def ovs_device(snapshot: Snapshot, ifname: str) -> bool:
+    """An OVS bridge's own device or an OVS port (the netdev datapath's taps): Open vSwitch's,
+    not a guest's leftover (a port whose guest is gone is OVS's orphan rule)."""
+    return ifname in _ovs_names(snapshot)
+
+
+@once_per_snapshot
+def _ovs_names(snapshot: Snapshot) -> frozenset[str]:
+    if snapshot.ovs is None:
+        return frozenset()
+    return frozenset({b.name for b in snapshot.ovs.bridges} | {i.name for _b, _p, i in snapshot.ovs.interfaces()})

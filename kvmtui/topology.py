@@ -14,7 +14,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 
 from kvmtui.bridge_vlans import filtering_bridge, port_vlan_summary, vlans_by_port
-from kvmtui.facts import STACKED_KINDS, guests_in_view, is_tap, libvirt_helper_tap, underlay
+from kvmtui.facts import STACKED_KINDS, guests_in_view, is_tap, libvirt_helper_tap, ovs_device, underlay
 from kvmtui.foreign import BY_LIBVIRT, foreign_owner, not_libvirts
 from kvmtui.model import TUNNEL_KINDS, Bond, Domain, DomainInterface, Link, Network, Snapshot
 from kvmtui.node_keys import group_key, guest_key, is_guest, link_key, net_key, ref_key
@@ -136,6 +136,7 @@ class _Graph:
             return
         for link in self.snapshot.links:
             if is_tap(link) and link.ifname not in running_targets and not libvirt_helper_tap(link) \
+                    and not ovs_device(self.snapshot, link.ifname) \
                     and not_libvirts(self.snapshot, link.ifname) is None:  # another program's: not a guest's leftover
                 self.orphans.append(link_key(link.ifname))
 
@@ -173,6 +174,8 @@ class _Graph:
         owner = foreign_owner(self.snapshot, link.ifname)
         if owner is not None and owner.how != BY_LIBVIRT:  # a network's bridge hangs under that network already
             summary = f"{summary}, owned by {owner.owner}" if summary else f"owned by {owner.owner}"
+        if neighbour := self.snapshot.neighbour_text(link.ifname):  # what lldpd heard on the cable
+            summary = ", ".join(part for part in (summary, f"to {neighbour}") if part)
         return kind, link.ifname, state, summary
 
     # -- forest --------------------------------------------------------------------

@@ -1,22 +1,29 @@
 """A private Open vSwitch for tests: ovsdb-server and ovs-vswitchd in a fresh kt- namespace,
 with their own run/db/log directory, the userspace datapath and dummy ports (no kernel
-module, no systemd, nothing of a real OVS touched). Torn down whatever the test did."""
+module, no systemd, nothing of a real OVS touched). Torn down whatever the test did.
+
+`default_path_ovs()` is the one libvirtd reaches: libvirtd runs ovs-vsctl with a cleaned
+environment, so only an OVS answering at the default /var/run/openvswitch/db.sock gets its
+guests' ports. It is started there only when nothing is (a running OVS is used as it is,
+with kt- bridges only), its database in a temporary directory."""
 
 from __future__ import annotations
 
 import os
 import shutil
 import signal
+import socket
 import subprocess
 import tempfile
 import time
 import uuid
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 SCHEMA = "/usr/share/openvswitch/vswitch.ovsschema"
 DAEMONS = ("ovs-vswitchd", "ovsdb-server")  # stopped in this order
+DEFAULT_RUNDIR = "/var/run/openvswitch"  # compiled into ovs-vsctl; libvirtd's ovs-vsctl looks nowhere else
 
 
 @dataclass
@@ -35,8 +42,7 @@ class PrivateOvs:
 
     def run(self, *argv: str, netns: bool = False) -> str:
         where = ("ip", "netns", "exec", self.netns) if netns else ()
-        proc = subprocess.run([*where, *argv], capture_output=True, text=True, timeout=30,
-                              env={**os.environ, **self.env})
+        proc = subprocess.run([*where, *argv], capture_output=True, text=True, timeout=30, env=self.environ())
         if proc.returncode != 0:
             raise RuntimeError(f"{' '.join(argv)} failed ({proc.returncode}): {proc.stderr.strip()}")
         return proc.stdout
@@ -73,17 +79,98 @@ def private_ovs():
     ovs = PrivateOvs(netns, rundir)
     subprocess.run(["ip", "netns", "add", netns], check=True)
     try:
-        ovs.run("ovsdb-tool", "create", f"{rundir}/conf.db", SCHEMA)
-        ovs.run("ovsdb-server", f"{rundir}/conf.db", f"--remote=punix:{rundir}/db.sock", "--pidfile", "--detach",
-                "--no-chdir", "--log-file", netns=True)
-        ovs.vsctl("--no-wait", "init")
-        ovs.run("ovs-vswitchd", "--pidfile", "--detach", "--no-chdir", "--log-file", "--enable-dummy=override",
-                netns=True)
+        _start(ovs, rundir)
         yield ovs
     finally:
         _stop(ovs)
         subprocess.run(["ip", "netns", "del", netns], check=False)
         shutil.rmtree(rundir, ignore_errors=True)
+
+
+def _start(ovs: PrivateOvs, dbdir: str) -> None:
+    """A new database in `dbdir` (logs beside it), served on the OVS's rundir; vswitchd with
+    dummy netdevs and datapaths only, so that it makes no kernel device."""
+    ovs.run("ovsdb-tool", "create", f"{dbdir}/conf.db", SCHEMA)
+    ovs.run("ovsdb-server", f"{dbdir}/conf.db", f"--remote=punix:{ovs.rundir}/db.sock", "--pidfile", "--detach",
+            "--no-chdir", f"--log-file={dbdir}/ovsdb-server.log", netns=True)
+    ovs.vsctl("--no-wait", "init")
+    ovs.run("ovs-vswitchd", "--pidfile", "--detach", "--no-chdir", f"--log-file={dbdir}/ovs-vswitchd.log",
+            "--enable-dummy=override", netns=True)
+
+
+@dataclass
+class DefaultPathOvs(PrivateOvs):
+    """The OVS at /var/run/openvswitch. `started`: this test started it (else it was running
+    and is the host's own: only the kt- bridges made here are touched)."""
+
+    started: bool = False
+    bridges: list[str] = field(default_factory=list)
+
+    @property
+    def env(self) -> dict[str, str]:
+        return {"OVS_RUNDIR": self.rundir}
+
+    def add_bridge(self, name: str) -> None:
+        """A kt- bridge, and its kernel device if OVS made none: libvirt reads that device's
+        MTU before it plugs a guest's tap in. A kernel datapath (or the netdev datapath's tap)
+        makes it on a real host; the dummy datapath does not, so a kt- tap of the bridge's
+        name stands in for it."""
+        if not name.startswith("kt-") or len(name) > 15:
+            raise ValueError(f"bridges on the default-path OVS are kt- names of <= 15 bytes: {name!r}")
+        self.bridges.append(name)
+        self.vsctl("add-br", name, *(("--", "set", "bridge", name, "datapath_type=netdev") if self.started else ()))
+        if subprocess.run(["ip", "link", "show", "dev", name], capture_output=True).returncode != 0:
+            subprocess.run(["ip", "tuntap", "add", "dev", name, "mode", "tap"], check=True)
+            subprocess.run(["ip", "link", "set", name, "up"], check=True)
+
+    def remove_bridges(self) -> None:
+        for name in self.bridges:
+            subprocess.run(["ovs-vsctl", "--timeout=10", "--if-exists", "del-br", name], capture_output=True,
+                           env=self.environ())
+            if name.startswith("kt-"):
+                subprocess.run(["ip", "link", "del", name], capture_output=True)
+
+
+def _answers(path: str) -> bool:
+    with socket.socket(socket.AF_UNIX) as sock:
+        try:
+            sock.connect(path)
+        except OSError:
+            return False
+    return True
+
+
+@contextmanager
+def default_path_ovs():
+    """Yields a DefaultPathOvs: the running one, or one started here whose database lives in a
+    temporary directory. Afterwards its kt- bridges are deleted; one started here is stopped
+    and /var/run/openvswitch removed. A directory with nothing answering in it is refused."""
+    if _answers(f"{DEFAULT_RUNDIR}/db.sock"):
+        ovs = DefaultPathOvs("", DEFAULT_RUNDIR)
+        try:
+            yield ovs
+        finally:
+            ovs.remove_bridges()
+        return
+    if os.path.lexists(DEFAULT_RUNDIR):
+        raise RuntimeError(f"{DEFAULT_RUNDIR} exists but no Open vSwitch answers on its db.sock: an OVS that stopped "
+                           f"or is starting left it. Start openvswitch-switch, or remove {DEFAULT_RUNDIR}, and run "
+                           "the test again (it does not start a second OVS over another one's directory)")
+    ovs = DefaultPathOvs(f"kt-ovs{uuid.uuid4().hex[:6]}", DEFAULT_RUNDIR, started=True)
+    dbdir = tempfile.mkdtemp(prefix="kt-ovsdb-")
+    os.mkdir(DEFAULT_RUNDIR, 0o755)
+    try:
+        subprocess.run(["ip", "netns", "add", ovs.netns], check=True)
+        try:
+            _start(ovs, dbdir)
+            yield ovs
+        finally:
+            ovs.remove_bridges()
+            _stop(ovs)
+            subprocess.run(["ip", "netns", "del", ovs.netns], check=False)
+    finally:
+        shutil.rmtree(DEFAULT_RUNDIR, ignore_errors=True)
+        shutil.rmtree(dbdir, ignore_errors=True)
 
 
 def _stop(ovs: PrivateOvs) -> None:
@@ -190,3 +277,13 @@ def guest_node_xml(path: Path) -> str:
 </node>
 """)
     return f"test://{path}"
+
+
+def tree_chains(nodes: list[dict], above: tuple[str, ...] = ()) -> set[tuple[str, ...]]:
+    """Every root-to-node chain of names in a dump's JSON tree (references end a chain)."""
+    found = set()
+    for node in nodes:
+        chain = (*above, node["name"])
+        found.add(chain)
+        found |= tree_chains(node["children"], chain)
+    return found

@@ -14,7 +14,7 @@ from kvmtui.topology import build_forest, walk
 from kvmtui.views import bond_rows, bridge_of, fdb_rows, node_details
 from tests.helpers import kvmtui
 from tests.ovs import (GHOST_UUID, IFACE_GUEST_MAC, TEST_GUEST_MAC, TEST_GUEST_UUID, UPLINK_MAC, build_lab,
-                       guest_node_xml, private_ovs)
+                       guest_node_xml, private_ovs, tree_chains)
 
 
 @pytest.fixture(scope="module")
@@ -31,19 +31,9 @@ def ovs_env(lab, monkeypatch):
     return lab
 
 
-def _paths(nodes: list[dict], above: tuple[str, ...] = ()) -> set[tuple[str, ...]]:
-    """Every root-to-node chain of names in a dump's JSON tree (references end a chain)."""
-    found = set()
-    for node in nodes:
-        chain = (*above, node["name"])
-        found.add(chain)
-        found |= _paths(node["children"], chain)
-    return found
-
-
 def test_dump_shows_the_chains_from_the_wire_to_the_guest(lab):
     proc = kvmtui("--netns", lab.netns, "--connect", "test:///default", "dump", "--json", env=lab.env, check=True)
-    paths = _paths(json.loads(proc.stdout)["tree"])
+    paths = tree_chains(json.loads(proc.stdout)["tree"])
     first = "p1" if ("p1", "bond0") in paths else "p2"  # the bond is in full under one member, a ref under the other
     assert (first, "bond0", "br0", "br0.100", "vm1p", "test") in paths  # NIC -> bond -> bridge -> VLAN -> port -> guest
     assert (first, "bond0", "br0", "patch-a", "br1") in paths  # the patch pair joins br1 (a reference)
@@ -76,7 +66,7 @@ def test_a_virtualport_interfaceid_ties_the_guest_to_its_port(lab, tmp_path):
     """libvirt's <virtualport type='openvswitch'> interfaceid is the Interface's iface-id."""
     uri = guest_node_xml(tmp_path / "node.xml")
     proc = kvmtui("--netns", lab.netns, "--connect", uri, "dump", "--json", env=lab.env, check=True)
-    paths = _paths(json.loads(proc.stdout)["tree"])
+    paths = tree_chains(json.loads(proc.stdout)["tree"])
     assert any(path[-3:] == ("br0.100", "vnet7", "kt-ovsguest") for path in paths), sorted(paths)
 
 

@@ -21,6 +21,7 @@ from kvmtui.facts import (
     lands_on_bridge,
     libvirt_helper_tap,
     libvirt_read,
+    ovs_device,
 )
 from kvmtui.foreign import not_libvirts
 from kvmtui.model import MacvlanInfo, Network, Snapshot
@@ -61,7 +62,7 @@ def orphan_tap(snapshot: Snapshot) -> Iterator[Finding]:
         return
     claimed = claimed_targets(snapshot)
     for link in snapshot.links:
-        if not is_tap(link) or link.ifname in claimed or libvirt_helper_tap(link):
+        if not is_tap(link) or link.ifname in claimed or libvirt_helper_tap(link) or ovs_device(snapshot, link.ifname):
             continue
         if not_libvirts(snapshot, link.ifname) is not None:  # a tap on lxcbr0, vboxnet0...: not a guest's leftover
             continue
