@@ -20,6 +20,9 @@ Decisions worth knowing:
 * type='direct' without `mode` is "vepa", libvirt's default.
 * `<forward>` without `mode` is "nat" (libvirt's default); no `<forward>` at
   all is "isolated".
+* A `<hostdev mode='subsystem' type='pci'>` is no NIC to libvirt (no MAC, no model):
+  its source PCI address lands in `Domain.pci_hostdevs`, which names the guest
+  holding an SR-IOV VF given that way.
 * A hostdev network pool given as PCI addresses lands in `Network.interfaces`
   as "0000:03:00.1" strings, next to the netdev pools.
 * A network's own `<vlan>` and its `<portgroup>`s are kept as written; which one
@@ -254,6 +257,7 @@ def parse_domain_xml(xml: str, *, state: str, id: int | None, persistent: bool) 
     if name is None:
         raise LibvirtXmlError("the domain XML has no <name>")
     interfaces: list[DomainInterface] = []
+    pci_hostdevs: list[str] = []
     devices = root.find("devices")
     for child in devices if devices is not None else ():
         if child.tag == "interface":
@@ -263,6 +267,10 @@ def parse_domain_xml(xml: str, *, state: str, id: int | None, persistent: bool) 
             nic = _capabilities_nic(child)
             if nic is not None:
                 interfaces.append(nic)
+        elif child.tag == "hostdev" and child.get("mode", "subsystem") == "subsystem" and child.get("type") == "pci":
+            address = pci_address(child.find("source/address"))
+            if address is not None:
+                pci_hostdevs.append(address)
     return Domain(
         name=root.findtext("name"),  # untrimmed: libvirt names are taken verbatim
         uuid=_text(root, "uuid") or "",
@@ -270,6 +278,7 @@ def parse_domain_xml(xml: str, *, state: str, id: int | None, persistent: bool) 
         id=id,
         persistent=persistent,
         interfaces=tuple(interfaces),
+        pci_hostdevs=tuple(pci_hostdevs),
     )
 
 

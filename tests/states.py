@@ -47,8 +47,9 @@ def undo_state(ns: str) -> dict:
     """What an administrator compares, without running timers (forward_delay_timer...) and
     ifindexes: a deleted device comes back with a new one, all else as it was. Besides
     links, addresses, routes and bridge ports: the bridges' VLAN entries and the static FDB
-    entries an administrator added. Not the kernel's permanent entries: a bridge that took
-    a port's MAC holds that entry on the port, one re-created with that MAC on itself."""
+    entries an administrator added, and a vxlan's remote VTEPs (permanent, with a dst). Not
+    the bridges' permanent entries: a bridge that took a port's MAC holds that entry on the
+    port, one re-created with that MAC on itself."""
     def clean(value):
         if isinstance(value, dict):
             return {k: clean(v) for k, v in value.items() if not k.endswith("_timer") and k != "ifindex"}
@@ -58,7 +59,8 @@ def undo_state(ns: str) -> dict:
 
     state = clean(host_state(ns))
     state["bridge"].sort(key=json.dumps)  # it was in ifindex order
-    fdb = [e for e in ns_json(ns, "bridge", "-j", "fdb", "show") if e.get("state") == "static"]
+    fdb = [e for e in ns_json(ns, "bridge", "-j", "fdb", "show")
+           if e.get("state") == "static" or (e.get("state") == "permanent" and "dst" in e)]
     return state | {"vlan": sorted(ns_json(ns, "bridge", "-j", "vlan", "show"), key=json.dumps),
                     "fdb": sorted(fdb, key=json.dumps)}
 

@@ -111,7 +111,7 @@ def test_readonly_executor_changes_nothing(uplink_ns):
     *[(("bond", "kt-bond0", "--mode", "active-backup", "--slave", "kt-p1", "--arp-interval", "100", "--arp-ip-target", ip),
        "--arp-ip-target", words) for ip, words in (("notanip", "not an IPv4 address"), ("fe80::1", "not an IPv4 address"),
                                                    ("0.0.0.0", "cannot answer ARP"))],
-    (("delete", "kt-up"), "ifname", "deletes bridges, bonds and VLANs only"),
+    (("delete", "kt-up"), "ifname", "deletes bridges, bonds, VLANs, vxlans and macvlans only"),
     (("bridge", "kt-br0", "--port", "kt-p1", "--mtu", "9000"), "--mtu", "more than kt-p1's 1500"),
 ])
 def test_bad_input_is_refused_and_changes_nothing(uplink_ns, args, field, words):

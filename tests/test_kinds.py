@@ -6,12 +6,15 @@ from __future__ import annotations
 
 import contextlib
 import io
+from dataclasses import replace
 
 import pytest
+from textual.widgets import OptionList
 
 from kvmtui.cli import build_parser, read_snapshot_file
 from kvmtui.kinds import COMMANDS, KINDS, Selection
 from kvmtui.kinds.delete import carries_addresses
+from kvmtui.model import OvsBridge, OvsState
 from kvmtui.ui.app import DashboardOptions, KvmtuiApp
 from kvmtui.ui.forms import WizardScreen
 from kvmtui.ui.wizards import NewWhatScreen, wizard
@@ -45,10 +48,12 @@ def test_every_kind_has_a_subcommand_with_a_help_line_per_option(verb, kind):
 
 
 def selection_for(command: str, snapshot) -> Selection:
-    if command == "set":  # a bridge: its form has every field
+    if command == "set":  # a bridge: its form has every field but a bond's (tests/test_set_bond_plan.py)
         return Selection(next(l.ifname for l in snapshot.links if l.kind == "bridge"))
     if command == "delete":  # its form opens on a bridge or bond that carries addresses
         return Selection(next(l.ifname for l in snapshot.links if carries_addresses(snapshot, l.ifname)))
+    if command == "guest-set":  # a guest's bridge NIC: its form has every field
+        return Selection(domain="web1", mac="52:54:00:6b:01:01")
     return Selection("eno1", "web1")
 
 
@@ -64,23 +69,32 @@ async def test_every_wizard_shows_the_fields_of_its_spec(command):
         await wait_for(pilot, lambda: isinstance(app.screen, WizardScreen), what="the wizard")
         shown = [widget.id.removeprefix("field-") for widget in app.screen.query("*")
                  if (widget.id or "").startswith("field-")]
-        assert shown == [p.name for p in spec_fields]
-        labels = [str(label.render()) for label in app.screen.query(".field-label")]
         selection = selection_for(command, snapshot)
+        asked = [param for param in spec_fields if param.offered(snapshot, selection) is not None]
+        assert shown == [p.name for p in asked]
+        labels = [str(label.render()) for label in app.screen.query(".field-label")]
         assert labels == [param.offered(snapshot, selection).label or param.label
-                          for param in spec_fields if param.widget != "flag"]  # a checkbox carries its own
+                          for param in asked if param.widget != "flag"]  # a checkbox carries its own
 
-async def test_the_new_menu_offers_the_kinds_with_a_key():
-    """b, n, o, v and x: the kinds that say they are made under `n`, each opening its own wizard."""
-    new = {spec.new_key: spec for spec in KINDS.values() if spec.new_key}
-    assert sorted(new) == ["b", "n", "o", "v", "x"]
-    snapshot = read_snapshot_file(str(EXAMPLE))
+@pytest.mark.parametrize("keys, pressed, ovs", [("bnovx", "bnovx", None),
+                                                 ("bdnopsvx", "dps", OvsState((OvsBridge("ovsbr0", "system", ()),)))])
+async def test_the_new_menu_offers_the_kinds_with_a_key(keys, pressed, ovs):
+    """b, n, o, v and x: the kinds that say they are made under `n`, each opening its own wizard;
+    where Open vSwitch runs, also its bridge (s), bond (d) and port (p) (only those pressed there)."""
+    snapshot = replace(read_snapshot_file(str(EXAMPLE)), ovs=ovs)
+    new = {spec.new_key: spec for spec in KINDS.values() if spec.new_key and spec.available(snapshot)}
+    assert sorted(new) == list(keys)
     app = KvmtuiApp(DashboardOptions(), recorded=snapshot)
     async with app.run_test(size=(100, 30)) as pilot:
         await wait_for(pilot, lambda: app.audits_shown > 0, what="the dashboard with its findings")
         for key, spec in new.items():
+            if key not in pressed:
+                continue
             await pilot.press("n")
             await wait_for(pilot, lambda: isinstance(app.screen, NewWhatScreen), what="the new menu")
+            offered = app.screen.query_one(OptionList)
+            assert sorted(offered.get_option_at_index(i).id for i in range(offered.option_count)) == sorted(
+                spec.subcommand for spec in new.values())
             await pilot.press(key)
             await wait_for(pilot, lambda: isinstance(app.screen, WizardScreen), what=f"the {spec.noun} wizard")
             assert app.screen.title_text == spec.title

@@ -320,8 +320,9 @@ def test_interfaces_vxlan_access_ports_of_a_vlan_aware_bridge():
     devices = by_name(read_interfaces("vxlan-vlan-aware-bridge-ifupdown2.interfaces"))
     vx = devices["vxlan10200"]
     assert (vx.vni, vx.master, vx.vlans) == (10200, "bridge", (ConfiguredVlan(200, 200, True, True),))
-    assert dict(vx.options) == {"local": "6.0.0.15", "remote": "6.0.0.16"}
-    assert dict(devices["vx0"].options)["group"] == "172.16.22.126"
+    assert dict(vx.options) == {"local": "6.0.0.15"}
+    assert vx.fdb == (("00:00:00:00:00:00", "6.0.0.16"),)  # ifupdown2's vxlan-remoteip: head-end replication
+    assert dict(devices["vx0"].options)["remote"] == "172.16.22.126"  # a unicast svcnodeip: the kernel's remote
 
 
 def test_interfaces_repeated_bridge_ports_lines_merge():

@@ -11,6 +11,7 @@ import pytest
 
 from kvmtui.plan import steps as s
 from kvmtui.plan.steps import STEP_TYPES, step_from_data
+from kvmtui.plan.steps.ovs import ovs_bridge_del, ovs_fake_bridge_del, ovs_port_del
 from tests.step_plans import PLANS, commands, plans
 
 ROUTE = s.RouteSpec("default", "192.0.2.1", 100, "static", "192.0.2.10", "global", True, "inet")
@@ -36,6 +37,12 @@ EVERY_TYPE = (
     s.net_define("kt-net", "<network><name>kt-net</name></network>"),  # its inverse: net_undefine
     s.net_start("kt-net"),  # its inverse: net_destroy
     s.net_autostart("kt-net", True),
+    s.update_device("web1", "<interface type='bridge'/>", "<interface type='bridge'><link state='down'/></interface>",
+                    True, False),  # its inverse: the element as it was
+    ovs_port_del("br0", "bond0", ("p1", "p2"), (("bond_mode", "balance-slb"), ("trunks", "10,20")),
+                 (("p1", "options:x", "a b"),)),  # its inverse: the bond put back (ovs_port_add)
+    ovs_bridge_del("br0", (("datapath_type", "netdev"),)),  # its inverse: ovs_bridge_add
+    ovs_fake_bridge_del("br0.7", "br0", 7),
 )
 
 

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from kvmtui.apply.backend import Backend, ReadOnlyRefused, refuse_if_readonly
 from kvmtui.apply.kernel import KernelBackend, LinkGone
 from kvmtui.apply.libvirt import LibvirtBackend
+from kvmtui.apply.ovs import OvsBackend
 from kvmtui.model import Domain, Snapshot
 from kvmtui.plan.expect import Expectation, GuestNic
 from kvmtui.plan.model import Plan
@@ -172,7 +173,7 @@ class Executor:
 
     def new_backends(self) -> dict[str, Backend]:
         """The backends a step can name (Step.backend) -> the one that runs it."""
-        return {"kernel": KernelBackend(self.netns), "libvirt": LibvirtBackend(self.uri)}
+        return {"kernel": KernelBackend(self.netns), "libvirt": LibvirtBackend(self.uri), "ovs": OvsBackend()}
 
     def _run(self, step: Step) -> None:
         self.backends[step.backend].run(step)

@@ -128,7 +128,7 @@ def _link_set(ipr, step: s.LinkSet, index: Index) -> None:
             args["ifalias"] = value
     if step.kind in SETTABLE_KINDS:
         args.update(kind=step.kind, **SETTABLE_KINDS[step.kind].netlink_args(settings))
-    if step.kind == "bond":
+    if step.kind == "bond" and "primary" in settings:  # 0 clears it: only when asked
         args["kind"] = "bond"
         args["bond_primary"] = index(settings["primary"]) if settings.get("primary") else 0
     if args:

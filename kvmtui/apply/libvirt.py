@@ -1,4 +1,4 @@
-"""The libvirt backend: attaches and detaches guest interfaces, and defines, starts,
+"""The libvirt backend: attaches, detaches and updates guest interfaces, and defines, starts,
 autostarts, stops and undefines libvirt's networks, on a read-write connection, the
 only one kvmtui opens (every read is on a read-only one)."""
 
@@ -18,7 +18,7 @@ class LibvirtBackend:
 
     def run(self, step: s.Step) -> None:
         refuse_if_readonly()  # before the read-write connection: root could open one regardless
-        if not isinstance(step, (s.Attach, *s.NETWORK_STEPS)):
+        if not isinstance(step, (s.Attach, s.UpdateDevice, *s.NETWORK_STEPS)):
             raise KvmtuiError(f"the libvirt backend does not run {step.action} steps")
         import libvirt
 
@@ -26,7 +26,7 @@ class LibvirtBackend:
 
         conn = libvirt.open(resolve_uri(self.uri))
         try:
-            if isinstance(step, s.Attach):
+            if isinstance(step, (s.Attach, s.UpdateDevice)):
                 _attach(libvirt, conn, step)
             else:
                 _network(conn, step)
@@ -44,11 +44,13 @@ class LibvirtBackend:
             and exc.code == libvirt.VIR_ERR_NO_NETWORK
 
 
-def _attach(libvirt, conn, step: s.Attach) -> None:
+def _attach(libvirt, conn, step: s.Attach | s.UpdateDevice) -> None:
     flags = (libvirt.VIR_DOMAIN_AFFECT_LIVE if step.live else 0) | (
         libvirt.VIR_DOMAIN_AFFECT_CONFIG if step.config else 0)
     domain = conn.lookupByName(step.target)
-    if isinstance(step, s.Detach):
+    if isinstance(step, s.UpdateDevice):
+        domain.updateDeviceFlags(step.xml, flags)
+    elif isinstance(step, s.Detach):
         domain.detachDeviceFlags(step.xml, flags)
     else:
         domain.attachDeviceFlags(step.xml, flags)

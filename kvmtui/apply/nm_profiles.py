@@ -34,14 +34,14 @@ ACTIVATE_TIMEOUT = 30.0
 SETTING_NAMES = {"ethernet": "802-3-ethernet", "wifi": "802-11-wireless", "wifi-security": "802-11-wireless-security"}
 U32 = {"mtu", "forward-delay", "hello-time", "max-age", "ageing-time", "priority", "path-cost", "id", "flags",
        "queue-id", "group-forward-mask", "multicast-hash-max", "vlan-default-pvid", "dhcp-timeout", "speed",
-       "wait-device-timeout", "ip6-privacy-prefer"}
+       "wait-device-timeout", "ip6-privacy-prefer", "destination-port", "ttl"}
 I32 = {"autoconnect-priority", "autoconnect-retries", "autoconnect-slaves", "autoconnect-ports", "multi-connect",
        "auth-retries", "dad-timeout", "ip6-privacy", "lldp", "mdns", "llmnr", "dns-over-tls", "wait-activation-delay",
        "dns-priority", "required-timeout", "route-table", "mptcp-flags", "metered"}
 I64 = {"route-metric", "timestamp"}
 BOOL = {"autoconnect", "stp", "multicast-snooping", "vlan-filtering", "hairpin-mode", "may-fail", "never-default",
         "ignore-auto-dns", "ignore-auto-routes", "dhcp-send-hostname", "auto-negotiate", "read-only",
-        "multicast-querier", "multicast-router"}
+        "multicast-querier", "multicast-router", "learning", "tap"}
 ADDR_GEN_MODES = {"eui64": 0, "stable-privacy": 1, "default-or-eui64": 2, "default": 3}
 MAC_KEYS = {"mac-address", "cloned-mac-address"}
 MAC_WORDS = {"preserve", "permanent", "random", "stable", "stable-ssid"}
@@ -87,7 +87,7 @@ def settings_of(text: str, file: str = "keyfile") -> dict[str, dict[str, Variant
 def _typed(key: str, value: str, group: str = "") -> Variant:
     if key in BOOL:
         return Variant("b", value.strip().lower() in ("true", "yes", "1", "on"))
-    if key in U32 and group != "connection":
+    if (key in U32 and group != "connection") or (key, group) == ("mode", "macvlan"):
         return Variant("u", int(value))
     if key in I32:
         return Variant("i", {"true": 1, "false": 0, "default": -1}.get(value.lower(), None) if not
@@ -96,7 +96,19 @@ def _typed(key: str, value: str, group: str = "") -> Variant:
         return Variant("x", int(value))
     if key in ("permissions", "secondaries", "dns-search", "dns-options"):
         return Variant("as", [v for v in value.split(";") if v])
+    if key == "vlans" and group in ("bridge", "bridge-port"):
+        return _bridge_vlans(value)
     return Variant("s", value)
+
+
+def _bridge_vlans(value: str) -> Variant:
+    """"1 pvid untagged, 10-20" -> NM's list of VLAN dicts (vid-start, vid-end, pvid, untagged)."""
+    out = []
+    for item in (words.split() for words in value.split(",") if words.strip()):
+        first, _, last = item[0].partition("-")
+        out.append({"vid-start": Variant("q", int(first)), "vid-end": Variant("q", int(last or first)),
+                    "pvid": Variant("b", "pvid" in item), "untagged": Variant("b", "untagged" in item)})
+    return Variant("aa{sv}", out)
 
 
 def _ip(family: str, values: dict[str, str], file: str) -> dict[str, Variant]:

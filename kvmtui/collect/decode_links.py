@@ -227,6 +227,7 @@ def _vxlan(data: bytes, a: dict[int, Span], names: dict[int, str]) -> VxlanInfo:
         link=names.get(opt(u32, data, a, 3, 0)),
         learning=bool(opt(u8, data, a, 7, 1)),
         external=bool(opt(u8, data, a, IFLA_VXLAN_COLLECT_METADATA, 0)),
+        ttl=opt(u8, data, a, 5, 0),
     )
 
 

@@ -15,18 +15,24 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from kvmtui.kinds import attach_bridge, attach_macvtap, bond, bridge, delete, detach, macvlan_shim, vlan, vxlan
+from kvmtui.kinds import (attach_bridge, attach_macvtap, bond, bridge, delete, detach, libvirt_network,
+                          libvirt_network_undefine, macvlan_shim, ovs_bond, ovs_bridge, ovs_delete, ovs_port, port_vlans,
+                          set_guest_nic, set_link, vlan, vxlan)
 from kvmtui.kinds.attach import AttachInterface
 from kvmtui.kinds.bond import CreateBond
 from kvmtui.kinds.bridge import CreateBridge
 from kvmtui.kinds.delete import DeleteLink
 from kvmtui.kinds.detach import DetachInterface
-from kvmtui.kinds.macvlan_shim import CreateShim
-from kvmtui.kinds import set_link
-from kvmtui.kinds.set_link import SetLink
-from kvmtui.kinds import libvirt_network, libvirt_network_undefine
 from kvmtui.kinds.libvirt_network import DefineNetwork
 from kvmtui.kinds.libvirt_network_undefine import UndefineNetwork
+from kvmtui.kinds.macvlan_shim import CreateShim
+from kvmtui.kinds.ovs_bond import CreateOvsBond
+from kvmtui.kinds.ovs_bridge import CreateOvsBridge
+from kvmtui.kinds.ovs_delete import DeleteOvs
+from kvmtui.kinds.ovs_port import AddOvsPort
+from kvmtui.kinds.port_vlans import SetPortVlans
+from kvmtui.kinds.set_guest_nic import SetGuestNic
+from kvmtui.kinds.set_link import SetLink
 from kvmtui.kinds.spec import KindSpec, Param, Selection
 from kvmtui.kinds.vlan import CreateVlan
 from kvmtui.kinds.vxlan import CreateVxlan
@@ -37,10 +43,11 @@ from kvmtui.plan.validate import check_values
 
 KINDS: dict[str, KindSpec] = {module.SPEC.name: module.SPEC for module in (
     bridge, bond, vlan, vxlan, attach_bridge, attach_macvtap, macvlan_shim, detach, delete, libvirt_network, libvirt_network_undefine,
-    set_link)}
+    set_link, port_vlans, set_guest_nic, ovs_bridge, ovs_bond, ovs_port, ovs_delete)}
 
 Intent = CreateBridge | CreateBond | CreateVlan | CreateVxlan | CreateShim | AttachInterface | DetachInterface | DeleteLink \
-    | SetLink | DefineNetwork | UndefineNetwork
+    | SetLink | DefineNetwork | UndefineNetwork | SetPortVlans | SetGuestNic | CreateOvsBridge | CreateOvsBond | AddOvsPort \
+    | DeleteOvs
 INTENTS = {spec.intent.__name__: spec.intent for spec in KINDS.values()}
 
 
@@ -130,4 +137,5 @@ def new_nouns() -> str:
 
 __all__ = ["COMMANDS", "INTENTS", "KINDS", "NEW", "Command", "Intent", "KindSpec", "Param", "Plan", "PlanError", "Selection",
            "kind_of", "make_plan", "new_nouns", "AttachInterface", "CreateBond", "CreateBridge", "CreateShim", "CreateVlan", "CreateVxlan", "DeleteLink", "DetachInterface",
-           "DefineNetwork", "UndefineNetwork", "SetLink"]
+           "DefineNetwork", "UndefineNetwork", "SetLink", "SetPortVlans", "SetGuestNic",
+           "CreateOvsBridge", "CreateOvsBond", "AddOvsPort", "DeleteOvs"]

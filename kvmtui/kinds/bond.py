@@ -36,7 +36,7 @@ class CreateBond:
 def _slaves(snapshot: Snapshot, selection: Selection) -> Offer:
     nics, unfit = sort_members(snapshot, BOND_SLAVE)
     chosen = selected_of(selection, nics)
-    return Offer((chosen,) if chosen else (), device_choices(nics), left_out(unfit))
+    return Offer((chosen,) if chosen else (), device_choices(nics, snapshot), left_out(unfit))
 
 
 def _named(names) -> tuple[tuple[str, str], ...]:

@@ -1,4 +1,5 @@
-"""Deleting a bridge, bond or VLAN; an undo brings it back as it was, with its ports.
+"""Deleting a bridge, bond, VLAN, vxlan or macvlan; an undo brings it back as it was, with
+its ports (a vxlan with its static FDB entries, a macvlan shim with its routes).
 
 `d` on a bridge or bond that carries the host's addresses opens a small form first: deleted
 as it is, the device takes its addresses and the routes through it along (the host's way
@@ -19,9 +20,10 @@ from kvmtui.plan.eligible import cidrs
 from kvmtui.plan.expect import Expectation, LinkGone, LinkPresent
 from kvmtui.plan.ip_move import move_ip, routes_on
 from kvmtui.plan.model import Plan
+from kvmtui.plan.recreate import fdb_left_out, macvlan_add, unrecreatable, vxlan_add, vxlan_fdb
 from kvmtui.plan.validate import PlanError, existing_link
 
-DELETABLE = ("bridge", "bond", "vlan")
+DELETABLE = ("bridge", "bond", "vlan", "vxlan", "macvlan")  # not macvtap: a guest's NIC (detach it)
 MOVABLE_FROM = ("bridge", "bond")  # the kinds whose ports or slaves can take the addresses back
 
 
@@ -57,7 +59,8 @@ def _title(snapshot: Snapshot, selection: Selection) -> str:
 
 
 PARAMS = (
-    Param("ifname", "the bridge, bond or VLAN to delete", offer=lambda _, selection: Offer(selection.ifname)),
+    Param("ifname", "the bridge, bond, VLAN, vxlan or macvlan to delete",
+          offer=lambda _, selection: Offer(selection.ifname)),
     Param("move_ip_to", "give the addresses and routes back to this former port", "--move-ip-to", "IF",
           label="Move addresses to", widget="choice", offer=_move_to, optional=True),
 )
@@ -67,6 +70,10 @@ def _recreate(link: Link) -> s.Step:
     """The link_add that brings a deleted device back as it was: its MAC (its IPv6
     link-local address follows from it), MTU and its kind's settings. Only the ifindex
     is new; its master and a bond's primary come back by steps of their own (plan_delete)."""
+    if link.kind == "vxlan":
+        return vxlan_add(link)
+    if link.kind == "macvlan":
+        return macvlan_add(link)
     device: s.Settings = ((("address", link.mac),) if link.mac else ()) + (("mtu", str(link.mtu)),)
     info = link.info_data
     if link.kind == "bridge":
@@ -122,7 +129,10 @@ def plan_delete(intent: DeleteLink, snapshot: Snapshot) -> Plan:
         raise PlanError("ifname", refusal(owner, link.ifname))
     if link.kind not in DELETABLE:
         what = link.kind or ("the loopback device" if "LOOPBACK" in link.flags else "a physical NIC")
-        raise PlanError("ifname", f"{link.ifname} is {what}; kvmtui deletes bridges, bonds and VLANs only")
+        raise PlanError("ifname", f"{link.ifname} is {what}; kvmtui deletes bridges, bonds, VLANs, "
+                                  "vxlans and macvlans only")
+    if (why := unrecreatable(link)) is not None:
+        raise PlanError("ifname", why)
     warnings = []
     members = _members(snapshot, link)
     networks = sorted(n.name for n in snapshot.networks if n.bridge == link.ifname)
@@ -161,7 +171,11 @@ def plan_delete(intent: DeleteLink, snapshot: Snapshot) -> Plan:
     if link.master:  # undone right after the device is back: a VLAN returns into its bridge
         steps.append(s.undone_with(s.link_set(link.ifname, (("master", ""),), (("master", link.master),)),
                                    port_restore(snapshot, link)))
-    own = bridge_restore(snapshot, link) if link.kind == "bridge" else []
+    own = bridge_restore(snapshot, link) if link.kind == "bridge" else \
+        vxlan_fdb(snapshot, link) if link.kind == "vxlan" else []
+    if left_out := fdb_left_out(snapshot, link):
+        warnings.append(f"an undo would not give back {link.ifname}'s FDB entries with a VNI of their own: "
+                        f"{', '.join(left_out)}")
     steps.append(s.undone_with(s.link_del(link.ifname, inverse=_recreate(link)), own))
     # The bonding driver closes the slaves it releases; a bridge leaves its ports as they were.
     reopened = [m for m in members if m.is_up] if link.kind == "bond" else []
@@ -175,4 +189,5 @@ def plan_delete(intent: DeleteLink, snapshot: Snapshot) -> Plan:
     return Plan(intent, f"delete {link.kind} {link.ifname}", tuple(steps), tuple(expectations), tuple(warnings))
 
 
-SPEC = KindSpec("delete", DeleteLink, PARAMS, plan_delete, help="delete a bridge, bond or VLAN", title=_title)
+SPEC = KindSpec("delete", DeleteLink, PARAMS, plan_delete, help="delete a bridge, bond, VLAN, vxlan or macvlan",
+                title=_title)

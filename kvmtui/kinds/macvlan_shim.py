@@ -158,10 +158,6 @@ def plan_create_shim(intent: CreateShim, snapshot: Snapshot) -> Plan:
         dst = str(network.network_address) if network.prefixlen == network.max_prefixlen else str(network)
         steps.append(s.route_add(name, s.RouteSpec(dst, None, None, "static", source, "link", False, family)))
         expectations.append(RouteVia(dst, name))
-    if snapshot.netconfig is not None:  # persist/ describes bridges, bonds and VLANs, not macvlans
-        warnings.append(f"{name} is not saved in this host's network configuration: a reboot removes it" + (
-            f", and the saved one would keep {lower.ifname} without its addresses: apply with --no-persist and save "
-            f"the shim by hand" if intent.move_ip else ""))
     via = f"{', '.join(map(str, routes))} via " if routes else ""
     return Plan(intent, f"host reach to the macvtap guests on {lower.ifname}: {via}macvlan {name} (bridge mode)",
                 tuple(steps), tuple(expectations), tuple(warnings))

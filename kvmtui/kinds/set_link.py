@@ -1,12 +1,14 @@
-"""Changing a device that exists: MTU, up/down, MAC, alias, and for a bridge its ports,
-STP, forward delay, ageing and VLAN filtering (kinds/set_bridge.py). `e` on the tree opens
-it with the device's current values: only what differs from them is planned, and each
-step's inverse puts back the value the Snapshot shows."""
+"""Changing a device that exists: MTU, up/down, MAC, alias, for a bridge its ports,
+STP, forward delay, ageing and VLAN filtering (kinds/set_bridge.py), for a bond its
+slaves, monitoring, primary, LACP rate, hash policy and mode (kinds/set_bond.py).
+`e` on the tree opens it with the device's current values: only what differs from them
+is planned, and each step's inverse puts back the value the Snapshot shows."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+from kvmtui.kinds.set_bond import BOND_PARAMS, bond_change
 from kvmtui.kinds.set_bridge import FORWARD_DELAY_MAX, bridge_change, ports_after
 from kvmtui.kinds.spec import KindSpec, Offer, Param, Selection, device_choices, tuple_of
 from kvmtui.model import BridgeInfo, Link, Snapshot
@@ -37,6 +39,17 @@ class SetLink:
     forward_delay: int | None = None  # seconds
     ageing: int | None = None  # seconds
     vlan_filtering: bool | None = None
+    add_slaves: tuple[str, ...] = ()
+    remove_slaves: tuple[str, ...] = ()
+    mode: str | None = None  # a new one rebuilds the bond
+    miimon: int | None = None  # milliseconds, as are the next three
+    updelay: int | None = None
+    downdelay: int | None = None
+    arp_interval: int | None = None
+    arp_ip_target: tuple[str, ...] = ()  # (): unchanged; else the whole new list
+    primary: str | None = None  # "" clears it
+    lacp_rate: str | None = None
+    xmit_hash_policy: str | None = None
 
 
 def _now(read, bridge_only: bool = False):
@@ -115,7 +128,7 @@ PARAMS = (
     Param("vlan_filtering", "bridge: VLAN filtering on or off", "--vlan-filtering", choices=("on", "off"),
           from_cli=_on_off, label="VLAN filtering", widget="flag",
           offer=_now(lambda link: bool(link.info_data.vlan_filtering), True), from_form=bool),
-)
+) + BOND_PARAMS
 
 
 def _mtu(snapshot: Snapshot, link: Link, intent: SetLink, steps: list, expectations: list, warnings: list) -> None:
@@ -225,16 +238,17 @@ def plan_set(intent: SetLink, snapshot: Snapshot) -> Plan:
     expectations: list[Expectation] = []
     warnings: list[str] = []
     bridge = bridge_change(snapshot, link, intent)
-    steps += bridge.leave
+    bonding = bond_change(snapshot, link, intent)
+    steps += bridge.leave + bonding.leave
     _mtu(snapshot, link, intent, steps, expectations, warnings)
     _mac(snapshot, link, intent, steps, expectations)
     _alias(link, intent, steps, expectations)
-    steps += bridge.join
+    steps += bridge.join + bonding.join
     _state(snapshot, link, intent, steps, expectations, warnings)
     if not steps:
         raise PlanError("ifname", f"nothing to change: {link.ifname} already has these values")
-    expectations += bridge.expectations
-    warnings = bridge.warnings + warnings + _way_out(snapshot, steps)
+    expectations += bridge.expectations + bonding.expectations
+    warnings = bridge.warnings + bonding.warnings + warnings + _way_out(snapshot, steps)
     what = link.kind or ("NIC" if link.parentbus else "device")
     return Plan(intent, f"change {what} {link.ifname}", tuple(steps), tuple(expectations), tuple(warnings))
 
@@ -245,6 +259,6 @@ def _title(snapshot: Snapshot, selection: Selection) -> str:
     return f"Change {what} {selection.ifname}"
 
 
-SPEC = KindSpec("set", SetLink, PARAMS, plan_set, help="change MTU, state, MAC, alias; a bridge's ports, STP",
+SPEC = KindSpec("set", SetLink, PARAMS, plan_set, help="change MTU, state, MAC, alias, bridge or bond settings",
                 title=_title, form_fixup=_state_from_form)
 

@@ -15,6 +15,7 @@ class Selection:
 
     ifname: str | None = None
     domain: str | None = None
+    mac: str | None = None  # a guest NIC's, with its domain
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,6 +89,7 @@ class KindSpec:
     form_fixup: Callable[[dict], dict] = _same  # values the form's other fields make moot
     usage: Callable[[dict], str | None] = lambda values: None  # a CLI combination that makes no sense
     wizard: bool = True  # False: planned straight from the selection (detach), no form
+    available: Callable[[Snapshot], bool] = lambda snapshot: True  # offered under `n` on this host (OVS running)
 
     @property
     def subcommand(self) -> str:
@@ -113,8 +115,13 @@ def comma_separated(text: object) -> tuple[str, ...]:
     return tuple(part.strip() for part in str(text or "").split(",") if part.strip())
 
 
-def device_choices(links) -> tuple[tuple[str, str], ...]:
-    return tuple((f"{link.ifname} ({link.kind or 'nic'})", link.ifname) for link in links)
+def device_choices(links, snapshot: Snapshot | None = None) -> tuple[tuple[str, str], ...]:
+    """(shown, name) per device; given the snapshot, a port shows the switch and port its cable
+    reaches, where LLDP named them ("eth2 (nic) to sw-lab-1 port Eth1/7")."""
+    def shown(link) -> str:
+        neighbour = snapshot.neighbour_text(link.ifname) if snapshot is not None else ""
+        return f"{link.ifname} ({link.kind or 'nic'})" + (f" to {neighbour}" if neighbour else "")
+    return tuple((shown(link), link.ifname) for link in links)
 
 
 def free_name(snapshot: Snapshot, stem: str) -> str:

@@ -231,8 +231,6 @@ def plan_create_vxlan(intent: CreateVxlan, snapshot: Snapshot) -> Plan:
             warnings.append(f"{bridge.ifname} has MTU {bridge.mtu}; with {intent.name} (MTU {mtu}) as a port, the kernel "
                             f"lowers the bridge's to {mtu} unless it was set by hand")
     steps.append(s.link_set(intent.name, (("state", "up"),), (("state", "down"),)))
-    if snapshot.netconfig is not None:  # persist/ describes bridges, bonds and VLANs, not vxlans
-        warnings.append(f"{intent.name} is not saved in this host's network configuration: a reboot removes it")
     peer = remote or group or ", ".join(fdb_remotes)
     title = f"create vxlan {intent.name} (VNI {intent.vni} to {peer}, port {intent.dstport})"
     return Plan(intent, title, tuple(steps), tuple(expectations), tuple(warnings + too_big))
@@ -260,12 +258,15 @@ def vxlan_netlink_args(settings: dict[str, str]) -> dict[str, object]:
             args[attribute + ("6" if address.version == 6 else "")] = str(address)
     if "dev" in settings:
         args["vxlan_link"] = int(settings["dev"])  # the executor's ifindex (device_settings)
+    if "ttl" in settings:  # an undone delete's: the wizard leaves it to the route
+        args["vxlan_ttl"] = int(settings["ttl"])
     return args
 
 
 def new_vxlan_info(settings: dict[str, str]) -> VxlanInfo:
     return VxlanInfo(int(settings["id"]), int(settings.get("dstport", LINUX_PORT)), settings.get("local"),
-                     settings.get("remote"), settings.get("group"), settings.get("dev"), "nolearning" not in settings)
+                     settings.get("remote"), settings.get("group"), settings.get("dev"), "nolearning" not in settings,
+                     ttl=int(settings.get("ttl", 0)))
 
 
 new_device_kind("vxlan", NewDevice(vxlan_netlink_args, new_vxlan_info, device_settings=("dev",)))

@@ -55,6 +55,9 @@ class Domain:
     # the definition then). Kept for plans that must put a definition back as it was; left out
     # of equality, which stays what the guest runs with plus `defined_macs`.
     defined_interfaces: tuple[DomainInterface, ...] = field(default=(), compare=False)
+    # <hostdev mode='subsystem' type='pci'> source addresses ("0000:03:10.1"): whole PCI functions
+    # given to the guest, such as an SR-IOV VF (a VF given as <interface type='hostdev'> is in interfaces).
+    pci_hostdevs: tuple[str, ...] = ()
 
     @property
     def active(self) -> bool:

@@ -94,6 +94,7 @@ class VxlanInfo:
     link: str | None  # underlay device name (ip's "link" inside info_data)
     learning: bool
     external: bool = False  # collect metadata: the VNI comes with each packet, `id` is then 0
+    ttl: int = 0  # of the outer packets; 0: the route's default
 
 
 @dataclass(frozen=True, slots=True)

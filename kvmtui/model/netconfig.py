@@ -70,6 +70,7 @@ class ConfiguredDevice:
     port_options: tuple[tuple[str, str], ...] = ()  # as a bridge port or bond slave: priority, cost, hairpin, queue_id
     vlans: tuple[ConfiguredVlan, ...] = ()  # bridge VLANs of this bridge or port
     options: tuple[tuple[str, str], ...] = ()  # kind settings not above: a VXLAN's local/remote/port, a VRF's table
+    fdb: tuple[tuple[str, str], ...] = ()  # a VXLAN's static FDB entries: (MAC, remote VTEP)
     addresses: tuple[str, ...] = ()  # "192.0.2.10/24", "2001:db8::1/64"
     dhcp: tuple[str, ...] = ()  # "ipv4", "ipv6"
     routes: tuple[ConfiguredRoute, ...] = ()  # a gateway is the route to "default"

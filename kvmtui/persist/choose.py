@@ -34,8 +34,8 @@ def choose_backend(snapshot: Snapshot, desired: Desired, forced: str | None = No
     if saved is None:
         return Choice(None, "this host's saved configuration was not read (a named namespace or a recording)")
     owners = snapshot.owners_by_name
-    # a new VLAN's parent is not changed, but only its owner can say "this VLAN sits on me"
-    parents = [d.parent for d in desired.devices if d.kind == "vlan" and d.parent]
+    # a new VLAN's (vxlan's, macvlan's) parent is not changed, but only its owner can say "this VLAN sits on me"
+    parents = [d.parent for d in desired.devices if d.kind in ("vlan", "vxlan", "macvlan") and d.parent]
     involved = list(dict.fromkeys([d.name for d in desired.devices if d.name] + list(desired.removed) + parents))
     found = {owners[name].backend for name in involved if name in owners and owners[name].backend}
     if len(found) == 1:

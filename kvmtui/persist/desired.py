@@ -10,31 +10,51 @@ and so are the routes its DHCP client or router advertisements added."""
 
 from __future__ import annotations
 
-from kvmtui.model import BondInfo, BridgeInfo, Link, Snapshot, VlanInfo
+from dataclasses import replace
+
+from kvmtui.collect.netconfig.common import truth
+from kvmtui.model import BondInfo, BridgeInfo, FdbEntry, Link, Snapshot, VlanInfo
 from kvmtui.model.netconfig import ConfiguredDevice, ConfiguredRoute
 from kvmtui.persist.model import Desired, wanted
+from kvmtui.persist.overlay import described_fields
+from kvmtui.persist.vlan_aware import vlan_table
 from kvmtui.plan.model import Plan
 from kvmtui.plan.simulate import simulate
 
 # What a backend can save here; a veth or dummy stands for a NIC: configured by name, made by nobody.
-KINDS = {None: "ethernet", "veth": "ethernet", "dummy": "ethernet", "bridge": "bridge", "bond": "bond", "vlan": "vlan"}
+KINDS = {None: "ethernet", "veth": "ethernet", "dummy": "ethernet", "bridge": "bridge", "bond": "bond", "vlan": "vlan",
+         "vxlan": "vxlan", "macvlan": "macvlan"}
 BOND_DEFAULTS = {"miimon": "0", "updelay": "0", "downdelay": "0", "arp_interval": "0", "min_links": "0",
                  "xmit_hash_policy": "layer2", "lacp_rate": "slow", "primary": ""}
 
 
 def desired_config(plan: Plan, before: Snapshot) -> Desired:
-    after = simulate(before, plan.steps)
+    after = replace(simulate(before, plan.steps), fdb=_fdb_after(before.fdb, plan))
     devices: list[ConfiguredDevice] = []
     removed: list[str] = []
     leased = {(a.local, a.prefixlen) for link in before.links for a in link.addresses if a.dynamic}
-    for name in changed_devices(plan):
+    for name in dict.fromkeys(changed_devices(plan) + unsaved_filtering(plan, before, after)):
         link = after.link(name)
         if link is None:
             if before.link(name) is not None:
                 removed.append(name)
-        elif link.kind in KINDS:
+        elif link.kind in KINDS and not getattr(link.info_data, "external", False):  # a flow-based vxlan: its owner's
             devices.append(described(link, after, leased))
     return Desired(tuple(devices), tuple(removed))
+
+
+def _fdb_after(fdb: tuple[FdbEntry, ...], plan: Plan) -> tuple[FdbEntry, ...]:
+    """The FDB with the plan's vxlan entries (`bridge fdb append ... dst`) added and removed:
+    the simulation keeps no FDB."""
+    from kvmtui.plan.steps import FdbAdd, FdbDel
+
+    out = list(fdb)
+    for step in plan.steps:
+        if isinstance(step, FdbAdd) and step.dst is not None:
+            out.append(FdbEntry(step.mac, step.target, 0, None, None, "permanent", ("self",), step.dst))
+        elif isinstance(step, FdbDel) and step.dst is not None:
+            out = [e for e in out if (e.ifname, e.mac, e.dst) != (step.target, step.mac, step.dst)]
+    return tuple(out)
 
 
 def changed_devices(plan: Plan) -> tuple[str, ...]:
@@ -49,6 +69,18 @@ def changed_devices(plan: Plan) -> tuple[str, ...]:
         if isinstance(step, LinkSet) and (master := dict(step.values).get("master")):
             names[master] = None
     return tuple(names)
+
+
+def unsaved_filtering(plan: Plan, before: Snapshot, after: Snapshot) -> tuple[str, ...]:
+    """The bridges whose ports' VLANs the plan sets while no saved configuration says that
+    they filter VLANs: saved too, or the ports' VLANs would come back on a plain bridge."""
+    from kvmtui.plan.steps import VlanAdd, VlanDel
+
+    saved = before.netconfig.devices if before.netconfig is not None else ()
+    filtering = {d.name for d in saved if truth(dict(d.bridge_options).get("vlan_filtering", "0"))}
+    ports = (after.link(step.target) for step in plan.steps if isinstance(step, (VlanAdd, VlanDel)))
+    masters = (port.master for port in ports if port is not None and port.kind in KINDS)  # not a guest's tap
+    return tuple(m for m in masters if m and m not in filtering)
 
 
 def described(link: Link, snapshot: Snapshot, leased: set[tuple[str, int]] = frozenset()) -> ConfiguredDevice:
@@ -71,12 +103,16 @@ def described(link: Link, snapshot: Snapshot, leased: set[tuple[str, int]] = fro
         fields["mac"] = link.mac if kind == "bridge" and link.mac else None  # a bridge that took its uplink's MAC
     if isinstance(info, BridgeInfo):
         fields["bridge_stp"] = info.stp_state != 0
-        fields["bridge_options"] = (("forward_delay", str(info.forward_delay // 100)),)
+        fields["bridge_options"] = (("forward_delay", str(info.forward_delay // 100)),) + (
+            (("vlan_filtering", "1"),) if info.vlan_filtering else ())
+    fields["vlans"] = vlan_table(link, snapshot)  # a VLAN-filtering bridge's, or its port's
     if isinstance(info, BondInfo):
         fields["bond_mode"] = info.mode
         fields["bond_options"] = bond_options(info)
     if isinstance(info, VlanInfo):
         fields.update(vlan_id=info.id, parent=link.link, vlan_protocol=info.protocol)
+    if kind in ("vxlan", "macvlan"):
+        fields.update(described_fields(link, snapshot))
     return wanted(link.ifname, kind, **fields)
 
 

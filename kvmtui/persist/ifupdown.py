@@ -5,15 +5,16 @@ vlan reads too): `auto NAME`, `iface NAME inet static|manual|dhcp`, `address A/P
 `gateway`, `bridge-ports`, `bridge-stp`, `bridge-fd` (and the other bridge-* times),
 `hwaddress`, `bond-slaves`, `bond-mode`, `bond-miimon`, `bond-lacp-rate`,
 `bond-xmit-hash-policy`, `bond-primary`..., `vlan-raw-device`/`vlan-id` (none for a
-dotted name that says both), `mtu`, and `up ip route add ...` for a route that is not
-a plain default gateway.
+dotted name that says both), a vxlan's `vxlan-*` lines (overlay.py), `mtu`, and `up ip
+route add ...` for a route that is not a plain default gateway.
 
 The files are edited, not regenerated: a device's stanza is edited where it stands, line
 by line. A line that already says what is wanted stays byte for byte (its key spelling,
 `bridge_ports` or `bridge-ports`, its indentation, its netmask); a line that says
 something else is rewritten in place with the same key spelling and indentation; a line
 that no longer applies goes; what is missing is added at the end of the device's first
-stanza. Options kvmtui does not manage (post-up scripts, bridge-vids, comments) stay.
+stanza. Options kvmtui does not manage (post-up scripts, comments; bridge-vids but on a
+VLAN-aware bridge's port: vlan_aware.py) stay.
 Every other line of every file stays byte for byte. A new device's stanza is appended
 to /etc/network/interfaces. A removed device's stanzas and `auto` words go, and its name
 leaves other stanzas' bridge-ports and bond-slaves.
@@ -31,6 +32,8 @@ from kvmtui.collect.netconfig.common import bond_mode as norm_bond_mode
 from kvmtui.collect.netconfig.common import bond_value, mac as norm_mac, seconds, truth, vlan_of_name
 from kvmtui.model.netconfig import ConfiguredDevice, ConfiguredRoute, SavedConfig
 from kvmtui.persist.model import Desired, FileChange, ReadFile
+from kvmtui.persist.overlay import ifupdown2_pairs
+from kvmtui.persist.vlan_aware import IFUPDOWN2_PORT_KEYS, ifupdown2_port_pairs
 
 MAIN = "/etc/network/interfaces"
 BACKENDS = ("ifupdown", "ifupdown2")
@@ -47,7 +50,7 @@ ROUTE_LINE = re.compile(r"^ip\s+(?:-[46]\s+)?route\s+(?:add|replace)\s+(.*)$")
 # keys whose lines kvmtui owns in a stanza it edits (besides address/netmask/gateway/routes)
 # (bridge times and the like only when the device's record says them: a reader that saw them said them)
 OWNED = {"mtu", "bridge-ports", "bond-slaves", "bond-ports", "bond-mode", "bond-master", "vlan-raw-device", "vlan-id",
-         "vlan-protocol"}
+         "vlan-protocol", "bridge-vlan-aware"}
 
 
 @dataclass
@@ -221,6 +224,9 @@ def _wanted_lines(device: ConfiguredDevice) -> list[tuple[str, str]]:
             out.append(("vlan-id", str(device.vlan_id)))
         if device.vlan_protocol and device.vlan_protocol.lower() == "802.1ad":
             out.append(("vlan-protocol", "802.1ad"))
+    elif device.kind == "vxlan":
+        out += ifupdown2_pairs(device)
+    out += ifupdown2_port_pairs(device)  # a VLAN-aware bridge's port: its VLANs
     said = {v for k, v in out if k == "gateway"}
     for route in device.routes:
         if not (_is_default(route) and route.metric is None and route.table is None and route.via in said):
@@ -333,7 +339,7 @@ def _edit(docs: list[Doc], blocks: list[tuple[Doc, Block]], device: ConfiguredDe
                 else:
                     doc.dropped.add(index)
                     changed = True
-            elif (key == "gateway" or key in OWNED or key in singles
+            elif (key == "gateway" or key in OWNED or key in singles or (device.vlans and key in IFUPDOWN2_PORT_KEYS)
                   or (key.startswith("bond-") and device.kind == "bond")
                   or (key == "hwaddress" and device.kind in ("bridge", "bond"))):
                 if key == "bond-ports":

@@ -25,10 +25,11 @@ from pathlib import PurePosixPath
 from kvmtui.collect.netconfig import netplan as reader
 from kvmtui.model.netconfig import ConfiguredDevice, ConfiguredRoute, SavedConfig
 from kvmtui.persist.model import Desired, FileChange, ReadFile
+from kvmtui.persist.overlay import netplan_tunnel
 
 BACKEND = "netplan"
 OWN_FILE = "/etc/netplan/90-kvmtui.yaml"
-BLOCKS = {"ethernet": "ethernets", "bond": "bonds", "bridge": "bridges", "vlan": "vlans"}
+BLOCKS = {"ethernet": "ethernets", "bond": "bonds", "bridge": "bridges", "vlan": "vlans", "vxlan": "tunnels"}
 BLOCK_OF_KIND = {kind: block for block, kind in reader.KINDS.items()}
 BOND_KEYS = {sysfs: key for key, sysfs in reader.BOND_NAMES.items() if key != "gratuitious-arp"}
 BOND_MS = reader.BOND_MS
@@ -61,6 +62,9 @@ def render(saved: SavedConfig, desired: Desired, read: ReadFile) -> tuple[FileCh
         block = block_of.get(dev.name) or BLOCKS.get(dev.kind, "ethernets")
         old = other_of.get(dev.name)
         conf, drops = _entry(dev, old, id_of)
+        if dev.kind == "vxlan" and dev.parent not in ident and not desired.device(dev.parent or "") \
+                and not dict(dev.options).get("group"):
+            conf.pop("link", None)  # an underlay netplan does not describe: unbound (Independent=), or it refuses
         own_entries[id_of(dev.name)] = (block, conf)
         whys.append(_why(dev))
         if old is not None:
@@ -131,6 +135,8 @@ def _entry(dev: ConfiguredDevice, old: ConfiguredDevice | None, id_of) -> tuple[
     if dev.kind == "vlan":
         conf["id"] = dev.vlan_id
         conf["link"] = id_of(dev.parent) if dev.parent else None
+    if dev.kind == "vxlan":
+        conf.update(netplan_tunnel(dev, id_of))
     if dev.kind in ("bridge", "bond"):
         ports = [id_of(p) for p in dev.ports]
         if old is None or set(old.ports) != set(ports):

@@ -13,12 +13,15 @@ from __future__ import annotations
 
 import posixpath
 import re
+from dataclasses import replace
 from fnmatch import fnmatchcase
 from collections.abc import Iterable
 
 from kvmtui.collect.netconfig.networkd import BOND_NAMES, BRIDGE_NAMES, sections
 from kvmtui.model.netconfig import ConfiguredDevice, ConfiguredRoute, SavedConfig
 from kvmtui.persist.model import Desired, FileChange, ReadFile
+from kvmtui.persist.overlay import KINDS as OVERLAY_KINDS, NETWORKD_STACKED, networkd_fdb, networkd_netdev
+from kvmtui.persist.vlan_aware import networkd_bridge, networkd_vlans
 
 BACKEND = "systemd-networkd"
 DIRECTORY = "etc/systemd/network"
@@ -132,7 +135,11 @@ def _render_device(files: _Files, saved: SavedConfig, by_name: dict, desired: De
     name = dev.name or ""
     mine = by_name.get(name, [])
     why = _why(dev)
-    if dev.kind in ("bridge", "bond", "vlan"):
+    if dev.kind == "vxlan" and dev.parent and _network_file(by_name.get(dev.parent, []))[0] is None \
+            and desired.device(dev.parent) is None and not dict(dev.options).get("group"):
+        # a .network of kvmtui's for the underlay would take it over (its addresses are in none)
+        dev, why = replace(dev, parent=None), f"{why} (Independent=: no .network of {dev.parent}'s to name it in)"
+    if dev.kind in ("bridge", "bond", "vlan", *OVERLAY_KINDS):
         netdev = _netdev_file(mine)
         if netdev is None:
             files.put(f"/{DIRECTORY}/{PREFIX}{name}.netdev", _new_netdev(dev), why)
@@ -140,15 +147,17 @@ def _render_device(files: _Files, saved: SavedConfig, by_name: dict, desired: De
             host = _in_etc(netdev)
             text = files.text(host, source=netdev) or ""
             files.put(host, _edit(text, _netdev_values(dev)), why)
-    if dev.kind == "vlan" and dev.parent:
+    if dev.kind in NETWORKD_STACKED and dev.parent:
         _add_vlan_to_parent(files, by_name, dev)
     network, record = _network_file(mine)
     values = _network_values(dev, desired, record)
     link = {"MTUBytes": [str(dev.mtu)] if dev.mtu else []}
     host = _in_etc(network) if network else _own_network(saved, name)
     text = files.text(host, source=network)
+    fdb = networkd_fdb(dev) if dev.kind == "vxlan" else ""
+    vlans = networkd_vlans(dev)  # None: its [BridgeVLAN] sections stay as they are
     if text is None:
-        files.put(host, _new_network(name, values, link, dev), why)
+        files.put(host, _new_network(name, values, link, dev) + fdb + (vlans or ""), why)
         return
     replace_ip = record is None or set(record.addresses) != set(dev.addresses) or \
         set(record.routes) != set(_plain_routes(dev.routes))
@@ -157,19 +166,26 @@ def _render_device(files: _Files, saved: SavedConfig, by_name: dict, desired: De
     text = _edit(text, {"Network": values, "Link": link}, drop_sections=OWN_SECTIONS if replace_ip else ())
     if replace_ip:
         text = _append_routes(text, dev.routes)
+    if dev.kind == "vxlan":  # its static FDB entries, whole
+        text = _drop_section(text, "BridgeFDB") + fdb
+    if vlans is not None:  # its VLANs, whole
+        kept = _drop_section(text, "BridgeVLAN")
+        text = kept.rstrip("\n") + "\n" + vlans if vlans else kept
     files.put(host, text, why)
 
 
 def _why(dev: ConfiguredDevice) -> str:
     if dev.master:
         return f"{dev.name} becomes a port of {dev.master}"
-    if dev.kind in ("bridge", "bond", "vlan"):
+    if dev.kind in ("bridge", "bond", "vlan", *OVERLAY_KINDS):
         return f"the {dev.kind} {dev.name}"
     return f"{dev.name} as kvmtui leaves it"
 
 
 def _netdev_values(dev: ConfiguredDevice) -> dict[str, dict[str, list[str]]]:
     """[Section] -> Key -> values a .netdev must say (an empty list: the key goes)."""
+    if dev.kind in OVERLAY_KINDS:
+        return networkd_netdev(dev)
     netdev: dict[str, list[str]] = {"Name": [dev.name or ""], "Kind": [dev.kind]}
     if dev.kind == "bridge":
         netdev["MACAddress"] = [dev.mac] if dev.mac else []
@@ -178,7 +194,7 @@ def _netdev_values(dev: ConfiguredDevice) -> dict[str, dict[str, list[str]]]:
             key = BRIDGE_KEYS.get(sysfs)
             if key:
                 bridge[key] = [value]
-        return {"NetDev": netdev, "Bridge": bridge}
+        return {"NetDev": netdev, "Bridge": bridge | networkd_bridge(dev)}
     if dev.kind == "bond":
         if dev.mac:
             netdev["MACAddress"] = [dev.mac]
@@ -263,17 +279,18 @@ def _append_routes(text: str, routes: Iterable[ConfiguredRoute]) -> str:
 
 
 def _add_vlan_to_parent(files: _Files, by_name: dict, dev: ConfiguredDevice) -> None:
-    parent = dev.parent or ""
+    """VLAN= (VXLAN=, MACVLAN=) in the parent's .network: networkd makes the device when the parent comes."""
+    parent, key = dev.parent or "", NETWORKD_STACKED[dev.kind]
     network, _ = _network_file(by_name.get(parent, []))
     host = _in_etc(network) if network else f"/{DIRECTORY}/{PREFIX}{parent}.network"
     text = files.text(host, source=network)
     if text is None:
         text = HEADER + _section("Match", {"Name": [parent]}) + "\n[Network]\n"
     found, _ = sections(text, host)
-    words = [w for s, _, pairs in found if s == "Network" for k, v, _ in pairs if k == "VLAN" for w in v.split()]
+    words = [w for s, _, pairs in found if s == "Network" for k, v, _ in pairs if k == key for w in v.split()]
     if dev.name not in words:
-        text = _edit(text, {"Network": {"VLAN": words + [dev.name or ""]}})
-    files.put(host, text, f"{parent} carries the VLAN {dev.name}")
+        text = _edit(text, {"Network": {key: words + [dev.name or ""]}})
+    files.put(host, text, f"{parent} carries the {key if dev.kind == 'vlan' else dev.kind} {dev.name}")
 
 
 # --- removal ---------------------------------------------------------------------------------
@@ -299,11 +316,12 @@ def _remove_device(files: _Files, saved: SavedConfig, by_name: dict, desired: De
             continue
         found, _ = sections(text, path)
         network = {k: [v for s, _, p in found if s == "Network" for kk, v, _ in p if kk == k]
-                   for k in ("Bridge", "Bond", "VLAN")}
+                   for k in ("Bridge", "Bond", *NETWORKD_STACKED.values())}
         edits = {k: [] for k in ("Bridge", "Bond") if name in network[k]}
-        vlans = [w for v in network["VLAN"] for w in v.split()]
-        if name in vlans:
-            edits["VLAN"] = [w for w in vlans if w != name]
+        for key in NETWORKD_STACKED.values():
+            stacked = [w for v in network[key] for w in v.split()]
+            if name in stacked:
+                edits[key] = [w for w in stacked if w != name]
         if edits:
             files.put(path, _edit(text, {"Network": edits}), f"{dev.name or path} no longer names {name}")
 

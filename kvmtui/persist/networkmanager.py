@@ -20,18 +20,23 @@ import uuid as uuidlib
 from kvmtui.errors import KvmtuiError
 from kvmtui.model.netconfig import ConfiguredDevice, SavedConfig
 from kvmtui.persist.model import Desired, FileChange, ReadFile
+from kvmtui.persist.overlay import NM_OWNED, nm_group
+from kvmtui.persist.vlan_aware import NM_OWNED as NM_VLAN_OWNED, nm_keys as nm_vlan_keys
 
 BACKEND = "NetworkManager"
 DIRECTORY = "/etc/NetworkManager/system-connections"
 NETPLAN_PROFILE = re.compile(r"^/run/NetworkManager/system-connections/netplan-")
 UUID_SPACE = uuidlib.UUID("6b766d74-7569-4e4d-8000-6b766d747569")  # kvmtui's: uuid5(name) for a new profile
-TYPES = {"ethernet": "ethernet", "bridge": "bridge", "bond": "bond", "vlan": "vlan"}
+TYPES = {"ethernet": "ethernet", "bridge": "bridge", "bond": "bond", "vlan": "vlan", "vxlan": "vxlan",
+         "macvlan": "macvlan"}
 # Keys kvmtui decides; the others of an existing profile stay as they are.
 OWNED = {
     "connection": ("interface-name", "master", "controller", "slave-type", "port-type"),
     "ethernet": ("mtu", "cloned-mac-address"),
-    "bridge": ("stp", "forward-delay", "mac-address"),
+    "bridge": ("stp", "forward-delay", "mac-address", *NM_VLAN_OWNED["bridge"]),
+    "bridge-port": NM_VLAN_OWNED["bridge-port"],
     "vlan": ("id", "parent", "protocol"),
+    **NM_OWNED,
 }
 IP_KEYS = re.compile(r"^(method|gateway|(address|addresses|route|routes)\d*(_options)?)$")
 
@@ -163,6 +168,10 @@ def merge(groups: dict[str, dict[str, str]], device: ConfiguredDevice, uuid: str
         vlan["parent"] = device.parent or ""
         if device.vlan_protocol and device.vlan_protocol != "802.1Q":
             vlan["protocol"] = device.vlan_protocol
+    elif device.kind in NM_OWNED:
+        out.setdefault(device.kind, {}).update(nm_group(device))
+    for group, keys in nm_vlan_keys(device).items():  # a VLAN-aware bridge's, or its port's
+        out.setdefault(group, {}).update(keys)
     for family in ("ipv4", "ipv6"):
         out[family] = _ip(out.get(family, {}), device, family)
     return _ordered(out)
@@ -209,7 +218,8 @@ def _ip(group: dict[str, str], device: ConfiguredDevice, family: str) -> dict[st
     return {**out, "method": method, **kept}
 
 
-ORDER = ("connection", "ethernet", "bridge", "bond", "vlan", "bridge-port", "bond-port", "ipv4", "ipv6", "proxy")
+ORDER = ("connection", "ethernet", "bridge", "bond", "vlan", "vxlan", "macvlan", "bridge-port", "bond-port", "ipv4",
+         "ipv6", "proxy")
 
 
 def _ordered(groups: dict[str, dict[str, str]]) -> dict[str, dict[str, str]]:

@@ -10,7 +10,9 @@ from kvmtui.model import Snapshot
 from kvmtui.persist.choose import choose_backend
 from kvmtui.persist.desired import desired_config
 from kvmtui.persist.model import FileChange, ReadFile
+from kvmtui.persist.overlay import left_out, unsavable
 from kvmtui.persist.render import file_diff, render_for
+from kvmtui.persist.vlan_aware import unsavable as vlans_unsavable
 from kvmtui.plan.model import Plan
 from kvmtui.plan.steps import NETWORK_STEPS
 
@@ -20,6 +22,7 @@ class SavedChange:
     backend: str | None  # None: nothing is saved (live only), `why` says why
     why: str
     changes: tuple[FileChange, ...] = ()
+    left_out: tuple[str, ...] = ()  # what the saved configuration cannot say (a vxlan's FDB entries)
 
     def lines(self) -> tuple[str, ...]:
         """What the confirmation shows: where it is saved and why, then each file's diff."""
@@ -28,14 +31,16 @@ class SavedChange:
         if not self.changes:
             return (f"{self.backend}: its configuration already says this ({self.why})",)
         return (f"saved in {self.backend} once the change is verified (and kept): {self.why}",
-                *(file_diff(change) for change in self.changes))
+                *(f"not saved: {note}" for note in self.left_out), *(file_diff(change) for change in self.changes))
 
     def to_data(self) -> dict:
-        return {"backend": self.backend, "why": self.why, "changes": [asdict(c) for c in self.changes]}
+        return {"backend": self.backend, "why": self.why, "changes": [asdict(c) for c in self.changes],
+                "left_out": list(self.left_out)}
 
 
 def saved_from_data(data: dict) -> SavedChange:
-    return SavedChange(data["backend"], data["why"], tuple(FileChange(**c) for c in data.get("changes", ())))
+    return SavedChange(data["backend"], data["why"], tuple(FileChange(**c) for c in data.get("changes", ())),
+                       tuple(data.get("left_out", ())))
 
 
 def saved_change(plan: Plan, snapshot: Snapshot, read: ReadFile, forced: str | None = None) -> SavedChange:
@@ -45,6 +50,8 @@ def saved_change(plan: Plan, snapshot: Snapshot, read: ReadFile, forced: str | N
     if not desired.devices and not desired.removed:
         if plan.steps and all(isinstance(step, NETWORK_STEPS) for step in plan.steps):
             return SavedChange(None, "libvirt keeps its networks' definitions itself (virsh net-dumpxml --inactive)")
+        if plan.steps and all(step.backend == "ovs" for step in plan.steps):
+            return SavedChange(None, "Open vSwitch keeps its bridges and ports in its own database (conf.db)")
         return SavedChange(None, "the change touches no device a configuration describes")
     if forced is not None and snapshot.netconfig is None:
         raise KvmtuiError("--persist: this host's saved configuration was not read here (a named namespace or a "
@@ -52,4 +59,7 @@ def saved_change(plan: Plan, snapshot: Snapshot, read: ReadFile, forced: str | N
     choice = choose_backend(snapshot, desired, forced)
     if choice.backend is None or snapshot.netconfig is None:
         return SavedChange(None, choice.why)
-    return SavedChange(choice.backend, choice.why, render_for(choice.backend, snapshot.netconfig, desired, read))
+    if (why := unsavable(choice.backend, desired.devices) or vlans_unsavable(choice.backend, desired.devices)):
+        return SavedChange(None, why)
+    return SavedChange(choice.backend, choice.why, render_for(choice.backend, snapshot.netconfig, desired, read),
+                       left_out(choice.backend, desired.devices))

@@ -5,7 +5,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from kvmtui.model import Domain, Link, Snapshot
+from kvmtui.bridge_vlans import vid_ranges, vlan_table_text
+from kvmtui.model import BridgeVlan, Domain, Link, Snapshot
+from kvmtui.plan.expect_ovs import OVS_EXPECTATIONS
 
 ConfigReader = Callable[[str], Domain | None]  # domain name -> its persistent (inactive) definition
 
@@ -137,11 +139,73 @@ class NetworkState:
         return None
 
 
-Expectation = LinkPresent | LinkSetting | LinkAttribute | LinkGone | AddressOn | RouteVia | GuestNic | NetworkState
+@dataclass(frozen=True, slots=True)
+class VlansOn:
+    """A bridge port's VLAN entries as `bridge vlan show` lists them, (vid, pvid, untagged)
+    each: exactly these, or (exact=False: the bridge's own, which other ports may need) at
+    least these VIDs."""
+
+    name: str
+    vlans: tuple[tuple[int, bool, bool], ...]
+    exact: bool = True
+
+    def unmet(self, snapshot: Snapshot, read_config: ConfigReader) -> str | None:
+        has = sorted((v.vlan, v.pvid, v.untagged) for v in snapshot.bridge_vlans if v.ifname == self.name)
+        wanted = sorted(tuple(entry) for entry in self.vlans)
+        if self.exact and has != wanted:
+            return f"{self.name}'s VLANs are {_table(self.name, has)}, not {_table(self.name, wanted)}"
+        missing = {vid for vid, *_ in wanted} - {vid for vid, *_ in has}
+        return f"{self.name} lacks VLAN {vid_ranges(missing)}" if missing else None
+
+
+def _table(name: str, entries: list) -> str:
+    return vlan_table_text(BridgeVlan(name, *entry) for entry in entries)
+
+
+def vlan_text(tags: tuple[int, ...]) -> str:
+    """A guest NIC's <vlan> tags as GuestNicState compares them: "42", "10,20" or "none"."""
+    return ",".join(map(str, tags)) or "none"
+
+
+@dataclass(frozen=True, slots=True)
+class GuestNicState:
+    """A guest interface's link state, bridge, model and VLAN tags as libvirt reads them back,
+    in the running guest and/or its definition (None: not checked)."""
+
+    domain: str
+    mac: str
+    live: bool
+    config: bool
+    link_state: str | None = None  # "up" also matches an element without <link>: libvirt's default
+    bridge: str | None = None
+    model: str | None = None
+    vlan: str | None = None  # as vlan_text writes it
+
+    def unmet(self, snapshot: Snapshot, read_config: ConfigReader) -> str | None:
+        places = []
+        if self.live:
+            places.append(("the running guest", next((d for d in snapshot.domains if d.name == self.domain), None)))
+        if self.config:
+            places.append(("the guest's definition", read_config(self.domain)))
+        for where, domain in places:
+            nic = next((n for n in domain.interfaces if n.mac == self.mac), None) if domain is not None else None
+            if nic is None:
+                return f"{self.mac} is missing from {where}"
+            for what, wanted, actual in (("link", self.link_state, nic.link_state or "up"),
+                                         ("bridge", self.bridge, nic.bridge), ("model", self.model, nic.model),
+                                         ("VLAN tag", self.vlan, vlan_text(nic.vlan_tags))):
+                if wanted is not None and wanted != actual:
+                    return f"{self.mac} in {where}: its {what} is {actual}, not {wanted}"
+        return None
+
+
+Expectation = LinkPresent | LinkSetting | LinkAttribute | LinkGone | AddressOn | RouteVia | GuestNic | NetworkState | VlansOn \
+    | GuestNicState
 
 
 EXPECTATION_TYPES = {cls.__name__: cls for cls in (LinkPresent, LinkSetting, LinkAttribute, LinkGone, AddressOn, RouteVia,
-                                                    GuestNic, NetworkState)}
+                                                    GuestNic, NetworkState, VlansOn, GuestNicState)}
+EXPECTATION_TYPES.update({cls.__name__: cls for cls in OVS_EXPECTATIONS})  # Open vSwitch's: plan/expect_ovs.py
 
 
 def expectation_to_data(expectation: Expectation) -> dict[str, object]:

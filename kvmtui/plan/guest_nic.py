@@ -11,12 +11,18 @@ from kvmtui.plan.validate import PlanError
 
 
 def interface_xml(nic: DomainInterface) -> str:
-    """A libvirt <interface> for a bridge or direct (macvtap) NIC."""
+    """A libvirt <interface> for a bridge or direct (macvtap) NIC; on an Open vSwitch bridge
+    with its <virtualport> (libvirt then plugs the tap in with ovs-vsctl, which a Linux bridge
+    does not need) and its VLAN tags, which libvirt sets on the OVS port at every start."""
     if nic.type == "bridge":
         source = f"<source bridge={quoteattr(nic.bridge or '')}/>"
     else:
         source = f"<source dev={quoteattr(nic.dev or '')} mode={quoteattr(nic.mode or 'vepa')}/>"
-    return (f"<interface type={quoteattr(nic.type)}><mac address={quoteattr(nic.mac or '')}/>{source}"
+    # another virtualport type needs its parameters, which a plan does not know
+    port = f"<virtualport type={quoteattr('openvswitch')}/>" if nic.virtualport == "openvswitch" else ""
+    tags = "".join(f"<tag id={quoteattr(str(tag))}/>" for tag in nic.vlan_tags)
+    vlan = (f"<vlan{' trunk=' + quoteattr('yes') if nic.vlan_trunk else ''}>{tags}</vlan>") if tags else ""
+    return (f"<interface type={quoteattr(nic.type)}><mac address={quoteattr(nic.mac or '')}/>{source}{port}{vlan}"
             f"<model type={quoteattr(nic.model or 'virtio')}/></interface>")
 
 

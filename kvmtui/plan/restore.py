@@ -6,9 +6,11 @@ from __future__ import annotations
 
 from kvmtui.libvirt_xml import parse_interface_xml
 from kvmtui.model import Snapshot
-from kvmtui.plan.expect import AddressOn, Expectation, GuestNic, LinkGone, LinkPresent, RouteVia
+from kvmtui.plan.expect_ovs import ovs_restored
+from kvmtui.plan.expect import AddressOn, Expectation, GuestNic, GuestNicState, LinkGone, LinkPresent, RouteVia, \
+    vlan_text
 from kvmtui.plan.model import Plan
-from kvmtui.plan.steps import Attach, Detach, LinkAdd, LinkSet
+from kvmtui.plan.steps import Attach, Detach, LinkAdd, LinkSet, UpdateDevice
 
 
 def involved_devices(plan: Plan) -> tuple[str, ...]:
@@ -42,8 +44,13 @@ def restored_expectations(plan: Plan, before: Snapshot) -> tuple[Expectation, ..
     # IPv6 prefix routes come and go with the carrier and router adverts: IPv4 and default routes only
     out += [RouteVia(r.dst, r.dev) for r in before.routes
             if r.dev in devices and r.table == 254 and r.type == "unicast" and (r.family == "inet" or r.dst == "default")]
+    out += ovs_restored(plan.steps, before)
     for step in plan.steps:
         if isinstance(step, Attach):
             mac = parse_interface_xml(step.xml).mac or ""
             out.append(GuestNic(step.target, mac, isinstance(step, Detach), step.live, step.config))
+        if isinstance(step, UpdateDevice) and step.inverse is not None:  # the element as it was
+            nic = parse_interface_xml(step.inverse.xml)
+            out.append(GuestNicState(step.target, nic.mac or "", step.live, step.config, nic.link_state or "up",
+                                     nic.bridge, nic.model, vlan_text(nic.vlan_tags)))
     return tuple(dict.fromkeys(out))

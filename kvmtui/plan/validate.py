@@ -11,6 +11,7 @@ from kvmtui.vocabulary import word
 
 IFNAMSIZ = 15  # bytes, not characters
 MTU_MIN, MTU_MAX = 68, 65535  # the kernel's ETH_MIN_MTU and ETH_MAX_MTU
+VID_MIN, VID_MAX = 1, 4094  # 802.1Q reserves 0 (a priority tag, no VLAN) and 4095
 MAC = re.compile(r"^[0-9a-f]{2}(:[0-9a-f]{2}){5}$")
 INTERVAL_MAX = 2**31 - 1  # ms; the bonding driver keeps its intervals in an int
 MODEL = re.compile(r"^[A-Za-z0-9_-]+$")  # libvirt's NIC model names: virtio, e1000e, usb-net, rtl8139
@@ -51,6 +52,14 @@ def check_new_name(snapshot: Snapshot, name: str, field: str = "name") -> None:
 def check_mtu(mtu: int | None, field: str = "mtu") -> None:
     if mtu is not None and not MTU_MIN <= mtu <= MTU_MAX:
         raise PlanError(field, f"the MTU is {MTU_MIN} to {MTU_MAX} bytes; {mtu} is outside that range")
+
+
+def check_vid(vid: int, field: str, shown: str | None = None) -> int:
+    """A VLAN ID (of a VLAN device, a port's tag, a guest NIC's tag, one end of a range `shown`)."""
+    if not VID_MIN <= vid <= VID_MAX:
+        raise PlanError(field, f"VLAN ids are {VID_MIN} to {VID_MAX} (0 and 4095 are reserved); "
+                               f"{shown or vid} is not one")
+    return vid
 
 
 def check_values(intent: object) -> None:

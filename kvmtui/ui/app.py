@@ -70,6 +70,7 @@ class KvmtuiApp(App[int]):
         Binding("a", "attach", "Attach"),
         Binding("d", "delete", "Delete"),  # or detach, on a guest NIC: the wizard says which
         Binding("e", "edit", "Edit", show=False),  # in the help (the footer is full at 80 columns)
+        Binding("v", "port_vlans", "VLANs", show=False),  # a VLAN-aware bridge port's VLANs; in the help
         Binding("r", "refresh", "Refresh", show=False),  # rarely needed (events keep it live); in the help
         Binding("y", "guard('keep')", "Keep", show=False),  # the guard bar names both (n is "new" here)
         Binding("u", "guard('revert')", "Revert", show=False),
@@ -378,8 +379,11 @@ class KvmtuiApp(App[int]):
     def action_edit(self) -> None:
         self.wizards.edit()
 
+    def action_port_vlans(self) -> None:
+        self.wizards.port_vlans()
+
     def action_delete(self) -> None:
-        """Detach the selected guest NIC, or delete the selected bridge, bond or VLAN."""
+        """Detach the selected guest NIC, or delete the selected bridge, bond, VLAN, vxlan or macvlan."""
         self.wizards.delete()
 
     def action_help(self) -> None:

@@ -11,7 +11,7 @@ from functools import partial
 
 from textual.command import DiscoveryHit, Hit, Hits, Provider
 
-from kvmtui.kinds import new_nouns
+from kvmtui.kinds import COMMANDS, new_nouns
 from kvmtui.ui.identify_screen import BLINK, LISTEN, open_identify
 from kvmtui.views import FDB_SORT_KEYS
 
@@ -35,7 +35,9 @@ class KvmtuiCommands(Provider):
             ("attach: a NIC to a guest", "attach", app.action_attach,
              "plan an attachment, confirm before it is made (a)"),
             ("edit: the selected device", "edit", app.action_edit,
-             "change its MTU, state, MAC, alias; a bridge's ports, STP, timers (e)"),
+             "change its MTU, state, MAC, alias; a bridge's ports, STP, timers; a bond's slaves, options, mode (e)"),
+            ("vlans: the selected bridge port's VLANs", "port_vlans", app.action_port_vlans,
+             f"{COMMANDS['vlans'].spec.help} (v)"),
             ("delete: the selected device, or detach the guest NIC", "delete", app.action_delete,
              "plan the removal, confirm before anything changes (d)"),
             ("identify: listen on the selected NIC (30 s)", "identify", partial(open_identify, app, LISTEN),

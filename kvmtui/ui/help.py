@@ -35,10 +35,16 @@ HELP = """\
   a          attach a NIC to the selected guest, or onto the selected
              bridge or device
   e          edit the selected device: MTU, up/down, MAC, alias; a
-             bridge's ports, STP, forward delay, ageing, VLAN filtering
+             bridge's ports, STP, forward delay, ageing, VLAN filtering;
+             a bond's slaves, monitoring, primary, hashing, mode; on a
+             guest NIC: its link up/down, bridge (live), model, and on
+             Open vSwitch its VLAN tag
+  v          VLANs of the selected port of a VLAN-aware bridge: a trunk
+             (tagged VLANs, a native one) or an access port (one VLAN)
   d          detach the selected guest NIC, or delete the selected
-             bridge, bond or VLAN, or stop and undefine the selected
-             libvirt network
+             bridge, bond, VLAN, vxlan or macvlan, Open vSwitch bridge,
+             port or bond, or stop and undefine the selected libvirt
+             network
              Each shows the plan (tree before -> after, commands) and
              asks before anything changes: y applies, n or Esc cancels.
              In a wizard: Tab moves, Space ticks \\[x] or unticks [ ],

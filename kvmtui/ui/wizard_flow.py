@@ -57,8 +57,17 @@ class Confirmed:
     saved: object = None  # the configuration files it writes (kvmtui.persist.saved.SavedChange), or None
 
 
+def _guest_nic_behind(snapshot: Snapshot, ifname: str | None):
+    """(guest, NIC) whose tap or macvtap this device is, or None."""
+    owner = snapshot.running_guest_devices.get(ifname or "")
+    for domain in snapshot.domains:
+        if domain.name == owner:
+            return next(((domain, nic) for nic in domain.interfaces if nic.target == ifname), None)
+    return None
+
+
 class WizardFlow:
-    ACTIONS = ("new", "attach", "delete", "edit")
+    ACTIONS = ("new", "attach", "delete", "edit", "port_vlans")
 
     def __init__(self, app) -> None:
         """`app`: the KvmtuiApp, whose snapshot, selection and options the wizards start from."""
@@ -83,9 +92,10 @@ class WizardFlow:
 
         def chosen(what: str | None) -> None:
             if what and self.app.snapshot is not None:
-                self.run_wizard(wizard(COMMANDS[what], self.app.snapshot, Selection(self.app.selected_ifname())))
+                snapshot = self.app.nic_facts.with_listened(self.app.snapshot)  # + VLANs identify heard
+                self.run_wizard(wizard(COMMANDS[what], snapshot, Selection(self.app.selected_ifname())))
 
-        self.app.push_screen(NewWhatScreen(), chosen)
+        self.app.push_screen(NewWhatScreen(self.app.snapshot), chosen)
 
     def attach(self) -> None:
         from kvmtui.ui.wizards import attach_wizard
@@ -94,30 +104,59 @@ class WizardFlow:
             self.run_wizard(attach_wizard(self.app.snapshot, self._selected_domain(), self.app.selected_ifname()))
 
     def edit(self) -> None:
-        """Change the selected device (not a guest's NIC): its wizard starts at its current values."""
-        from kvmtui.ui.wizards import edit_wizard
+        """Change the selected device, or guest NIC (also when its tap or macvtap is selected:
+        libvirt owns that device, the NIC is what changes): the wizard starts at its current values."""
+        from kvmtui.facts import guest_nic_of
+        from kvmtui.ui.wizards import edit_wizard, guest_nic_wizard
 
         snapshot, selected = self.app.snapshot, self.app.selected
         if snapshot is None or selected is None:
             return
-        if is_guest(selected):
-            self.app.notify("a guest's interface is changed with virsh for now (domif-setlink, update-device)",
-                            title="not here", severity="warning")
-            return
         ifname = ifname_of(selected)
+        found = guest_nic_of(snapshot, selected) if is_guest(selected) else _guest_nic_behind(snapshot, ifname)
+        if found is not None:
+            self.run_wizard(guest_nic_wizard(snapshot, found[0].name, found[1].mac or ""))
+            return
+        if is_guest(selected):  # detached since the tree was drawn
+            return
         if ifname is None or snapshot.link(ifname) is None:
             self.app.notify("select a device in the tree to change it", title="nothing to edit", severity="warning")
             return
         self.run_wizard(edit_wizard(snapshot, ifname))
 
+    def port_vlans(self) -> None:
+        """`v` on a port of a VLAN-aware bridge (or a guest NIC: its tap): its VLANs, trunk or
+        access; elsewhere, why not."""
+        from kvmtui.facts import guest_nic_of
+        from kvmtui.kinds import COMMANDS, Selection
+        from kvmtui.kinds.port_vlans import filtering_port
+        from kvmtui.plan import PlanError
+        from kvmtui.ui.wizards import wizard
+
+        snapshot, selected = self.app.snapshot, self.app.selected
+        ifname = None
+        if snapshot is not None and selected is not None:
+            found = guest_nic_of(snapshot, selected) if is_guest(selected) else None
+            ifname = found[1].target if found is not None else ifname_of(selected)
+        if snapshot is None or ifname is None:
+            self.app.notify("select a port of a VLAN-aware bridge in the tree", title="no port", severity="warning")
+            return
+        try:
+            filtering_port(snapshot, ifname)
+        except PlanError as refusal:
+            self.app.notify(str(refusal), title="no VLANs here", severity="warning")
+            return
+        self.run_wizard(wizard(COMMANDS["vlans"], snapshot, Selection(ifname)))
+
     def delete(self) -> None:
         """Detach the selected guest NIC, undefine the selected libvirt network, or delete the
-        selected bridge, bond or VLAN (one that carries addresses through a wizard that offers
-        to move them to a port)."""
+        selected bridge, bond, VLAN, vxlan or macvlan (a bridge or bond that carries addresses
+        through a wizard that offers to move them to a port)."""
         from kvmtui.facts import guest_nic_of
         from kvmtui.plan import PlanError
         from kvmtui.kinds import DeleteLink, DetachInterface, make_plan
         from kvmtui.kinds.delete import carries_addresses
+        from kvmtui.kinds.ovs_delete import DeleteOvs, is_ovs_deletable
         from kvmtui.kinds.libvirt_network_undefine import UndefineNetwork
         from kvmtui.node_keys import network_of
         from kvmtui.ui.wizards import delete_wizard
@@ -134,6 +173,8 @@ class WizardFlow:
             intent = DetachInterface(domain.name, nic.mac or "")
         elif (network := network_of(selected)) is not None:  # stop and undefine; an undo defines it again
             intent = UndefineNetwork(network)
+        elif is_ovs_deletable(snapshot, ifname):  # an OVS bridge, port or bond: out of OVS (kinds/ovs_delete.py)
+            intent = DeleteOvs(ifname)
         elif ifname is not None and carries_addresses(snapshot, ifname):
             self.run_wizard(delete_wizard(snapshot, ifname))
             return

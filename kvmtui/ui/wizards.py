@@ -52,6 +52,11 @@ def edit_wizard(snapshot: Snapshot, ifname: str) -> WizardScreen:
     return wizard(COMMANDS["set"], snapshot, Selection(ifname))
 
 
+def guest_nic_wizard(snapshot: Snapshot, domain: str, mac: str) -> WizardScreen:
+    """`e` on a guest NIC (or its tap): link state, bridge and model as they are now."""
+    return wizard(COMMANDS["guest-set"], snapshot, Selection(domain=domain, mac=mac))
+
+
 def _key_in(name: str, key: str) -> str:
     """The menu's entry with its key in bold: b[b]o[/b]nd."""
     return name.replace(key, f"[b]{key}[/b]", 1)
@@ -64,9 +69,16 @@ class NewWhatScreen(ModalScreen[str | None]):
         Binding(command.spec.new_key, f"pick('{command.name}')", command.spec.noun[:1].upper() + command.spec.noun[1:])
         for command in NEW]
 
+    def __init__(self, snapshot: Snapshot | None = None) -> None:
+        super().__init__()
+        self.offered = [c for c in NEW if snapshot is None or c.spec.available(snapshot)]  # OVS's: once it runs
+
     def compose(self) -> ComposeResult:
-        yield OptionList(*[Option(_key_in(command.name, command.spec.new_key), id=command.name) for command in NEW],
-                         id="new-what")
+        yield OptionList(*[Option(_key_in(command.name, command.spec.new_key), id=command.name)
+                           for command in self.offered], id="new-what")
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        return action != "pick" or any(command.name == parameters[0] for command in self.offered)
 
     def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
         self.dismiss(event.option.id)

@@ -11,6 +11,7 @@ its line and the rest of the file is read as it stands.
 from __future__ import annotations
 
 import glob
+import ipaddress
 import re
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -213,13 +214,15 @@ def _device(name: str, stanzas: list[Stanza], auto: bool, backend: str, out: Par
         kind = "vxlan"
         fields["vni"] = integer(one("vxlan-id"))
         fields["parent"] = one("vxlan-physdev")
-        names = {"vxlan-local-tunnelip": "local", "vxlan-svcnodeip": "group", "vxlan-port": "port",
-                 "vxlan-learning": "learning", "vxlan-ageing": "ageing"}
+        names = {"vxlan-local-tunnelip": "local", "vxlan-mcastgrp": "group", "vxlan-mcastgrp6": "group",
+                 "vxlan-port": "port", "vxlan-learning": "learning", "vxlan-ageing": "ageing", "vxlan-ttl": "ttl"}
         vxlan = [(names[k], ("1" if truth(one(k)) else "0") if k == "vxlan-learning" else one(k))
                  for k in names if k in options]
-        if "vxlan-remoteip" in options:
-            vxlan.append(("remote", ",".join(words("vxlan-remoteip"))))
+        for key in ("vxlan-svcnodeip", "vxlan-svcnodeip6"):  # the remote; a multicast one is the group
+            if key in options:
+                vxlan.append(("group" if _multicast(one(key)) else "remote", one(key)))
         fields["options"] = vxlan
+        fields["fdb"] = [("00:00:00:00:00:00", ip) for ip in words("vxlan-remoteip")]  # head-end replication
     elif "vlan-raw-device" in options or "vlan-id" in options or (implied_id is not None and
                                                                    (parent or "vlan-raw-device" in options)):
         kind = "vlan"
@@ -247,6 +250,13 @@ def _device(name: str, stanzas: list[Stanza], auto: bool, backend: str, out: Par
             port.append((label, "1" if truth(one(key)) else "0" if key == "bridge-learning" else one(key)))
     fields["port_options"] = port
     return device(name, kind, backend, first.file, first.line, f"{backend} iface stanza", profile=name, **fields)
+
+
+def _multicast(text: str | None) -> bool:
+    try:
+        return ipaddress.ip_address(text or "").is_multicast
+    except ValueError:
+        return False
 
 
 def _addresses(stanzas: list[Stanza], fields: dict, problem) -> None:

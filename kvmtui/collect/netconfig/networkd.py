@@ -109,7 +109,8 @@ def parse_netdev(text: str, file: str) -> Parsed:
         fields["mtu"] = integer(_last(found, "NetDev", "MTUBytes"))
     if _last(found, "NetDev", "MACAddress"):
         fields["mac"] = mac(_last(found, "NetDev", "MACAddress"))
-    section = {"bond": "Bond", "bridge": "Bridge", "vlan": "VLAN", "vxlan": "VXLAN", "vrf": "VRF"}.get(kind)
+    section = {"bond": "Bond", "bridge": "Bridge", "vlan": "VLAN", "vxlan": "VXLAN", "vrf": "VRF",
+               "macvlan": "MACVLAN"}.get(kind)
     pairs = [(k, v) for s, _, p in found if s == section for k, v, _ in p]
     if kind == "bond":
         options = {BOND_NAMES.get(k, k): (milliseconds(v, "s") if k.endswith("Sec") else bond_value(BOND_NAMES.get(k, k), v))
@@ -133,11 +134,13 @@ def parse_netdev(text: str, file: str) -> Parsed:
     elif kind == "vxlan":
         fields["vni"] = integer(_last(found, "VXLAN", "VNI") or _last(found, "VXLAN", "Id") or "")
         names = {"Local": "local", "Remote": "remote", "Group": "group", "DestinationPort": "port",
-                 "MacLearning": "learning", "Independent": "independent"}
+                 "MacLearning": "learning", "Independent": "independent", "TTL": "ttl"}
         fields["options"] = [(names[k], ("1" if truth(v) else "0") if k in ("MacLearning", "Independent") else v)
                              for k, v in pairs if k in names]
     elif kind == "vrf":
         fields["options"] = [("table", _last(found, "VRF", "Table") or "")]
+    elif kind == "macvlan" and _last(found, "MACVLAN", "Mode"):
+        fields["options"] = [("mode", _last(found, "MACVLAN", "Mode") or "")]
     out.devices.append(device(name, kind, BACKEND, file, line, f"networkd .netdev {Path(file).name}", **fields))
     return out
 

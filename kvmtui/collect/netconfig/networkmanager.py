@@ -28,6 +28,7 @@ ALIASES = {"802-3-ethernet": "ethernet", "802-11-wireless": "wifi", "802-11-olpc
 KINDS = {"ethernet": "ethernet", "wifi": "wifi", "bond": "bond", "bridge": "bridge", "vlan": "vlan", "vxlan": "vxlan",
          "vrf": "vrf", "dummy": "dummy", "loopback": "loopback", "macvlan": "macvlan", "veth": "veth", "tun": "tun",
          "team": "team", "ip-tunnel": "tunnel", "wireguard": "wireguard", "infiniband": "infiniband"}
+MACVLAN_MODES = {"1": "vepa", "2": "bridge", "3": "private", "4": "passthru", "5": "source"}  # NM's numbers
 BRIDGE_NAMES = {"forward-delay": "forward_delay", "hello-time": "hello_time", "max-age": "max_age",
                 "ageing-time": "ageing_time", "priority": "priority", "vlan-filtering": "vlan_filtering",
                 "vlan-default-pvid": "default_pvid", "multicast-snooping": "mcast_snooping",
@@ -121,7 +122,10 @@ def parse(text: str, file: str, netplan: bool = False) -> Parsed:
     elif kind == "vxlan":
         fields["vni"], fields["parent"] = integer(get("vxlan", "id", "")), get("vxlan", "parent")
         fields["options"] = [({"destination-port": "port"}.get(k, k), v) for k, (v, _) in groups.get("vxlan", {}).items()
-                             if k in ("local", "remote", "destination-port", "learning")]
+                             if k in ("local", "remote", "destination-port", "learning", "ttl")]
+    elif kind == "macvlan":
+        fields["parent"] = get("macvlan", "parent")
+        fields["options"] = [("mode", MACVLAN_MODES.get(get("macvlan", "mode", ""), get("macvlan", "mode", "")))]
     elif kind == "vrf" and get("vrf", "table"):
         fields["options"] = [("table", get("vrf", "table"))]
     port = {**groups.get("bridge-port", {}), **groups.get("bond-port", {})}

@@ -11,8 +11,9 @@ from kvmtui.plan.steps.addresses import AddrAdd, AddrDel, RouteAdd, RouteDel, Ro
 from kvmtui.plan.steps.base import STEP_TYPES, Settings, SimulatedHost, Step, q, step_from_data
 from kvmtui.plan.steps.bridge import BrportSet, FdbAdd, FdbDel, VlanAdd, VlanDel, brport_set, fdb_add, fdb_append, \
     vlan_add, vlan_del
-from kvmtui.plan.steps.guests import Attach, Detach, attach, detach
+from kvmtui.plan.steps.guests import Attach, Detach, UpdateDevice, attach, detach, update_device
 from kvmtui.plan.steps.links import DEVICE_SETTINGS, LinkAdd, LinkDel, LinkSet, link_add, link_del, link_set
+from kvmtui.plan.steps.ovs import OVS_STEPS, OvsBridgeAdd, OvsBridgeDel, OvsPortAdd, OvsPortDel
 from kvmtui.plan.steps.networks import NETWORK_STEPS, NetAutostart, NetDefine, NetDestroy, NetStart, NetUndefine, \
     net_autostart, net_define, net_destroy, net_start, net_undefine
 
@@ -29,4 +30,5 @@ __all__ = ["DEVICE_SETTINGS", "STEP_TYPES", "AddrAdd", "AddrDel", "Attach", "Brp
            "VlanAdd", "VlanDel", "addr_add", "addr_del", "attach", "brport_set", "detach", "fdb_add", "fdb_append", "link_add",
            "link_del", "link_set", "q", "route_add", "route_del", "step_from_data", "undone_with", "vlan_add",
            "vlan_del", "NETWORK_STEPS", "NetAutostart", "NetDefine", "NetDestroy", "NetStart", "NetUndefine",
-           "net_autostart", "net_define", "net_destroy", "net_start", "net_undefine"]
+           "net_autostart", "net_define", "net_destroy", "net_start", "net_undefine", "UpdateDevice", "update_device"]
+__all__ += ["OVS_STEPS", "OvsBridgeAdd", "OvsBridgeDel", "OvsPortAdd", "OvsPortDel"]  # Open vSwitch: ovs.py

@@ -10,7 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, fields
 from typing import Any, ClassVar
 
-from kvmtui.model import Domain, Link, Network, Route
+from kvmtui.model import BridgeVlan, Domain, Link, Network, OvsState, Route
 
 q = shlex.quote  # names in the commands shown: copied into a shell, `a;b` stays one word
 
@@ -32,6 +32,8 @@ class SimulatedHost:
     next_index: int  # the ifindex the next new device gets
     guests_in_view: bool  # a running guest's devices are among the links
     networks: dict[str, Network] = field(default_factory=dict)  # libvirt's, by name
+    ovs: OvsState | None = None  # Open vSwitch's database as the OVS steps leave it
+    bridge_vlans: list[BridgeVlan] = field(default_factory=list)  # `bridge vlan show`'s entries
 
 
 @dataclass(frozen=True, slots=True)

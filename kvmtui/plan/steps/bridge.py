@@ -5,7 +5,8 @@ vxlan's own FDB entries for its remote VTEPs (`bridge fdb append ... dst IP`, un
 
 from __future__ import annotations
 
-from kvmtui.plan.steps.base import Settings, Step, q, step_type, words
+from kvmtui.model import BridgeVlan
+from kvmtui.plan.steps.base import Settings, SimulatedHost, Step, q, step_type, words
 
 
 @step_type
@@ -44,6 +45,18 @@ class VlanAdd(Step):
     def settings(self) -> Settings:
         return (("vid", self.vids),) + tuple((word, "on") for word in self.flags)
 
+    def interrupts(self) -> bool:
+        return self.pvid or self.untagged  # untagged frames go to another VLAN, or leave untagged
+
+    def simulate(self, host: SimulatedHost) -> None:
+        """As the kernel does: an entry added again takes the new flags, and a new PVID
+        takes the flag from the port's old one."""
+        added = vid_list(self.vids)
+        host.bridge_vlans = [
+            BridgeVlan(v.ifname, v.vlan, v.pvid and not self.pvid, v.untagged) if v.ifname == self.target else v
+            for v in host.bridge_vlans if not (v.ifname == self.target and v.vlan in added)]
+        host.bridge_vlans += [BridgeVlan(self.target, vid, self.pvid, self.untagged) for vid in added]
+
 
 @step_type
 class VlanDel(Step):
@@ -58,6 +71,13 @@ class VlanDel(Step):
     @property
     def settings(self) -> Settings:
         return (("vid", self.vids),) + ((("self", "on"),) if self.own else ())
+
+    def interrupts(self) -> bool:
+        return True
+
+    def simulate(self, host: SimulatedHost) -> None:
+        gone = vid_list(self.vids)
+        host.bridge_vlans = [v for v in host.bridge_vlans if not (v.ifname == self.target and v.vlan in gone)]
 
 
 @step_type
@@ -104,6 +124,12 @@ class FdbDel(Step):
     def settings(self) -> Settings:
         return (("mac", self.mac),) + ((("vlan", str(self.vlan)),) if self.vlan is not None else ()) + (
             (("dst", self.dst),) if self.dst is not None else ())
+
+
+def vid_list(vids: str) -> list[int]:
+    """"30-39" -> 30, 31, ... 39; "7" -> 7."""
+    first, _, last = vids.partition("-")
+    return list(range(int(first), int(last or first) + 1))
 
 
 def brport_set(port: str, settings: Settings) -> BrportSet:

@@ -1,4 +1,4 @@
-"""Steps that plug a guest's interface in or out, through libvirt."""
+"""Steps that plug a guest's interface in or out, or change it in place, through libvirt."""
 
 from __future__ import annotations
 
@@ -39,6 +39,51 @@ class Attach(Step):
 class Detach(Attach):
     action = "detach"
     verb = "detach"
+
+
+@step_type
+class UpdateDevice(Step):
+    """A guest NIC's element replaced in place (`virsh update-device`, which domif-setlink
+    uses too): link state, bridge, model. Its inverse puts back the element libvirt printed."""
+
+    action = "update_device"
+    backend = "libvirt"
+    xml: str
+    live: bool
+    config: bool
+
+    @property
+    def command(self) -> str:
+        flags = (" --live" if self.live else "") + (" --config" if self.config else "")
+        return f"virsh update-device {q(self.target)} nic.xml{flags}"
+
+    @property
+    def settings(self) -> Settings:
+        return (("xml", self.xml), ("live", str(self.live)), ("config", str(self.config)))
+
+    def simulate(self, host: SimulatedHost) -> None:
+        from kvmtui.libvirt_xml import parse_interface_xml
+
+        domain = host.domains.get(self.target)
+        if domain is None:
+            return
+        nic: DomainInterface = parse_interface_xml(self.xml)
+
+        def swapped(nics: tuple[DomainInterface, ...]) -> tuple[DomainInterface, ...]:
+            return tuple(nic if n.mac == nic.mac else n for n in nics)
+
+        if domain.active and not self.live:
+            host.domains[self.target] = replace(domain, defined_interfaces=swapped(domain.defined_interfaces))
+            return
+        host.domains[self.target] = replace(domain, interfaces=swapped(domain.interfaces))
+        tap = next((n.target for n in domain.interfaces if n.mac == nic.mac and n.target), None)
+        # the tap changes bridge (an OVS port's kernel master is ovs-system whatever its bridge)
+        if self.live and tap in host.links and nic.bridge and not nic.virtualport and host.guests_in_view:
+            host.links[tap] = replace(host.links[tap], master=nic.bridge)
+
+
+def update_device(domain: str, before: str, after: str, live: bool, config: bool) -> UpdateDevice:
+    return UpdateDevice(domain, after, live, config, inverse=UpdateDevice(domain, before, live, config))
 
 
 def attach(domain: str, xml: str, live: bool, config: bool) -> Attach:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 
-from kvmtui.model import BondInfo, Link
+from kvmtui.model import BondInfo, BridgeVlan, Link
 from kvmtui.plan.steps.base import Settings, SimulatedHost, Step, q, step_type, words
 
 DEVICE_SETTINGS = ("address", "mtu")  # ip link add's own words, before `type`; the rest are the kind's
@@ -109,7 +109,7 @@ class LinkSet(Step):
             elif key == "alias":
                 out.append(f"alias {q(value)}")
             else:
-                out.append(f"{key} {value}")
+                out.append(f"{key} {q(value)}")  # an empty ARP target list: arp_ip_target ''
         return f"ip link set {q(self.target)}" + (f" type {self.kind}" if self.kind else "") + f" {' '.join(out)}"
 
     @property
@@ -127,7 +127,17 @@ class LinkSet(Step):
 
     def simulate(self, host: SimulatedHost) -> None:
         if self.target in host.links:
+            was = host.links[self.target].master
             host.links[self.target] = _set(host.links[self.target], dict(self.values), host.links, self.kind)
+            if host.links[self.target].master != was:  # a port's VLANs go with it; a VLAN-aware bridge gives VLAN 1
+                _port_vlans(host, self.target)
+
+
+def _port_vlans(host: SimulatedHost, port: str) -> None:
+    host.bridge_vlans = [v for v in host.bridge_vlans if v.ifname != port]
+    master = host.links.get(host.links[port].master or "")
+    if master is not None and getattr(master.info_data, "vlan_filtering", False):
+        host.bridge_vlans.append(BridgeVlan(port, 1, True, True))
 
 
 def link_add(name: str, kind: str, settings: Settings = (), parent: str | None = None) -> LinkAdd:
@@ -146,8 +156,8 @@ def link_set(name: str, after: Settings, before: Settings, kind: str | None = No
 
 def _new_link(index: int, name: str, kind: str, settings: dict[str, str], parent: str | None) -> Link:
     info = NEW_DEVICES[kind].simulated_info(settings) if kind in NEW_DEVICES else None
-    return Link(index, name, kind, None, 1500, "DOWN", (), False, 0, None, parent, None, None, None, None,
-                info_data=info)
+    return Link(index, name, kind, settings.get("address"), int(settings.get("mtu", 1500)), "DOWN", (), False, 0, None,
+                parent, None, None, None, None, info_data=info)
 
 
 def _set(link: Link, settings: dict[str, str], links: dict[str, Link], kind: str | None = None) -> Link:
