@@ -1,13 +1,15 @@
 """pytest integration of the kernel VM (vm.py).
 
-On the host, tests marked ``kernelvm`` do not run in this process. The first one reached boots
-the VM once and runs all selected kernelvm tests there, in one inner pytest session; then each
-test replays the reports of its inner run (serialized with pytest's own report hooks, as
+On the host, tests marked ``kernelvm`` do not run in this process. Once collection is done the
+VM boots in a background thread (niced below the host's tests, which run meanwhile) and runs all
+selected kernelvm tests there, in one inner pytest session; the kernelvm tests come last, wait
+for it, and each replays the reports of its inner run (serialized with pytest's own report hooks, as
 xdist does), so pass, fail (with the inner traceback), skip and error count as usual. If the
 VM cannot run them, they fail, with the reason: they are core tests, not optional ones.
 
 Inside the VM (KVMTUI_IN_KERNELVM=1) kernelvm tests run normally and no other test runs.
-For a quick local run, ``KVMTUI_KERNELVM=off`` (or ``-m "not kernelvm"``) deselects them.
+For a quick local run, ``KVMTUI_KERNELVM=off`` (or ``-m "not kernelvm"``) deselects them;
+``KVMTUI_KERNELVM_SERIAL=1`` boots the VM only when the first kernelvm test is reached.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import json
 import os
 import sys
 import tempfile
+import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -27,6 +30,8 @@ from tests.kernelvm import vm
 __all__ = [
     "pytest_configure",
     "pytest_collection_modifyitems",
+    "pytest_collection_finish",
+    "pytest_sessionfinish",
     "pytest_runtest_protocol",
     "pytest_terminal_summary",
 ]
@@ -120,20 +125,25 @@ def _inner_command(config: pytest.Config, nodeids: list[str]) -> list[str]:
     ]  # fmt: skip
 
 
-def _run_vm(session: pytest.Session) -> _VMRun:
+def _announce(config: pytest.Config, text: str) -> None:
+    tr = config.pluginmanager.get_plugin("terminalreporter")
+    if tr and config.option.verbose >= 0:
+        tr.write_line(text)
+
+
+def _run_vm(session: pytest.Session, stop: threading.Event | None = None) -> _VMRun:
+    """Runs in the background thread when started with the session (no terminal output here:
+    the main thread writes it), else in the first kernelvm test's protocol."""
     config = session.config
     items = [i for i in session.items if _is_kernelvm(i)]
     run = _VMRun(count=len(items))
-    tr = config.pluginmanager.get_plugin("terminalreporter")
-    if tr and config.option.verbose >= 0:
-        tr.write_line(f"kernelvm: running {len(items)} test(s) in the kernel VM (linux-image-{vm.ABI})...")
     SESSION_LOG.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="kernelvm-reports-") as tmp, open(SESSION_LOG, "wb") as out:
         reports = Path(tmp) / "reports.jsonl"
         cmd = _inner_command(config, [i.nodeid for i in items])
         env = {REPORTS_ENV: str(reports)}
         try:
-            run.result = vm.run(cmd, env=env, cwd=config.rootpath, rw_dirs=[tmp], out=out)
+            run.result = vm.run(cmd, env=env, cwd=config.rootpath, rw_dirs=[tmp], out=out, stop=stop)
         except vm.VMError as e:
             run.error = str(e)
         lines = reports.read_text().splitlines() if reports.exists() else []
@@ -145,9 +155,52 @@ def _run_vm(session: pytest.Session) -> _VMRun:
             run.reports.setdefault(rep.nodeid, []).append(rep)
         else:
             run.collect_errors.append(f"{rep.nodeid}: {rep.longreprtext}")
-    if tr:
-        tr.currentfspath = None  # the next result starts a fresh "path ..." line
     return run
+
+
+class _Background:
+    """The VM session started with the host's session: the host's tests run meanwhile (the VM
+    is niced below them), and the first kernelvm test waits for its reports."""
+
+    def __init__(self, session: pytest.Session):
+        self.stop = threading.Event()
+        self.run: _VMRun | None = None
+        self.thread = threading.Thread(target=self._main, args=(session,), name="kernelvm", daemon=True)
+        self.thread.start()
+
+    def _main(self, session: pytest.Session) -> None:
+        try:
+            self.run = _run_vm(session, self.stop)
+        except BaseException as e:  # noqa: BLE001 - reported by the tests that needed it
+            self.run = _VMRun(count=0, error=f"{type(e).__name__}: {e}")
+
+    def wait(self) -> _VMRun:
+        self.thread.join()
+        return self.run
+
+    def cancel(self) -> None:
+        self.stop.set()
+        self.thread.join(30)
+
+
+_BACKGROUND = pytest.StashKey[_Background]()
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    config = session.config
+    if IN_VM or config.option.collectonly or os.environ.get("KVMTUI_KERNELVM_SERIAL") == "1":
+        return
+    count = sum(1 for i in session.items if _is_kernelvm(i))
+    if count:
+        _announce(config, f"kernelvm: {count} test(s) start in the kernel VM (linux-image-{vm.ABI}) now, "
+                          "beside the host's tests; their results come last")
+        config.stash[_BACKGROUND] = _Background(session)
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    background = session.config.stash.get(_BACKGROUND, None)
+    if background is not None and background.thread.is_alive():  # stopped early (-x, Ctrl-C)
+        background.cancel()
 
 
 def _with_failure(item: pytest.Item, run: _VMRun, reports: list[TestReport]) -> list[TestReport]:
@@ -176,7 +229,16 @@ def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> 
         return None  # the usual protocol
     config = item.config
     if _RUN not in config.stash:
-        config.stash[_RUN] = _run_vm(item.session)
+        background = config.stash.get(_BACKGROUND, None)
+        if background is None:
+            _announce(config, f"kernelvm: running {sum(map(_is_kernelvm, item.session.items))} test(s) in the kernel VM "
+                              f"(linux-image-{vm.ABI})...")
+        elif background.thread.is_alive():
+            _announce(config, "kernelvm: waiting for the kernel VM's results...")
+        config.stash[_RUN] = background.wait() if background is not None else _run_vm(item.session)
+        tr = config.pluginmanager.get_plugin("terminalreporter")
+        if tr:
+            tr.currentfspath = None  # the next result starts a fresh "path ..." line
     run = config.stash[_RUN]
     item.ihook.pytest_runtest_logstart(nodeid=item.nodeid, location=item.location)
     reports = run.reports.get(item.nodeid, [])
