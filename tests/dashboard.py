@@ -42,6 +42,12 @@ async def wait_for(pilot, predicate, timeout: float = 30.0, what: str = "conditi
         await asyncio.sleep(0)
 
 
+async def field_error(pilot, app, field: str, text: str) -> None:
+    """Wait until the message under `field` says `text`."""
+    await wait_for(pilot, lambda: text in str(app.screen.query_one(f"#error-{field}").render()),
+                   what=f"{text!r} at the {field} field")
+
+
 async def select_in_tree(pilot, app: KvmtuiApp, key: str) -> None:
     """Move the tree's cursor to `key` and wait until the app has taken it as the
     selection (keys pressed before that act on the previous node)."""

@@ -18,8 +18,8 @@ pytestmark = pytest.mark.kernelvm
 
 
 def _virtio_nic() -> str | None:
-    for path in Path("/sys/class/net").iterdir():
-        if (path / "address").read_text().strip() == VIRTIO_NIC_MAC:
+    for path in Path("/sys/class/net").iterdir():  # also holds bonding_masters, a file, once bonding is loaded
+        if (path / "address").is_file() and (path / "address").read_text().strip() == VIRTIO_NIC_MAC:
             return path.name
     return None
 

@@ -238,7 +238,7 @@ async def test_the_attach_wizard_offers_the_ovs_bridge_and_checks_the_vlan_at_it
     from kvmtui.ui.app import DashboardOptions, KvmtuiApp
     from kvmtui.ui.forms import WizardScreen
     from kvmtui.ui.wizards import attach_wizard
-    from tests.dashboard import wait_for
+    from tests.dashboard import field_error, wait_for
 
     plans = []
     app = KvmtuiApp(DashboardOptions(), recorded=host)
@@ -249,8 +249,7 @@ async def test_the_attach_wizard_offers_the_ovs_bridge_and_checks_the_vlan_at_it
         assert app.screen.values()["bridge"] == "ovsbr0"
         app.screen.query_one("#field-vlan", Input).value = "4095"
         await pilot.press("ctrl+s")
-        await wait_for(pilot, lambda: "4095 is not one" in str(app.screen.query_one("#error-vlan").render()),
-                       what="the VLAN's range at its field")
+        await field_error(pilot, app, "vlan", "4095 is not one")
         assert plans == []
         app.screen.query_one("#field-vlan", Input).value = "42"
         await pilot.press("ctrl+s")

@@ -311,7 +311,7 @@ async def test_the_guest_nic_wizard_plans_a_vlan_and_checks_it_at_its_field(ovs_
     from kvmtui.ui.app import DashboardOptions, KvmtuiApp
     from kvmtui.ui.forms import WizardScreen
     from kvmtui.ui.wizards import guest_nic_wizard
-    from tests.dashboard import wait_for
+    from tests.dashboard import field_error, wait_for
 
     plans = []
     app = KvmtuiApp(DashboardOptions(), recorded=ovs_host)
@@ -322,8 +322,7 @@ async def test_the_guest_nic_wizard_plans_a_vlan_and_checks_it_at_its_field(ovs_
         assert app.screen.values()["vlan"] == "10"
         app.screen.query_one("#field-vlan", Input).value = "4095"
         await pilot.press("ctrl+s")
-        await wait_for(pilot, lambda: "4095 is not one" in str(app.screen.query_one("#error-vlan").render()),
-                       what="the VLAN's range at its field")
+        await field_error(pilot, app, "vlan", "4095 is not one")
         app.screen.query_one("#field-vlan", Input).value = ""  # empty: untagged
         await pilot.press("ctrl+s")
         await wait_for(pilot, lambda: plans, what="the plan")

@@ -10,7 +10,7 @@ from kvmtui.topology import walk
 from kvmtui.ui.app import DashboardOptions, KvmtuiApp
 from kvmtui.ui.forms import ConfirmScreen, ProgressScreen, WizardScreen
 from tests.helpers import sh
-from tests.dashboard import select_in_tree, tree_keys, wait_for
+from tests.dashboard import field_error, select_in_tree, tree_keys, wait_for
 from tests.helpers import links
 
 
@@ -44,12 +44,6 @@ async def confirm_and_apply(pilot, app, what: str) -> list[str]:
     lines = list(app.screen.lines)
     await pilot.press("enter")
     return lines
-
-
-async def field_error(pilot, app, field: str, text: str) -> None:
-    """Wait until the message under `field` says `text`."""
-    await wait_for(pilot, lambda: text in str(app.screen.query_one(f"#error-{field}").render()),
-                   what=f"{text!r} at the {field} field")
 
 
 async def select_in_list(pilot, app, field: str, wanted: list[str]) -> None:

@@ -1,7 +1,8 @@
-"""Rules on what the switches say about the cables (LLDP or CDP, as lldpd heard them: the
-Snapshot's `neighbours`): a bond whose slaves reach two switches in a mode that needs one,
-and a port whose switch sends another VLAN untagged than the host takes untagged frames for.
-Silent where no neighbour is known: without lldpd there is nothing to judge."""
+"""Rules on what the switches say about the cables (LLDP or CDP, as lldpd, NetworkManager or
+networkd heard them: the Snapshot's `neighbours`): a bond whose slaves reach two switches in
+a mode that needs one, and a port whose switch sends another VLAN untagged than the host
+takes untagged frames for.
+Silent where no neighbour is known: nothing listening, nothing to judge."""
 
 from __future__ import annotations
 
